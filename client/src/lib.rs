@@ -5,3 +5,5 @@
 //! [`laminar_kafka_protocol`].
 
 pub use laminar_kafka_protocol as protocol;
+
+pub mod sasl;
