@@ -4,6 +4,19 @@
 //! metadata, producing, consuming and administration. Message encoding lives in
 //! [`laminar_kafka_protocol`].
 
-pub use laminar_kafka_protocol as protocol;
-
+pub mod admin;
+pub mod backoff;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod consumer;
+pub mod error;
+pub mod kafka_error;
+pub mod metadata;
+pub mod offsets;
 pub mod sasl;
+pub mod security;
+pub mod tls;
+
+pub use error::{Error, Result};
+pub use laminar_kafka_protocol as protocol;

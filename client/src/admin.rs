@@ -1,0 +1,345 @@
+//! The admin client: topics, cluster description, configs and offsets.
+//!
+//! Each call is one request (or one per leader for offsets) with the errors of each topic
+//! reported per topic, as the Java `Admin` client does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use laminar_kafka_protocol::messages::messages::create_topics_request::{
+    CreatableTopic, CreatableTopicConfig,
+};
+use laminar_kafka_protocol::messages::messages::delete_topics_request::DeleteTopicState;
+use laminar_kafka_protocol::messages::messages::describe_configs_request::DescribeConfigsResource;
+use laminar_kafka_protocol::messages::messages::{
+    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, TopicName,
+};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
+
+use crate::cluster::Cluster;
+use crate::config::{ClientConfig, IsolationLevel};
+use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
+use crate::metadata::{BrokerInfo, TopicInfo, TopicState};
+use crate::offsets::{ListedOffset, OffsetSpec, TopicPartition, list_offsets};
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Its name.
+    pub name: String,
+    /// Number of partitions (-1: the broker's `num.partitions`).
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's `default.replication.factor`).
+    pub replication_factor: i16,
+    /// Topic configs (`cleanup.policy`, `retention.ms`, …).
+    pub configs: BTreeMap<String, String>,
+}
+
+impl NewTopic {
+    /// A topic with `partitions` partitions and `replication_factor` replicas.
+    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> Self {
+        Self {
+            name: name.into(),
+            partitions,
+            replication_factor,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a topic config.
+    pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.configs.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// A config entry of a topic or broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// The config name.
+    pub name: String,
+    /// Its value (`None` for sensitive values and unset ones).
+    pub value: Option<String>,
+    /// Whether it is read-only.
+    pub read_only: bool,
+    /// Whether the value is sensitive (the broker does not send it).
+    pub is_sensitive: bool,
+    /// Where the value comes from (Kafka's ConfigSource numbering: 1 dynamic topic, 5 static
+    /// broker, 5/6 defaults…).
+    pub source: i8,
+}
+
+/// What kind of resource a config belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigResource {
+    /// A topic.
+    Topic,
+    /// A broker (by node id as the name).
+    Broker,
+}
+
+/// The cluster as DescribeCluster (or metadata) shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDescription {
+    /// The cluster id.
+    pub cluster_id: Option<String>,
+    /// The controller's node id, if known.
+    pub controller: Option<i32>,
+    /// The brokers, by node id.
+    pub brokers: Vec<BrokerInfo>,
+}
+
+/// The admin client.
+///
+/// ```no_run
+/// # async fn example() -> laminar_kafka_client::Result<()> {
+/// use laminar_kafka_client::admin::{Admin, NewTopic};
+/// use laminar_kafka_client::config::ClientConfig;
+///
+/// let admin = Admin::new(ClientConfig::new("127.0.0.1:9092")?)?;
+/// admin.create_topics(&[NewTopic::new("events", 6, 1)]).await?;
+/// assert!(admin.list_topics().await?.contains(&"events".to_owned()));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Admin {
+    cluster: Cluster,
+}
+
+fn topic_error(
+    api: &'static str,
+    topic: &str,
+    code: KafkaCode,
+    message: Option<&StrBytes>,
+) -> Error {
+    Error::Broker {
+        api,
+        code,
+        context: Some(format!("topic `{topic}`")),
+        message: message.map(|m| m.to_string()),
+    }
+}
+
+impl Admin {
+    /// An admin client for `config`.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Ok(Self {
+            cluster: Cluster::new(config)?,
+        })
+    }
+
+    /// An admin client sharing an existing cluster handle.
+    pub fn from_cluster(cluster: Cluster) -> Self {
+        Self { cluster }
+    }
+
+    /// The cluster handle.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Creates topics and waits until the controller accepted them. The first topic that
+    /// failed is the error (TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR, …).
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<()> {
+        let results = self.create_topics_each(topics).await?;
+        for (_, r) in results {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Creates topics and returns each topic's own outcome.
+    pub async fn create_topics_each(
+        &self,
+        topics: &[NewTopic],
+    ) -> Result<Vec<(String, Result<()>)>> {
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
+            .with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        CreatableTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.name.clone())))
+                            .with_num_partitions(t.partitions)
+                            .with_replication_factor(t.replication_factor)
+                            .with_configs(
+                                t.configs
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfig::default()
+                                            .with_name(StrBytes::from_string(k.clone()))
+                                            .with_value(Some(StrBytes::from_string(v.clone())))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let conn = self.cluster.any_connection().await?;
+        let response = conn.send(&request).await?;
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        let out = response
+            .topics
+            .iter()
+            .map(|r| {
+                let name = r.name.0.to_string();
+                let outcome = KafkaCode::check(r.error_code).map_err(|code| {
+                    topic_error("CreateTopics", &name, code, r.error_message.as_ref())
+                });
+                (name, outcome)
+            })
+            .collect();
+        // Make the new topics visible to this client at once.
+        let _ = self.cluster.refresh_metadata(&names).await;
+        Ok(out)
+    }
+
+    /// Deletes topics by name. The first topic that failed is the error.
+    pub async fn delete_topics(&self, names: &[&str]) -> Result<()> {
+        let conn = self.cluster.any_connection().await?;
+        let request = DeleteTopicsRequest::default()
+            .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
+            .with_topic_names(
+                names
+                    .iter()
+                    .map(|n| TopicName(StrBytes::from_string((*n).to_owned())))
+                    .collect(),
+            )
+            .with_topics(
+                names
+                    .iter()
+                    .map(|n| {
+                        DeleteTopicState::default()
+                            .with_name(Some(TopicName(StrBytes::from_string((*n).to_owned()))))
+                    })
+                    .collect(),
+            );
+        let response = conn.send(&request).await?;
+        for r in &response.responses {
+            let name = r.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
+            KafkaCode::check(r.error_code).map_err(|code| {
+                topic_error("DeleteTopics", &name, code, r.error_message.as_ref())
+            })?;
+        }
+        let _ = self.cluster.refresh_metadata(names).await;
+        Ok(())
+    }
+
+    /// Names of all topics, internal ones excluded, sorted.
+    pub async fn list_topics(&self) -> Result<Vec<String>> {
+        self.cluster.refresh_metadata(&[]).await?;
+        let md = self.cluster.metadata();
+        let mut names: Vec<String> = md
+            .topic_names()
+            .filter(|n| md.known_topic(n).is_some_and(|t| !t.is_internal))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The cluster id, controller and brokers.
+    pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
+        self.cluster.refresh_metadata(&[]).await?;
+        let md = self.cluster.metadata();
+        let mut brokers: Vec<BrokerInfo> = md.brokers().cloned().collect();
+        brokers.sort_by_key(|b| b.id);
+        Ok(ClusterDescription {
+            cluster_id: md.cluster_id().map(str::to_owned),
+            controller: md.controller(),
+            brokers,
+        })
+    }
+
+    /// Partitions, leaders, replicas and ISR of each topic.
+    pub async fn describe_topics(&self, names: &[&str]) -> Result<Vec<Arc<TopicInfo>>> {
+        self.cluster.refresh_metadata(names).await?;
+        let md = self.cluster.metadata();
+        names
+            .iter()
+            .map(|n| match md.topic(n) {
+                Some(TopicState::Known(t)) => Ok(t.clone()),
+                Some(TopicState::Error(code)) => Err(topic_error("Metadata", n, *code, None)),
+                None => Err(topic_error(
+                    "Metadata",
+                    n,
+                    KafkaCode::from_code(3).expect("error code"),
+                    None,
+                )),
+            })
+            .collect()
+    }
+
+    /// The configs of a topic or broker.
+    pub async fn describe_configs(
+        &self,
+        resource: ConfigResource,
+        name: &str,
+    ) -> Result<Vec<ConfigEntry>> {
+        let request = DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(match resource {
+                    ConfigResource::Topic => 2,
+                    ConfigResource::Broker => 4,
+                })
+                .with_resource_name(StrBytes::from_string(name.to_owned()))
+                .with_configuration_keys(None),
+        ]);
+        let conn = match resource {
+            ConfigResource::Broker => match name.parse::<i32>() {
+                Ok(id) => self.cluster.connect_to_node(id).await?,
+                Err(_) => {
+                    return Err(Error::InvalidProperty {
+                        name: "broker".to_owned(),
+                        reason: format!("`{name}` is not a broker node id"),
+                    });
+                }
+            },
+            ConfigResource::Topic => self.cluster.any_connection().await?,
+        };
+        let response = conn.send(&request).await?;
+        let result = response.results.into_iter().next().ok_or(Error::Broker {
+            api: "DescribeConfigs",
+            code: KafkaCode::from_code(-1).expect("error code"),
+            context: Some(name.to_owned()),
+            message: Some("the response had no result".to_owned()),
+        })?;
+        KafkaCode::check(result.error_code).map_err(|code| {
+            topic_error(
+                "DescribeConfigs",
+                name,
+                code,
+                result.error_message.as_ref(),
+            )
+        })?;
+        let mut entries: Vec<ConfigEntry> = result
+            .configs
+            .into_iter()
+            .map(|c| ConfigEntry {
+                name: c.name.to_string(),
+                value: c.value.map(|v| v.to_string()),
+                read_only: c.read_only,
+                is_sensitive: c.is_sensitive,
+                source: c.config_source,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// Offsets by time for many partitions.
+    pub async fn list_offsets(
+        &self,
+        wanted: &[(TopicPartition, OffsetSpec)],
+        isolation: IsolationLevel,
+    ) -> Result<HashMap<TopicPartition, ListedOffset>> {
+        list_offsets(&self.cluster, isolation, wanted).await
+    }
+
+    /// Closes the admin client's connections.
+    pub async fn close(&self) {
+        self.cluster.close().await;
+    }
+}

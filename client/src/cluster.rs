@@ -1,0 +1,285 @@
+//! The cluster as one client sees it: bootstrap, one connection per broker, and metadata.
+//!
+//! [`Cluster`] is shared (cheap to clone) by the producer, consumer and admin client of one
+//! configuration. It connects lazily, one connection per broker address, and reconnects with
+//! exponential backoff and jitter (`reconnect.backoff.ms` … `reconnect.backoff.max.ms`): a broker
+//! that is down costs each caller at most one connection attempt after its backoff has passed,
+//! then a clear error. Metadata is refreshed on demand ([`Cluster::refresh_metadata`]), when a
+//! caller sees a retriable error that asks for it, and when it is older than
+//! `metadata.max.age.ms`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use laminar_kafka_protocol::messages::messages::metadata_request::MetadataRequestTopic;
+use laminar_kafka_protocol::messages::messages::{MetadataRequest, TopicName};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
+
+use crate::backoff::{Backoff, SplitMix};
+use crate::config::ClientConfig;
+use crate::connection::{Connection, ConnectionConfig};
+use crate::error::{Error, Result};
+use crate::metadata::{MetadataCache, TopicInfo, TopicState};
+
+#[derive(Debug)]
+struct Slot {
+    conn: Option<Connection>,
+    backoff: Backoff<SplitMix>,
+    retry_at: Option<Instant>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    conn_config: ConnectionConfig,
+    metadata: RwLock<MetadataCache>,
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+/// Shared connections and metadata for one client configuration.
+///
+/// ```no_run
+/// # async fn example() -> laminar_kafka_client::Result<()> {
+/// use laminar_kafka_client::cluster::Cluster;
+/// use laminar_kafka_client::config::ClientConfig;
+///
+/// let cluster = Cluster::new(ClientConfig::new("127.0.0.1:9092")?)?;
+/// let topic = cluster.topic("events").await?;
+/// println!("{} partitions", topic.partitions.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.inner.config.bootstrap_servers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A cluster handle for `config`; it validates the configuration and does no I/O yet.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        config.validate()?;
+        let conn_config = ConnectionConfig::from_client_config(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                conn_config,
+                metadata: RwLock::new(MetadataCache::new()),
+                slots: Mutex::new(HashMap::new()),
+                refresh: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The configuration this cluster was made with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// A snapshot of the metadata cache.
+    pub fn metadata(&self) -> MetadataCache {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn slot(&self, address: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(address.to_owned())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Slot {
+                    conn: None,
+                    backoff: Backoff::new(
+                        self.inner.config.reconnect_backoff,
+                        self.inner.config.reconnect_backoff_max,
+                        SplitMix::from_entropy(),
+                    ),
+                    retry_at: None,
+                }))
+            })
+            .clone()
+    }
+
+    /// The connection to `address`, made (or remade) if needed. A recent failure to connect
+    /// makes this wait out the backoff first, then try once.
+    pub async fn connect_to(&self, address: &str) -> Result<Connection> {
+        let slot = self.slot(address);
+        let mut slot = slot.lock().await;
+        if let Some(conn) = &slot.conn {
+            if !conn.is_closed() {
+                return Ok(conn.clone());
+            }
+        }
+        if let Some(at) = slot.retry_at {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        match Connection::connect(address, &self.inner.conn_config).await {
+            Ok(conn) => {
+                slot.backoff.reset();
+                slot.retry_at = None;
+                slot.conn = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                slot.conn = None;
+                slot.retry_at = Some(Instant::now() + slot.backoff.next_delay());
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection to broker `node_id`, looked up in metadata.
+    pub async fn connect_to_node(&self, node_id: i32) -> Result<Connection> {
+        let address = {
+            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            md.broker(node_id).map(|b| b.address.clone())
+        };
+        let address = match address {
+            Some(a) => a,
+            None => {
+                self.refresh_metadata(&[]).await?;
+                let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+                md.broker(node_id)
+                    .map(|b| b.address.clone())
+                    .ok_or(Error::UnknownBroker { node_id })?
+            }
+        };
+        self.connect_to(&address).await
+    }
+
+    /// Any working connection: a known broker first, then the bootstrap list. The error, when
+    /// none works, names every address that was tried.
+    pub async fn any_connection(&self) -> Result<Connection> {
+        let mut candidates: Vec<String> = {
+            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            md.brokers().map(|b| b.address.clone()).collect()
+        };
+        for b in &self.inner.config.bootstrap_servers {
+            if !candidates.contains(b) {
+                candidates.push(b.clone());
+            }
+        }
+        // Reuse an open connection if there is one.
+        for address in &candidates {
+            let slot = self.slot(address);
+            let guard = slot.lock().await;
+            if let Some(conn) = guard.conn.as_ref().filter(|c| !c.is_closed()) {
+                return Ok(conn.clone());
+            }
+        }
+        let mut last = None;
+        for address in &candidates {
+            match self.connect_to(address).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if e.is_retriable() => last = Some(e),
+                Err(e) => return Err(e), // authentication, TLS, protocol: not a reason to go on
+            }
+        }
+        Err(last.unwrap_or(Error::Closed))
+    }
+
+    /// Fetches metadata for `topics` (all topics when empty) and merges it into the cache.
+    pub async fn refresh_metadata(&self, topics: &[&str]) -> Result<()> {
+        let _single = self.inner.refresh.lock().await;
+        let conn = self.any_connection().await?;
+        let request = MetadataRequest::default()
+            .with_allow_auto_topic_creation(false)
+            .with_topics(if topics.is_empty() {
+                None
+            } else {
+                Some(
+                    topics
+                        .iter()
+                        .map(|t| {
+                            MetadataRequestTopic::default()
+                                .with_name(Some(TopicName(StrBytes::from_string((*t).to_owned()))))
+                        })
+                        .collect(),
+                )
+            });
+        let response = conn.send(&request).await?;
+        self.inner
+            .metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(&response);
+        Ok(())
+    }
+
+    fn is_stale(&self) -> bool {
+        let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+        md.updated_at()
+            .is_none_or(|t| t.elapsed() >= self.inner.config.metadata_max_age)
+    }
+
+    /// The metadata of `topic`, refreshed when unknown or older than `metadata.max.age.ms`.
+    /// A topic that does not exist is an error with the broker's code
+    /// (UNKNOWN_TOPIC_OR_PARTITION).
+    pub async fn topic(&self, topic: &str) -> Result<Arc<TopicInfo>> {
+        let cached = {
+            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            md.known_topic(topic)
+        };
+        if let Some(t) = cached.filter(|_| !self.is_stale()) {
+            return Ok(t);
+        }
+        self.refresh_metadata(&[topic]).await?;
+        let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+        match md.topic(topic) {
+            Some(TopicState::Known(t)) => Ok(t.clone()),
+            Some(TopicState::Error(code)) => Err(Error::Broker {
+                api: "Metadata",
+                code: *code,
+                context: Some(format!("topic `{topic}`")),
+                message: None,
+            }),
+            None => Err(Error::Broker {
+                api: "Metadata",
+                code: crate::kafka_error::KafkaCode::from_code(3).expect("3 is an error code"),
+                context: Some(format!("topic `{topic}` (absent from the response)")),
+                message: None,
+            }),
+        }
+    }
+
+    /// Waits `delay` bounded by the retry backoff settings (for callers' retry loops).
+    pub fn retry_backoff(&self) -> Backoff<SplitMix> {
+        Backoff::new(
+            self.inner.config.retry_backoff,
+            self.inner.config.retry_backoff_max,
+            SplitMix::from_entropy(),
+        )
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        let slots: Vec<_> = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for slot in slots {
+            if let Some(conn) = slot.lock().await.conn.take() {
+                conn.close();
+            }
+        }
+    }
+
+    /// How long a retry loop may go on for one operation by default (`request.timeout.ms`).
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.config.request_timeout
+    }
+}

@@ -1,0 +1,854 @@
+//! One configuration type for every client, keyed by the property names users know.
+//!
+//! Properties are the Java client's names (`bootstrap.servers`, `linger.ms`, `acks`, …), with
+//! librdkafka's names accepted where they differ (`sasl.mechanisms`, `ssl.ca.location`,
+//! `queue.buffering.max.ms`, …), so that a connector's `connectionProperties` carry over from
+//! either. Defaults are the Java client's unless a comment next to the default says why not.
+//!
+//! ```
+//! use laminar_kafka_client::config::{Acks, ClientConfig};
+//!
+//! let config = ClientConfig::from_properties([
+//!     ("bootstrap.servers", "127.0.0.1:9092"),
+//!     ("acks", "1"),
+//!     ("queue.buffering.max.ms", "20"), // librdkafka's name for linger.ms
+//! ])?;
+//! assert_eq!(config.acks, Acks::Leader);
+//! assert_eq!(config.linger.as_millis(), 20);
+//!
+//! let err = ClientConfig::from_properties([("bootstrap.server", "x:1")]).unwrap_err();
+//! assert!(err.to_string().contains("did you mean `bootstrap.servers`"));
+//! # Ok::<(), laminar_kafka_client::Error>(())
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use laminar_kafka_protocol::record::Compression;
+
+use crate::error::{Error, Result};
+
+/// A secret string (password, key passphrase): kept out of `Debug` and `Display`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurityProtocol {
+    /// No TLS, no SASL.
+    #[default]
+    Plaintext,
+    /// TLS.
+    Ssl,
+    /// SASL over plain TCP.
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Whether the connection is wrapped in TLS.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Self::Ssl | Self::SaslSsl)
+    }
+
+    /// Whether the connection authenticates with SASL.
+    pub fn uses_sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
+}
+
+/// `sasl.mechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SaslMechanism {
+    /// PLAIN (RFC 4616).
+    #[default]
+    Plain,
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// SCRAM-SHA-512.
+    ScramSha512,
+    /// OAUTHBEARER (RFC 7628).
+    OauthBearer,
+    /// AWS_MSK_IAM.
+    AwsMskIam,
+}
+
+impl SaslMechanism {
+    /// The name sent in SaslHandshake.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OauthBearer => "OAUTHBEARER",
+            Self::AwsMskIam => "AWS_MSK_IAM",
+        }
+    }
+}
+
+/// `acks`: how many replicas must have a record before the produce request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// `0`: no response at all.
+    None,
+    /// `1`: the leader.
+    Leader,
+    /// `all` / `-1`: every in-sync replica.
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// The value of the Produce request's `acks` field.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// `auto.offset.reset`: where a consumer starts when it has no valid position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// The log start.
+    Earliest,
+    /// The log end.
+    #[default]
+    Latest,
+    /// Fail with an error.
+    None,
+}
+
+/// `isolation.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Every record, including those of open and aborted transactions.
+    #[default]
+    ReadUncommitted,
+    /// Only records of committed transactions, up to the last stable offset.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The value of the Fetch and ListOffsets requests' `isolation_level` field.
+    pub fn as_i8(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
+}
+
+/// `group.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup/Heartbeat.
+    #[default]
+    Classic,
+    /// ConsumerGroupHeartbeat (KIP-848).
+    Consumer,
+}
+
+/// The configuration of a client: producer, consumer and admin settings in one type.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// `bootstrap.servers`: `host:port` addresses to start from.
+    pub bootstrap_servers: Vec<String>,
+    /// `client.id`.
+    pub client_id: String,
+    /// `client.rack`.
+    pub client_rack: Option<String>,
+    /// `security.protocol`.
+    pub security_protocol: SecurityProtocol,
+    /// `sasl.mechanism` (librdkafka: `sasl.mechanisms`).
+    pub sasl_mechanism: SaslMechanism,
+    /// `sasl.username`.
+    pub sasl_username: Option<String>,
+    /// `sasl.password`.
+    pub sasl_password: Option<Secret>,
+    /// `ssl.ca.location`: a PEM file of trusted CAs; the system roots when unset.
+    pub ssl_ca_location: Option<PathBuf>,
+    /// `ssl.certificate.location`: the client certificate chain (PEM) for mutual TLS.
+    pub ssl_certificate_location: Option<PathBuf>,
+    /// `ssl.key.location`: the client private key (PEM) for mutual TLS.
+    pub ssl_key_location: Option<PathBuf>,
+    /// `ssl.endpoint.identification.algorithm`: `https` (verify the host name) or empty/`none`.
+    pub ssl_verify_hostname: bool,
+    /// `socket.connection.setup.timeout.ms`.
+    pub connect_timeout: Duration,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age: Duration,
+    /// `reconnect.backoff.ms`.
+    pub reconnect_backoff: Duration,
+    /// `reconnect.backoff.max.ms`.
+    pub reconnect_backoff_max: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max: Duration,
+    /// `receive.message.max.bytes`: the largest response frame accepted.
+    pub receive_message_max_bytes: usize,
+
+    /// `acks`.
+    pub acks: Acks,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `batch.size`.
+    pub batch_size: usize,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout: Duration,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight_per_connection: usize,
+    /// `buffer.memory`.
+    pub buffer_memory: usize,
+    /// `max.request.size`.
+    pub max_request_size: usize,
+    /// `max.block.ms`: how long `send` may wait for buffer space or metadata.
+    pub max_block: Duration,
+    /// `enable.idempotence`.
+    pub enable_idempotence: bool,
+    /// `transactional.id`.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`.
+    pub transaction_timeout: Duration,
+
+    /// `group.id`.
+    pub group_id: Option<String>,
+    /// `group.instance.id` (static membership).
+    pub group_instance_id: Option<String>,
+    /// `group.protocol`.
+    pub group_protocol: GroupProtocol,
+    /// `auto.offset.reset`.
+    pub auto_offset_reset: OffsetReset,
+    /// `isolation.level`.
+    pub isolation_level: IsolationLevel,
+    /// `enable.auto.commit`.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`.
+    pub auto_commit_interval: Duration,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`.
+    pub max_poll_interval: Duration,
+    /// `max.poll.records`.
+    pub max_poll_records: usize,
+    /// `fetch.min.bytes`.
+    pub fetch_min_bytes: i32,
+    /// `fetch.max.bytes`.
+    pub fetch_max_bytes: i32,
+    /// `fetch.max.wait.ms`.
+    pub fetch_max_wait: Duration,
+    /// `max.partition.fetch.bytes`.
+    pub max_partition_fetch_bytes: i32,
+    /// `check.crcs`.
+    pub check_crcs: bool,
+    /// `partition.assignment.strategy`: assignor names in preference order.
+    pub partition_assignment_strategy: Vec<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: Vec::new(),
+            client_id: "laminar-kafka".to_owned(),
+            client_rack: None,
+            security_protocol: SecurityProtocol::Plaintext,
+            // Java defaults to GSSAPI, which this client does not offer; PLAIN is librdkafka's
+            // default once a username is set.
+            sasl_mechanism: SaslMechanism::Plain,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            ssl_verify_hostname: true,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            metadata_max_age: Duration::from_secs(300),
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_secs(1),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            // librdkafka's default; Java has no such limit on the client side.
+            receive_message_max_bytes: 100_000_000,
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            compression: Compression::None,
+            delivery_timeout: Duration::from_secs(120),
+            max_in_flight_per_connection: 5,
+            buffer_memory: 32 * 1024 * 1024,
+            max_request_size: 1024 * 1024,
+            max_block: Duration::from_secs(60),
+            enable_idempotence: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
+            group_id: None,
+            group_instance_id: None,
+            group_protocol: GroupProtocol::Classic,
+            auto_offset_reset: OffsetReset::Latest,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            max_poll_records: 500,
+            fetch_min_bytes: 1,
+            fetch_max_bytes: 52_428_800,
+            fetch_max_wait: Duration::from_millis(500),
+            max_partition_fetch_bytes: 1_048_576,
+            check_crcs: true,
+            partition_assignment_strategy: vec!["range".to_owned(), "cooperative-sticky".to_owned()],
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("client_id", &self.client_id)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &self.sasl_password.as_ref().map(|_| "***"))
+            .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("acks", &self.acks)
+            .field("linger", &self.linger)
+            .field("batch_size", &self.batch_size)
+            .field("compression", &self.compression)
+            .field("enable_idempotence", &self.enable_idempotence)
+            .field("transactional_id", &self.transactional_id)
+            .field("group_id", &self.group_id)
+            .field("isolation_level", &self.isolation_level)
+            .finish_non_exhaustive()
+    }
+}
+
+type Apply = fn(&mut ClientConfig, &str) -> std::result::Result<(), String>;
+
+/// One known property: its name, the other names it is known by, and how to apply a value.
+struct Property {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    apply: Apply,
+    secret: bool,
+}
+
+fn parse_bool(v: &str) -> std::result::Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected `true` or `false`, got `{v}`")),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> std::result::Result<T, String> {
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected an integer, got `{v}`"))?;
+    if n < min || n > max {
+        return Err(format!("{n} is outside the allowed range {min}..={max}"));
+    }
+    v.trim()
+        .parse()
+        .map_err(|_| format!("expected an integer, got `{v}`"))
+}
+
+fn parse_ms(v: &str) -> std::result::Result<Duration, String> {
+    parse_num::<u64>(v, 0, i32::MAX as i64).map(Duration::from_millis)
+}
+
+fn parse_enum<T: Copy>(v: &str, choices: &[(&str, T)]) -> std::result::Result<T, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    choices
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&lower))
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let allowed: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            format!("`{v}` is not one of {}", allowed.join(", "))
+        })
+}
+
+fn opt_string(v: &str) -> Option<String> {
+    let t = v.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+macro_rules! prop {
+    ($name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
+        Property { name: $name, aliases: &[$($alias),*], apply: |$c, $v| { $body; Ok(()) }, secret: false }
+    };
+    (secret $name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
+        Property { name: $name, aliases: &[$($alias),*], apply: |$c, $v| { $body; Ok(()) }, secret: true }
+    };
+}
+
+const I32: i64 = i32::MAX as i64;
+
+static PROPERTIES: &[Property] = &[
+    prop!("bootstrap.servers", ["metadata.broker.list"], |c, v| {
+        let servers: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if servers.is_empty() {
+            return Err("expected a comma-separated list of host:port".to_owned());
+        }
+        for s in &servers {
+            let port_ok = s
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(format!("`{s}` is not host:port"));
+            }
+        }
+        c.bootstrap_servers = servers
+    }),
+    prop!("client.id", [], |c, v| c.client_id = v.trim().to_owned()),
+    prop!("client.rack", [], |c, v| c.client_rack = opt_string(v)),
+    prop!("security.protocol", [], |c, v| {
+        c.security_protocol = parse_enum(
+            v,
+            &[
+                ("PLAINTEXT", SecurityProtocol::Plaintext),
+                ("SSL", SecurityProtocol::Ssl),
+                ("SASL_PLAINTEXT", SecurityProtocol::SaslPlaintext),
+                ("SASL_SSL", SecurityProtocol::SaslSsl),
+            ],
+        )?
+    }),
+    prop!("sasl.mechanism", ["sasl.mechanisms"], |c, v| {
+        c.sasl_mechanism = parse_enum(
+            v,
+            &[
+                ("PLAIN", SaslMechanism::Plain),
+                ("SCRAM-SHA-256", SaslMechanism::ScramSha256),
+                ("SCRAM-SHA-512", SaslMechanism::ScramSha512),
+                ("OAUTHBEARER", SaslMechanism::OauthBearer),
+                ("AWS_MSK_IAM", SaslMechanism::AwsMskIam),
+            ],
+        )?
+    }),
+    prop!("sasl.username", [], |c, v| c.sasl_username = Some(v.to_owned())),
+    prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::new(v))),
+    prop!("ssl.ca.location", [], |c, v| c.ssl_ca_location = opt_string(v).map(PathBuf::from)),
+    prop!("ssl.certificate.location", [], |c, v| {
+        c.ssl_certificate_location = opt_string(v).map(PathBuf::from)
+    }),
+    prop!("ssl.key.location", [], |c, v| c.ssl_key_location = opt_string(v).map(PathBuf::from)),
+    prop!("ssl.endpoint.identification.algorithm", [], |c, v| {
+        c.ssl_verify_hostname = match v.trim().to_ascii_lowercase().as_str() {
+            "https" => true,
+            "" | "none" => false,
+            _ => return Err(format!("`{v}` is not one of https, none, or empty")),
+        }
+    }),
+    prop!("socket.connection.setup.timeout.ms", [], |c, v| c.connect_timeout = parse_ms(v)?),
+    prop!("request.timeout.ms", ["socket.timeout.ms"], |c, v| c.request_timeout = parse_ms(v)?),
+    prop!("metadata.max.age.ms", [], |c, v| c.metadata_max_age = parse_ms(v)?),
+    prop!("reconnect.backoff.ms", [], |c, v| c.reconnect_backoff = parse_ms(v)?),
+    prop!("reconnect.backoff.max.ms", [], |c, v| c.reconnect_backoff_max = parse_ms(v)?),
+    prop!("retry.backoff.ms", [], |c, v| c.retry_backoff = parse_ms(v)?),
+    prop!("retry.backoff.max.ms", [], |c, v| c.retry_backoff_max = parse_ms(v)?),
+    prop!("receive.message.max.bytes", [], |c, v| {
+        c.receive_message_max_bytes = parse_num(v, 1000, I32)?
+    }),
+    prop!("acks", ["request.required.acks"], |c, v| {
+        c.acks = parse_enum(
+            v,
+            &[("all", Acks::All), ("-1", Acks::All), ("1", Acks::Leader), ("0", Acks::None)],
+        )?
+    }),
+    prop!("linger.ms", ["queue.buffering.max.ms"], |c, v| c.linger = parse_ms(v)?),
+    prop!("batch.size", [], |c, v| c.batch_size = parse_num(v, 0, I32)?),
+    prop!("compression.type", ["compression.codec"], |c, v| {
+        c.compression = parse_enum(
+            v,
+            &[
+                ("none", Compression::None),
+                ("gzip", Compression::Gzip),
+                ("snappy", Compression::Snappy),
+                ("lz4", Compression::Lz4),
+                ("zstd", Compression::Zstd),
+            ],
+        )?
+    }),
+    prop!("delivery.timeout.ms", ["message.timeout.ms"], |c, v| {
+        c.delivery_timeout = parse_ms(v)?
+    }),
+    prop!("max.in.flight.requests.per.connection", ["max.in.flight"], |c, v| {
+        c.max_in_flight_per_connection = parse_num(v, 1, 1_000_000)?
+    }),
+    prop!("buffer.memory", [], |c, v| c.buffer_memory = parse_num(v, 1024, i64::MAX)?),
+    prop!("max.request.size", ["message.max.bytes"], |c, v| {
+        c.max_request_size = parse_num(v, 1000, I32)?
+    }),
+    prop!("max.block.ms", [], |c, v| c.max_block = parse_ms(v)?),
+    prop!("enable.idempotence", [], |c, v| c.enable_idempotence = parse_bool(v)?),
+    prop!("transactional.id", [], |c, v| c.transactional_id = opt_string(v)),
+    prop!("transaction.timeout.ms", [], |c, v| c.transaction_timeout = parse_ms(v)?),
+    prop!("group.id", [], |c, v| c.group_id = opt_string(v)),
+    prop!("group.instance.id", [], |c, v| c.group_instance_id = opt_string(v)),
+    prop!("group.protocol", [], |c, v| {
+        c.group_protocol = parse_enum(
+            v,
+            &[("classic", GroupProtocol::Classic), ("consumer", GroupProtocol::Consumer)],
+        )?
+    }),
+    prop!("auto.offset.reset", [], |c, v| {
+        c.auto_offset_reset = parse_enum(
+            v,
+            &[
+                ("earliest", OffsetReset::Earliest),
+                ("latest", OffsetReset::Latest),
+                ("none", OffsetReset::None),
+                // librdkafka's synonyms
+                ("smallest", OffsetReset::Earliest),
+                ("beginning", OffsetReset::Earliest),
+                ("largest", OffsetReset::Latest),
+                ("end", OffsetReset::Latest),
+                ("error", OffsetReset::None),
+            ],
+        )?
+    }),
+    prop!("isolation.level", [], |c, v| {
+        c.isolation_level = parse_enum(
+            v,
+            &[
+                ("read_uncommitted", IsolationLevel::ReadUncommitted),
+                ("read_committed", IsolationLevel::ReadCommitted),
+            ],
+        )?
+    }),
+    prop!("enable.auto.commit", [], |c, v| c.enable_auto_commit = parse_bool(v)?),
+    prop!("auto.commit.interval.ms", [], |c, v| c.auto_commit_interval = parse_ms(v)?),
+    prop!("session.timeout.ms", [], |c, v| c.session_timeout = parse_ms(v)?),
+    prop!("heartbeat.interval.ms", [], |c, v| c.heartbeat_interval = parse_ms(v)?),
+    prop!("max.poll.interval.ms", [], |c, v| c.max_poll_interval = parse_ms(v)?),
+    prop!("max.poll.records", [], |c, v| c.max_poll_records = parse_num(v, 1, I32)?),
+    prop!("fetch.min.bytes", [], |c, v| c.fetch_min_bytes = parse_num(v, 0, I32)?),
+    prop!("fetch.max.bytes", [], |c, v| c.fetch_max_bytes = parse_num(v, 0, I32)?),
+    prop!("fetch.max.wait.ms", ["fetch.wait.max.ms"], |c, v| c.fetch_max_wait = parse_ms(v)?),
+    prop!("max.partition.fetch.bytes", [], |c, v| {
+        c.max_partition_fetch_bytes = parse_num(v, 0, I32)?
+    }),
+    prop!("check.crcs", [], |c, v| c.check_crcs = parse_bool(v)?),
+    prop!("partition.assignment.strategy", [], |c, v| {
+        let names: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if names.is_empty() {
+            return Err("expected at least one assignor".to_owned());
+        }
+        c.partition_assignment_strategy = names
+    }),
+];
+
+fn lookup(name: &str) -> Option<&'static Property> {
+    PROPERTIES
+        .iter()
+        .find(|p| p.name == name || p.aliases.contains(&name))
+}
+
+/// Every property name this client accepts (canonical names, then aliases).
+pub fn known_properties() -> impl Iterator<Item = &'static str> {
+    PROPERTIES
+        .iter()
+        .map(|p| p.name)
+        .chain(PROPERTIES.iter().flat_map(|p| p.aliases.iter().copied()))
+}
+
+/// Whether a property holds a secret (its value must never be shown).
+pub fn is_secret_property(name: &str) -> bool {
+    lookup(name).is_some_and(|p| p.secret)
+}
+
+/// The closest known property name to `name`, if one is close enough to be a likely typo.
+pub fn suggest_property(name: &str) -> Option<&'static str> {
+    let mut best: Option<(usize, &'static str)> = None;
+    for candidate in known_properties() {
+        let d = edit_distance(name, candidate);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, candidate));
+        }
+    }
+    let (d, candidate) = best?;
+    // Allow about a third of the name to differ, so that `bootstrap.server` finds its match
+    // but `foo` does not "match" `acks`.
+    (d <= (name.len().max(candidate.len()) / 3).max(2)).then_some(candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+impl ClientConfig {
+    /// A configuration with every default and the given bootstrap servers.
+    pub fn new(bootstrap_servers: &str) -> Result<Self> {
+        let mut c = Self::default();
+        c.set("bootstrap.servers", bootstrap_servers)?;
+        Ok(c)
+    }
+
+    /// Sets one property by name. Unknown names and ill-typed values are errors that name the
+    /// property (and suggest the nearest known one).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<&mut Self> {
+        let key = name.trim();
+        let Some(prop) = lookup(key) else {
+            return Err(Error::UnknownProperty {
+                name: key.to_owned(),
+                suggestion: suggest_property(key),
+            });
+        };
+        (prop.apply)(self, value).map_err(|reason| Error::InvalidProperty {
+            name: key.to_owned(),
+            reason: if prop.secret {
+                "the value is not valid".to_owned()
+            } else {
+                reason
+            },
+        })?;
+        Ok(self)
+    }
+
+    /// Builds a configuration from `(name, value)` pairs, applied in order (later pairs win).
+    pub fn from_properties<K, V>(props: impl IntoIterator<Item = (K, V)>) -> Result<Self>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = Self::default();
+        for (k, v) in props {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        Ok(c)
+    }
+
+    /// Checks the combination of settings, as the Java client does when a client is created.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |name: &str, reason: &str| {
+            Err(Error::InvalidProperty {
+                name: name.to_owned(),
+                reason: reason.to_owned(),
+            })
+        };
+        if self.bootstrap_servers.is_empty() {
+            return invalid("bootstrap.servers", "at least one broker address is required");
+        }
+        if self.security_protocol.uses_sasl()
+            && matches!(
+                self.sasl_mechanism,
+                SaslMechanism::Plain | SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512
+            )
+        {
+            if self.sasl_username.is_none() {
+                return invalid(
+                    "sasl.username",
+                    &format!("required by sasl.mechanism {}", self.sasl_mechanism.name()),
+                );
+            }
+            if self.sasl_password.is_none() {
+                return invalid(
+                    "sasl.password",
+                    &format!("required by sasl.mechanism {}", self.sasl_mechanism.name()),
+                );
+            }
+        }
+        if self.ssl_certificate_location.is_some() != self.ssl_key_location.is_some() {
+            return invalid(
+                "ssl.key.location",
+                "a client certificate and its key go together: set both ssl.certificate.location and ssl.key.location",
+            );
+        }
+        if self.enable_idempotence && self.max_in_flight_per_connection > 5 {
+            return invalid(
+                "max.in.flight.requests.per.connection",
+                "must be at most 5 when enable.idempotence is true",
+            );
+        }
+        if self.enable_idempotence && self.acks != Acks::All {
+            return invalid("acks", "must be `all` when enable.idempotence is true");
+        }
+        if self.transactional_id.is_some() && !self.enable_idempotence {
+            return invalid(
+                "enable.idempotence",
+                "a transactional producer needs enable.idempotence=true",
+            );
+        }
+        if self.heartbeat_interval >= self.session_timeout {
+            return invalid(
+                "heartbeat.interval.ms",
+                "must be lower than session.timeout.ms",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_and_librdkafka_names_set_the_same_fields() {
+        let java = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1,b:2"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("linger.ms", "7"),
+            ("compression.type", "zstd"),
+            ("acks", "all"),
+            ("delivery.timeout.ms", "1000"),
+        ])
+        .unwrap();
+        let rdkafka = ClientConfig::from_properties([
+            ("metadata.broker.list", " a:1 , b:2 "),
+            ("sasl.mechanisms", "scram-sha-512"),
+            ("queue.buffering.max.ms", "7"),
+            ("compression.codec", "ZSTD"),
+            ("request.required.acks", "-1"),
+            ("message.timeout.ms", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(java.bootstrap_servers, vec!["a:1", "b:2"]);
+        assert_eq!(rdkafka.bootstrap_servers, java.bootstrap_servers);
+        assert_eq!(rdkafka.sasl_mechanism, SaslMechanism::ScramSha512);
+        assert_eq!(rdkafka.linger, java.linger);
+        assert_eq!(rdkafka.compression, Compression::Zstd);
+        assert_eq!(rdkafka.acks, Acks::All);
+        assert_eq!(rdkafka.delivery_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn unknown_properties_suggest_the_nearest_known_one() {
+        let err = ClientConfig::from_properties([("lingr.ms", "5")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration property `lingr.ms` (did you mean `linger.ms`?)"
+        );
+        let err = ClientConfig::from_properties([("zzzzzz", "5")]).unwrap_err();
+        assert_eq!(err.to_string(), "unknown configuration property `zzzzzz`");
+    }
+
+    #[test]
+    fn ill_typed_values_name_the_property_and_the_allowed_values() {
+        let err = ClientConfig::from_properties([("acks", "2")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value for `acks`: `2` is not one of all, -1, 1, 0"
+        );
+        let err = ClientConfig::from_properties([("linger.ms", "soon")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value for `linger.ms`: expected an integer, got `soon`"
+        );
+        let err = ClientConfig::from_properties([("batch.size", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("outside the allowed range"), "{err}");
+        let err = ClientConfig::from_properties([("bootstrap.servers", "localhost")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value for `bootstrap.servers`: `localhost` is not host:port"
+        );
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let c = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1"),
+            ("sasl.password", "hunter2-very-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(c.sasl_password.as_ref().unwrap().expose(), "hunter2-very-secret");
+        assert_eq!(c.sasl_password.as_ref().unwrap().to_string(), "***");
+        assert!(is_secret_property("sasl.password"));
+        assert!(!is_secret_property("sasl.username"));
+    }
+
+    #[test]
+    fn validation_catches_inconsistent_combinations() {
+        let mut c = ClientConfig::new("a:1").unwrap();
+        c.validate().unwrap();
+        c.set("security.protocol", "SASL_SSL").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid value for `sasl.username`: required by sasl.mechanism PLAIN"
+        );
+        c.set("sasl.username", "u").unwrap().set("sasl.password", "p").unwrap();
+        c.validate().unwrap();
+        c.set("acks", "1").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("enable.idempotence"));
+        c.set("enable.idempotence", "false").unwrap();
+        c.validate().unwrap();
+        assert!(ClientConfig::default().validate().is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_java_client() {
+        let c = ClientConfig::default();
+        assert_eq!(c.acks, Acks::All);
+        assert_eq!(c.batch_size, 16_384);
+        assert_eq!(c.linger, Duration::from_millis(5));
+        assert!(c.enable_idempotence);
+        assert_eq!(c.max_in_flight_per_connection, 5);
+        assert_eq!(c.fetch_max_bytes, 52_428_800);
+        assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
+        assert_eq!(c.session_timeout, Duration::from_secs(45));
+    }
+}

@@ -1,0 +1,541 @@
+//! One connection to one broker: handshake, then many requests in flight matched by correlation id.
+//!
+//! [`Connection::connect`] opens the TCP socket (and TLS, and SASL, when configured), negotiates
+//! API versions, and then splits the stream between two tasks: a writer that sends queued frames
+//! in order, and a reader that routes each response frame to the request waiting for its
+//! correlation id. Callers never touch the socket, so dropping a request future never leaves a
+//! half-written frame behind.
+//!
+//! Order: requests are written in the order their futures queued them, and Kafka answers them in
+//! that order. A request that times out closes the connection (as the Java client does), failing
+//! every other request in flight with [`Error::ConnectionClosed`]; callers retry on a new one.
+//!
+//! This module does not retry, reconnect or pick brokers: that is the cluster's job.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use laminar_kafka_protocol::frame::{
+    self, FrameDecoder, api_key_name, decode_response, encode_request,
+};
+use laminar_kafka_protocol::messages::messages::{ApiKey, ApiVersionsRequest};
+use laminar_kafka_protocol::messages::protocol::Request;
+use laminar_kafka_protocol::versions::{
+    self, NegotiatedVersions, api_versions_request, api_versions_retry_version,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
+
+/// A byte stream to a broker: plain TCP or TLS over TCP.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// Settings of a single connection.
+#[derive(Clone)]
+pub struct ConnectionConfig {
+    /// `client.id`, sent in every request header.
+    pub client_id: String,
+    /// Software name and version sent in ApiVersions (KIP-511).
+    pub software_name: String,
+    /// Software version sent in ApiVersions.
+    pub software_version: String,
+    /// Time allowed for TCP connect plus handshake (`socket.connection.setup.timeout.ms`).
+    pub connect_timeout: Duration,
+    /// Time a request may wait for its response (`request.timeout.ms`).
+    pub request_timeout: Duration,
+    /// Largest response frame accepted (`receive.message.max.bytes`).
+    pub max_frame_size: usize,
+    /// Security: TLS and SASL layered over the socket.
+    pub security: crate::security::Security,
+}
+
+impl fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("client_id", &self.client_id)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionConfig {
+    /// The connection settings implied by a client configuration (TLS material is loaded here,
+    /// so a bad CA file is reported before any connection is tried).
+    pub fn from_client_config(config: &crate::config::ClientConfig) -> Result<Self> {
+        Ok(Self {
+            client_id: config.client_id.clone(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            max_frame_size: config.receive_message_max_bytes,
+            security: crate::security::Security::from_config(config)?,
+            ..Self::default()
+        })
+    }
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "laminar-kafka".to_owned(),
+            software_name: "laminar-kafka".to_owned(),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            security: crate::security::Security::default(),
+        }
+    }
+}
+
+type Pending = Mutex<HashMap<i32, oneshot::Sender<Bytes>>>;
+
+struct Shared {
+    broker: String,
+    pending: Pending,
+    closed: AtomicBool,
+    close_reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn close(&self, reason: String) {
+        let mut r = self.close_reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        drop(r);
+        self.closed.store(true, Ordering::Release);
+        // Dropping the senders wakes every waiter with a closed error.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::ConnectionClosed {
+            broker: self.broker.clone(),
+            reason: self
+                .close_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}
+
+struct Tasks {
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+/// An authenticated connection to one broker, shared by cloning.
+///
+/// ```no_run
+/// # async fn example() -> laminar_kafka_client::Result<()> {
+/// use laminar_kafka_client::connection::{Connection, ConnectionConfig};
+/// use laminar_kafka_client::protocol::messages::messages::MetadataRequest;
+///
+/// let conn = Connection::connect("127.0.0.1:9092", &ConnectionConfig::default()).await?;
+/// let metadata = conn.send(&MetadataRequest::default()).await?;
+/// println!("{} brokers", metadata.brokers.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+    outbox: mpsc::Sender<Bytes>,
+    versions: Arc<NegotiatedVersions>,
+    next_correlation_id: Arc<AtomicI32>,
+    client_id: Arc<str>,
+    request_timeout: Duration,
+    _tasks: Arc<Tasks>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("broker", &self.shared.broker)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects to `broker` (`host:port`), performs TLS and SASL as configured, and negotiates
+    /// API versions. The whole setup is bounded by `config.connect_timeout`.
+    pub async fn connect(broker: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let setup = async {
+            let tcp = TcpStream::connect(broker)
+                .await
+                .map_err(|source| Error::Connect {
+                    broker: broker.to_owned(),
+                    source,
+                })?;
+            // Small requests (heartbeats, metadata) must not wait for Nagle.
+            tcp.set_nodelay(true).map_err(|source| Error::Connect {
+                broker: broker.to_owned(),
+                source,
+            })?;
+            let mut stream = config.security.wrap(broker, tcp).await?;
+            let versions = negotiate(&mut *stream, broker, config).await?;
+            let mut next_cid = 1;
+            config
+                .security
+                .authenticate(&mut *stream, broker, config, &versions, &mut next_cid)
+                .await?;
+            Ok::<_, Error>((stream, versions, next_cid))
+        };
+        let (stream, versions, next_cid) = tokio::time::timeout(config.connect_timeout, setup)
+            .await
+            .map_err(|_| Error::ConnectTimeout {
+                broker: broker.to_owned(),
+                timeout: config.connect_timeout,
+            })??;
+        Ok(Self::start(broker, stream, versions, next_cid, config))
+    }
+
+    fn start(
+        broker: &str,
+        stream: Box<dyn Transport>,
+        versions: NegotiatedVersions,
+        next_cid: i32,
+        config: &ConnectionConfig,
+    ) -> Connection {
+        let shared = Arc::new(Shared {
+            broker: broker.to_owned(),
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+        });
+        let (read_half, write_half) = tokio::io::split(stream);
+        // A bounded queue: when the socket is slower than the callers, they wait here.
+        let (outbox, inbox) = mpsc::channel::<Bytes>(256);
+        let reader = tokio::spawn(read_loop(
+            read_half,
+            shared.clone(),
+            FrameDecoder::new(config.max_frame_size),
+        ));
+        let writer = tokio::spawn(write_loop(write_half, inbox, shared.clone()));
+        Connection {
+            shared,
+            outbox,
+            versions: Arc::new(versions),
+            next_correlation_id: Arc::new(AtomicI32::new(next_cid)),
+            client_id: config.client_id.as_str().into(),
+            request_timeout: config.request_timeout,
+            _tasks: Arc::new(Tasks { reader, writer }),
+        }
+    }
+
+    /// The broker address this connection was made to.
+    pub fn broker(&self) -> &str {
+        &self.shared.broker
+    }
+
+    /// The API versions negotiated with this broker.
+    pub fn versions(&self) -> &NegotiatedVersions {
+        &self.versions
+    }
+
+    /// Whether the connection has closed (it will never carry another request).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    fn next_correlation_id(&self) -> i32 {
+        // Wraps from i32::MAX to 0; never negative.
+        self.next_correlation_id
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(if c == i32::MAX { 0 } else { c + 1 })
+            })
+            .unwrap_or(0)
+    }
+
+    fn protocol_error(&self, source: laminar_kafka_protocol::Error) -> Error {
+        Error::Protocol {
+            broker: self.shared.broker.clone(),
+            source,
+        }
+    }
+
+    /// Sends `request` at the highest version both sides speak and waits for its response.
+    pub async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
+        let version = self
+            .versions
+            .version_for::<R>()
+            .map_err(|e| self.protocol_error(e))?;
+        self.send_at(request, version).await
+    }
+
+    /// Sends `request` at `version` and waits for its response, at most the request timeout.
+    pub async fn send_at<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
+        let frame = self.send_raw_at(request, version).await?;
+        decode_response::<R>(frame, version)
+            .map(|(_, body)| body)
+            .map_err(|e| self.protocol_error(e))
+    }
+
+    /// Sends `request` at `version` and returns the raw response frame (header included), for
+    /// callers that decode it themselves, such as fetchers that want to keep record bytes.
+    pub async fn send_raw_at<R: Request>(&self, request: &R, version: i16) -> Result<Bytes> {
+        let api = ApiKey::try_from(R::KEY)
+            .map(api_key_name)
+            .unwrap_or("unknown API");
+        let correlation_id = self.next_correlation_id();
+        let mut buf = BytesMut::new();
+        encode_request(
+            &mut buf,
+            correlation_id,
+            Some(&self.client_id),
+            version,
+            request,
+        )
+        .map_err(|e| self.protocol_error(e))?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if self.is_closed() {
+                return Err(self.shared.closed_error());
+            }
+            pending.insert(correlation_id, tx);
+        }
+        // If this future is dropped from here on, the entry stays until the response arrives
+        // and is then discarded: the byte stream stays in step either way.
+        if self.outbox.send(buf.freeze()).await.is_err() {
+            return Err(self.shared.closed_error());
+        }
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(self.shared.closed_error()),
+            Err(_) => {
+                self.shared.close(format!(
+                    "{api} request (correlation id {correlation_id}) timed out after {:?}",
+                    self.request_timeout
+                ));
+                Err(Error::RequestTimeout {
+                    broker: self.shared.broker.clone(),
+                    api,
+                    timeout: self.request_timeout,
+                })
+            }
+        }
+    }
+
+    /// Sends a request that gets no response (Produce with `acks=0`). Returns once it is queued
+    /// for writing.
+    pub async fn send_no_response<R: Request>(&self, request: &R, version: i16) -> Result<()> {
+        if self.is_closed() {
+            return Err(self.shared.closed_error());
+        }
+        let mut buf = BytesMut::new();
+        encode_request(
+            &mut buf,
+            self.next_correlation_id(),
+            Some(&self.client_id),
+            version,
+            request,
+        )
+        .map_err(|e| self.protocol_error(e))?;
+        self.outbox
+            .send(buf.freeze())
+            .await
+            .map_err(|_| self.shared.closed_error())
+    }
+
+    /// Closes the connection; requests in flight fail with [`Error::ConnectionClosed`].
+    pub fn close(&self) {
+        self.shared.close("closed by the client".to_owned());
+        self._tasks.writer.abort();
+        self._tasks.reader.abort();
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Shared>, decoder: FrameDecoder) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let reason = loop {
+        match decoder.decode(&mut buf) {
+            Ok(Some(frame)) => {
+                let Ok(cid) = frame::response_correlation_id(&frame) else {
+                    break "a response frame too short for its header".to_owned();
+                };
+                let waiter = shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&cid);
+                match waiter {
+                    // The waiter may have gone away (its future was dropped): discard.
+                    Some(tx) => drop(tx.send(frame)),
+                    None => {
+                        break format!("a response with unknown correlation id {cid}");
+                    }
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => break e.to_string(),
+        }
+        if buf.capacity() - buf.len() < 8 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => {
+                break if buf.is_empty() {
+                    "the broker closed the connection".to_owned()
+                } else {
+                    format!(
+                        "the broker closed the connection in the middle of a frame ({} bytes buffered)",
+                        buf.len()
+                    )
+                };
+            }
+            Ok(_) => {}
+            Err(e) => break format!("read failed: {e}"),
+        }
+    };
+    shared.close(reason);
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut write: W,
+    mut inbox: mpsc::Receiver<Bytes>,
+    shared: Arc<Shared>,
+) {
+    while let Some(frame) = inbox.recv().await {
+        if let Err(e) = write.write_all(&frame).await {
+            shared.close(format!("write failed: {e}"));
+            return;
+        }
+        // Write everything that is already queued before flushing (TLS buffers records).
+        while let Ok(frame) = inbox.try_recv() {
+            if let Err(e) = write.write_all(&frame).await {
+                shared.close(format!("write failed: {e}"));
+                return;
+            }
+        }
+        if let Err(e) = write.flush().await {
+            shared.close(format!("flush failed: {e}"));
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+/// Sends one request and reads its response directly on a stream that no task owns yet (used
+/// during the handshake, before the connection is split).
+pub(crate) async fn roundtrip<R: Request>(
+    stream: &mut dyn Transport,
+    broker: &str,
+    config: &ConnectionConfig,
+    correlation_id: i32,
+    version: i16,
+    request: &R,
+) -> Result<R::Response> {
+    let protocol = |source| Error::Protocol {
+        broker: broker.to_owned(),
+        source,
+    };
+    let io = |source| Error::Io {
+        broker: broker.to_owned(),
+        source,
+    };
+    let mut buf = BytesMut::new();
+    encode_request(
+        &mut buf,
+        correlation_id,
+        Some(&config.client_id),
+        version,
+        request,
+    )
+    .map_err(protocol)?;
+    stream.write_all(&buf).await.map_err(io)?;
+    stream.flush().await.map_err(io)?;
+    let decoder = FrameDecoder::new(config.max_frame_size);
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::ConnectionClosed {
+                broker: broker.to_owned(),
+                reason: Some(format!(
+                    "the broker closed the connection during the handshake ({} request)",
+                    ApiKey::try_from(R::KEY)
+                        .map(api_key_name)
+                        .unwrap_or("unknown")
+                )),
+            }
+        } else {
+            io(e)
+        }
+    })?;
+    let size = decoder
+        .peek_size(&prefix)
+        .map_err(protocol)?
+        .unwrap_or_default();
+    let mut body = vec![0u8; size];
+    stream.read_exact(&mut body).await.map_err(io)?;
+    let (cid, response) = decode_response::<R>(Bytes::from(body), version).map_err(protocol)?;
+    if cid != correlation_id {
+        return Err(protocol(laminar_kafka_protocol::Error::CorrelationMismatch {
+            expected: correlation_id,
+            got: cid,
+        }));
+    }
+    Ok(response)
+}
+
+/// ApiVersions at the highest version we speak, falling back to what the broker offers.
+async fn negotiate(
+    stream: &mut dyn Transport,
+    broker: &str,
+    config: &ConnectionConfig,
+) -> Result<NegotiatedVersions> {
+    let request: ApiVersionsRequest =
+        api_versions_request(&config.software_name, &config.software_version);
+    let mut version = ApiKey::ApiVersions.valid_versions().max;
+    for attempt in 0..2 {
+        let response = roundtrip(stream, broker, config, attempt, version, &request).await?;
+        if let Some(retry) = api_versions_retry_version(&response) {
+            if attempt == 0 && retry < version {
+                version = retry;
+                continue;
+            }
+        }
+        KafkaCode::check(response.error_code).map_err(|code| Error::Broker {
+            api: "ApiVersions",
+            code,
+            context: Some(broker.to_owned()),
+            message: None,
+        })?;
+        return Ok(NegotiatedVersions::from_response(&response));
+    }
+    Err(Error::Protocol {
+        broker: broker.to_owned(),
+        source: laminar_kafka_protocol::Error::NoCommonVersion {
+            api: "ApiVersions",
+            broker_min: 0,
+            broker_max: version,
+            client_min: versions::client_min_version(ApiKey::ApiVersions),
+            client_max: ApiKey::ApiVersions.valid_versions().max,
+        },
+    })
+}

@@ -1,0 +1,520 @@
+//! The consumer's background fetcher.
+//!
+//! One task per consumer. Each round it resolves pending seeks and resets (ListOffsets), then
+//! sends one Fetch per leader broker for the partitions that have room (at most one response
+//! buffered and one in flight per partition), and applies responses as they arrive. Batches are
+//! CRC-checked and decompressed here, off the caller's path. A fetch sent before a seek is
+//! discarded when it returns (generations).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use laminar_kafka_protocol::messages::messages::fetch_request::{FetchPartition, FetchTopic};
+use laminar_kafka_protocol::messages::messages::{FetchRequest, TopicName};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
+use laminar_kafka_protocol::record::{DecodeOptions, batches};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::records::{FetchedBatch, PartitionRecords};
+use super::{Consumer, PartitionWatermarks, Shared};
+use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
+use crate::offsets::{OffsetSpec, TopicPartition, list_offsets};
+
+/// What one partition of a fetch response means for its state.
+enum Outcome {
+    Data {
+        records: Option<PartitionRecords>,
+        next_fetch: i64,
+        watermarks: PartitionWatermarks,
+    },
+    OutOfRange,
+    Retry,
+    Fail(Error),
+}
+
+struct FetchResult {
+    leader: i32,
+    outcomes: Vec<(TopicPartition, u64, Outcome)>,
+    /// Partitions whose request failed as a whole (connection lost, …).
+    failed: Option<(Vec<(TopicPartition, u64)>, Error)>,
+}
+
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut in_flight: JoinSet<FetchResult> = JoinSet::new();
+    let mut busy_leaders: Vec<i32> = Vec::new();
+    loop {
+        let notified = shared.wake_fetcher.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if shared.lock().closed {
+            return;
+        }
+        resolve_positions(&shared).await;
+        let next_wake = dispatch(&shared, &mut in_flight, &mut busy_leaders).await;
+        let sleep = async {
+            match next_wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Ok(result) = done {
+                    busy_leaders.retain(|l| *l != result.leader);
+                    apply(&shared, result).await;
+                }
+            }
+            _ = &mut notified => {}
+            _ = sleep => {}
+        }
+    }
+}
+
+/// Applies pending seeks by time and resets; partitions without any position get
+/// `auto.offset.reset`.
+async fn resolve_positions(shared: &Arc<Shared>) {
+    let reset = Consumer::reset_policy(shared.cluster.config());
+    let mut wanted: Vec<(TopicPartition, OffsetSpec, u64)> = Vec::new();
+    {
+        let mut state = shared.lock();
+        let mut errors = Vec::new();
+        for (tp, p) in state.partitions.iter_mut() {
+            if p.retry_at.is_some_and(|t| t > tokio::time::Instant::now()) {
+                continue;
+            }
+            let spec = match (p.pending, p.position) {
+                (Some(spec), _) => spec,
+                (None, Some(_)) => continue,
+                (None, None) => match reset {
+                    Some(spec) => {
+                        p.pending = Some(spec);
+                        spec
+                    }
+                    None => {
+                        errors.push(Error::InvalidProperty {
+                            name: "auto.offset.reset".to_owned(),
+                            reason: format!(
+                                "partition {}-{} has no position and auto.offset.reset is none",
+                                tp.0, tp.1
+                            ),
+                        });
+                        p.retry_at = Some(
+                            tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max,
+                        );
+                        continue;
+                    }
+                },
+            };
+            wanted.push((tp.clone(), spec, p.generation));
+        }
+        let had_errors = !errors.is_empty();
+        state.errors.extend(errors);
+        if had_errors {
+            shared.data_ready.notify_waiters();
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let isolation = shared.cluster.config().isolation_level;
+    let query: Vec<(TopicPartition, OffsetSpec)> =
+        wanted.iter().map(|(tp, s, _)| (tp.clone(), *s)).collect();
+    let mut result = list_offsets(&shared.cluster, isolation, &query).await;
+    // A timestamp with no record at or after it means "the end of the log".
+    if let Ok(found) = &result {
+        let missing: Vec<(TopicPartition, OffsetSpec)> = query
+            .iter()
+            .filter(|(tp, s)| {
+                matches!(s, OffsetSpec::Timestamp(_)) && found.get(tp).is_none_or(|o| o.offset < 0)
+            })
+            .map(|(tp, _)| (tp.clone(), OffsetSpec::Latest))
+            .collect();
+        if !missing.is_empty() {
+            match list_offsets(&shared.cluster, isolation, &missing).await {
+                Ok(latest) => {
+                    if let Ok(found) = result.as_mut() {
+                        found.extend(latest);
+                    }
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+    }
+    let mut state = shared.lock();
+    match result {
+        Ok(found) => {
+            for (tp, _, generation) in wanted {
+                let Some(p) = state.partitions.get_mut(&tp) else {
+                    continue;
+                };
+                if p.generation != generation {
+                    continue; // seeked again meanwhile
+                }
+                if let Some(o) = found.get(&tp).filter(|o| o.offset >= 0) {
+                    p.position = Some(o.offset);
+                    p.fetch_position = o.offset;
+                    p.pending = None;
+                    p.buffered.clear();
+                }
+            }
+        }
+        Err(e) => {
+            let backoff = shared.cluster.config().retry_backoff;
+            for (tp, _, _) in &wanted {
+                if let Some(p) = state.partitions.get_mut(tp) {
+                    p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                }
+            }
+            state.errors.push_back(e);
+            drop(state);
+            shared.data_ready.notify_waiters();
+        }
+    }
+}
+
+/// Sends a fetch to every leader that has fetchable partitions and no fetch in flight.
+/// Returns when the fetcher must look again even if nothing wakes it (a backoff ending).
+async fn dispatch(
+    shared: &Arc<Shared>,
+    in_flight: &mut JoinSet<FetchResult>,
+    busy_leaders: &mut Vec<i32>,
+) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    let mut next_wake: Option<tokio::time::Instant> = None;
+    let candidates: Vec<(TopicPartition, i64, u64)> = {
+        let state = shared.lock();
+        state
+            .partitions
+            .iter()
+            .filter(|(_, p)| {
+                if let Some(at) = p.retry_at.filter(|t| *t > now) {
+                    next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
+                    return false;
+                }
+                p.pending.is_none() && p.position.is_some() && !p.in_flight && p.buffered.len() < 2
+            })
+            .map(|(tp, p)| (tp.clone(), p.fetch_position, p.generation))
+            .collect()
+    };
+    if candidates.is_empty() {
+        return next_wake;
+    }
+    let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64, i32, Uuid)>> = BTreeMap::new();
+    for (tp, offset, generation) in candidates {
+        let topic = match shared.cluster.topic(&tp.0).await {
+            Ok(t) => t,
+            Err(e) => {
+                let mut state = shared.lock();
+                if let Some(p) = state.partitions.get_mut(&tp) {
+                    p.retry_at = Some(now + shared.cluster.config().retry_backoff_max);
+                }
+                state.errors.push_back(e);
+                drop(state);
+                shared.data_ready.notify_waiters();
+                continue;
+            }
+        };
+        match topic.partition(tp.1) {
+            Some(info) if info.leader >= 0 => {
+                by_leader.entry(info.leader).or_default().push((
+                    tp,
+                    offset,
+                    generation,
+                    info.leader_epoch,
+                    topic.id,
+                ));
+            }
+            _ => {
+                let _ = shared.cluster.refresh_metadata(&[tp.0.as_str()]).await;
+                let mut state = shared.lock();
+                if let Some(p) = state.partitions.get_mut(&tp) {
+                    p.retry_at = Some(now + shared.cluster.config().retry_backoff);
+                }
+            }
+        }
+    }
+    for (leader, parts) in by_leader {
+        if busy_leaders.contains(&leader) {
+            continue;
+        }
+        {
+            let mut state = shared.lock();
+            for (tp, _, _, _, _) in &parts {
+                if let Some(p) = state.partitions.get_mut(tp) {
+                    p.in_flight = true;
+                }
+            }
+        }
+        busy_leaders.push(leader);
+        in_flight.spawn(fetch_from(shared.clone(), leader, parts));
+    }
+    next_wake
+}
+
+async fn fetch_from(
+    shared: Arc<Shared>,
+    leader: i32,
+    parts: Vec<(TopicPartition, i64, u64, i32, Uuid)>,
+) -> FetchResult {
+    let ids: Vec<(TopicPartition, u64)> = parts
+        .iter()
+        .map(|(tp, _, g, _, _)| (tp.clone(), *g))
+        .collect();
+    match fetch_once(&shared, leader, &parts).await {
+        Ok(outcomes) => FetchResult {
+            leader,
+            outcomes,
+            failed: None,
+        },
+        Err(e) => FetchResult {
+            leader,
+            outcomes: Vec::new(),
+            failed: Some((ids, e)),
+        },
+    }
+}
+
+async fn fetch_once(
+    shared: &Arc<Shared>,
+    leader: i32,
+    parts: &[(TopicPartition, i64, u64, i32, Uuid)],
+) -> Result<Vec<(TopicPartition, u64, Outcome)>> {
+    let config = shared.cluster.config();
+    let conn = shared.cluster.connect_to_node(leader).await?;
+    let version = conn.versions().version_for::<FetchRequest>().map_err(|source| {
+        Error::Protocol {
+            broker: conn.broker().to_owned(),
+            source,
+        }
+    })?;
+    let use_ids = version >= 13;
+    let mut topics: BTreeMap<&str, (Uuid, Vec<FetchPartition>)> = BTreeMap::new();
+    for (tp, offset, _, epoch, id) in parts {
+        topics.entry(tp.0.as_str()).or_insert((*id, Vec::new())).1.push(
+            FetchPartition::default()
+                .with_partition(tp.1)
+                .with_current_leader_epoch(*epoch)
+                .with_fetch_offset(*offset)
+                .with_partition_max_bytes(config.max_partition_fetch_bytes),
+        );
+    }
+    let request = FetchRequest::default()
+        .with_max_wait_ms(config.fetch_max_wait.as_millis() as i32)
+        .with_min_bytes(config.fetch_min_bytes)
+        .with_max_bytes(config.fetch_max_bytes)
+        .with_isolation_level(config.isolation_level.as_i8())
+        .with_rack_id(StrBytes::from_string(
+            config.client_rack.clone().unwrap_or_default(),
+        ))
+        .with_topics(
+            topics
+                .iter()
+                .map(|(name, (id, ps))| {
+                    FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string((*name).to_owned())))
+                        .with_topic_id(*id)
+                        .with_partitions(ps.clone())
+                })
+                .collect(),
+        );
+    let response = conn.send_at(&request, version).await?;
+    if let Some(code) = KafkaCode::from_code(response.error_code) {
+        return Err(Error::Broker {
+            api: "Fetch",
+            code,
+            context: Some(format!("broker {leader}")),
+            message: None,
+        });
+    }
+    let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
+    let decode = DecodeOptions::default().with_verify_crc(config.check_crcs);
+    let mut outcomes = Vec::new();
+    for t in response.responses {
+        let name: String = if use_ids {
+            match names_by_id.get(&t.topic_id) {
+                Some(n) => (*n).to_owned(),
+                None => continue,
+            }
+        } else {
+            t.topic.0.to_string()
+        };
+        for pd in t.partitions {
+            let tp = (name.clone(), pd.partition_index);
+            let Some((_, offset, generation, _, _)) = parts.iter().find(|(w, ..)| *w == tp) else {
+                continue;
+            };
+            let outcome = match KafkaCode::check(pd.error_code) {
+                Ok(()) => partition_data(
+                    &tp,
+                    *offset,
+                    pd.records.unwrap_or_default(),
+                    decode,
+                    PartitionWatermarks {
+                        high_watermark: pd.high_watermark,
+                        last_stable_offset: pd.last_stable_offset,
+                        log_start_offset: pd.log_start_offset,
+                    },
+                ),
+                Err(code) if code.code() == 1 => Outcome::OutOfRange,
+                Err(code) => {
+                    let e = Error::Broker {
+                        api: "Fetch",
+                        code,
+                        context: Some(format!("{}-{}", tp.0, tp.1)),
+                        message: None,
+                    };
+                    if code.is_retriable() || code.needs_metadata_refresh() {
+                        Outcome::Retry
+                    } else {
+                        Outcome::Fail(e)
+                    }
+                }
+            };
+            outcomes.push((tp, *generation, outcome));
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Decodes the batches of one partition: complete batches at or after `fetch_offset`, CRC
+/// checked and decompressed.
+fn partition_data(
+    tp: &TopicPartition,
+    fetch_offset: i64,
+    records: Bytes,
+    decode: DecodeOptions,
+    watermarks: PartitionWatermarks,
+) -> Outcome {
+    let mut fetched = Vec::new();
+    let mut next = fetch_offset;
+    for batch in batches(records, decode) {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                return Outcome::Fail(Error::Protocol {
+                    broker: format!("partition {}-{}", tp.0, tp.1),
+                    source: e.into(),
+                });
+            }
+        };
+        if batch.next_offset() <= next {
+            continue; // entirely before what we asked for
+        }
+        next = batch.next_offset();
+        if batch.is_control() || batch.is_empty() {
+            continue;
+        }
+        match batch.records() {
+            Ok(records) => fetched.push(FetchedBatch {
+                base_offset: batch.base_offset(),
+                next_offset: batch.next_offset(),
+                records,
+            }),
+            Err(e) => {
+                return Outcome::Fail(Error::Protocol {
+                    broker: format!("partition {}-{}", tp.0, tp.1),
+                    source: e.into(),
+                });
+            }
+        }
+    }
+    let records = (next > fetch_offset).then(|| PartitionRecords {
+        topic: tp.0.as_str().into(),
+        partition: tp.1,
+        batches: fetched,
+        from: fetch_offset,
+        until: next,
+    });
+    Outcome::Data {
+        records,
+        next_fetch: next,
+        watermarks,
+    }
+}
+
+async fn apply(shared: &Arc<Shared>, result: FetchResult) {
+    let backoff = shared.cluster.config().retry_backoff;
+    let mut refresh: Vec<String> = Vec::new();
+    let mut data = false;
+    {
+        let mut state = shared.lock();
+        if let Some((parts, e)) = result.failed {
+            for (tp, _) in &parts {
+                if let Some(p) = state.partitions.get_mut(tp) {
+                    p.in_flight = false;
+                    p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                }
+                refresh.push(tp.0.clone());
+            }
+            // Connection trouble is retried quietly; anything else is the caller's to see.
+            if !e.is_retriable() {
+                state.errors.push_back(e);
+                data = true;
+            }
+        }
+        for (tp, generation, outcome) in result.outcomes {
+            let Some(p) = state.partitions.get_mut(&tp) else {
+                continue;
+            };
+            p.in_flight = false;
+            if p.generation != generation {
+                continue;
+            }
+            match outcome {
+                Outcome::Data {
+                    records,
+                    next_fetch,
+                    watermarks,
+                } => {
+                    p.watermarks = Some(watermarks);
+                    p.fetch_position = next_fetch;
+                    if let Some(r) = records {
+                        p.buffered.push_back(r);
+                        data = true;
+                    }
+                }
+                Outcome::OutOfRange => {
+                    match Consumer::reset_policy(shared.cluster.config()) {
+                        Some(spec) => p.pending = Some(spec),
+                        None => {
+                            p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                            let position = p.fetch_position;
+                            state.errors.push_back(Error::Broker {
+                                api: "Fetch",
+                                code: KafkaCode::from_code(1).expect("error code"),
+                                context: Some(format!(
+                                    "{}-{} at offset {position} (auto.offset.reset is none)",
+                                    tp.0, tp.1
+                                )),
+                                message: None,
+                            });
+                            data = true;
+                        }
+                    }
+                }
+                Outcome::Retry => {
+                    p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                    refresh.push(tp.0.clone());
+                }
+                Outcome::Fail(e) => {
+                    p.retry_at =
+                        Some(tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max);
+                    state.errors.push_back(e);
+                    data = true;
+                }
+            }
+        }
+    }
+    if data {
+        shared.data_ready.notify_waiters();
+    }
+    if !refresh.is_empty() {
+        refresh.sort();
+        refresh.dedup();
+        let topics: Vec<&str> = refresh.iter().map(String::as_str).collect();
+        let _ = shared.cluster.refresh_metadata(&topics).await;
+    }
+}

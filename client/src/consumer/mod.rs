@@ -1,0 +1,349 @@
+//! The consumer: assigned partitions, positions, and `poll`.
+//!
+//! A [`Consumer`] reads the partitions it is assigned from the position of each (set by
+//! [`Consumer::seek`], or by `auto.offset.reset` when there is none). A background fetcher keeps
+//! the next fetch of each partition in flight while the caller processes what `poll` returned,
+//! so fetching and processing overlap. Records come out as views into the fetched buffers.
+//!
+//! Positions are the state an engine checkpoints: [`Consumer::positions`] says where each
+//! partition would continue, and `assign` + `seek` on restore puts the consumer back there.
+//! Group membership and committed offsets build on this in a later layer.
+//!
+//! ```no_run
+//! # async fn example() -> laminar_kafka_client::Result<()> {
+//! use std::time::Duration;
+//! use laminar_kafka_client::config::ClientConfig;
+//! use laminar_kafka_client::consumer::{Consumer, SeekTo};
+//!
+//! let consumer = Consumer::new(ClientConfig::new("127.0.0.1:9092")?)?;
+//! consumer.assign(&[("events".to_owned(), 0)])?;
+//! consumer.seek(&("events".to_owned(), 0), SeekTo::Earliest)?;
+//! let polled = consumer.poll(Duration::from_secs(1)).await?;
+//! for partition in polled.partitions() {
+//!     for record in partition {
+//!         let record = record?;
+//!         println!("{} {:?}", record.offset(), record.value());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod fetcher;
+mod records;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use records::{ConsumedRecord, PartitionRecordIter, PartitionRecords};
+
+use crate::cluster::Cluster;
+use crate::config::{ClientConfig, OffsetReset};
+use crate::error::{Error, Result};
+use crate::offsets::{OffsetSpec, TopicPartition};
+
+/// Where to move a partition's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTo {
+    /// The first offset in the log.
+    Earliest,
+    /// The end of the log: only records written from now on.
+    Latest,
+    /// This exact offset.
+    Offset(i64),
+    /// The first record with a timestamp at or after this time (ms since the epoch), or the
+    /// end of the log if there is none.
+    Timestamp(i64),
+}
+
+/// Offsets the broker reported for a partition in its last fetch response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionWatermarks {
+    /// The high watermark (offset of the next record to be committed by all replicas).
+    pub high_watermark: i64,
+    /// The last stable offset (below it, every transaction is decided).
+    pub last_stable_offset: i64,
+    /// The first offset in the log.
+    pub log_start_offset: i64,
+}
+
+#[derive(Debug)]
+pub(crate) struct PartitionState {
+    /// Next offset to return to the caller; `None` until a position is set or reset.
+    pub(crate) position: Option<i64>,
+    /// Next offset to fetch (at or after `position`).
+    pub(crate) fetch_position: i64,
+    /// A pending seek by time, or a reset.
+    pub(crate) pending: Option<OffsetSpec>,
+    pub(crate) in_flight: bool,
+    pub(crate) buffered: VecDeque<PartitionRecords>,
+    /// Bumped by every seek, so that a fetch sent before it is discarded when it returns.
+    pub(crate) generation: u64,
+    pub(crate) watermarks: Option<PartitionWatermarks>,
+    /// Do not fetch before this instant (after an error).
+    pub(crate) retry_at: Option<tokio::time::Instant>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) partitions: BTreeMap<TopicPartition, PartitionState>,
+    pub(crate) errors: VecDeque<Error>,
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) cluster: Cluster,
+    pub(crate) state: Mutex<State>,
+    pub(crate) data_ready: Notify,
+    pub(crate) wake_fetcher: Notify,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What one `poll` returned.
+#[derive(Debug, Default)]
+pub struct Polled {
+    parts: Vec<PartitionRecords>,
+}
+
+impl Polled {
+    /// The records, grouped by partition.
+    pub fn partitions(&self) -> &[PartitionRecords] {
+        &self.parts
+    }
+
+    /// Whether nothing was returned.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Every record, partition by partition.
+    pub fn iter(&self) -> impl Iterator<Item = std::result::Result<ConsumedRecord<'_>, laminar_kafka_protocol::record::RecordError>> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+}
+
+/// A consumer of assigned partitions.
+pub struct Consumer {
+    shared: Arc<Shared>,
+    max_poll_records: usize,
+    fetcher: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("cluster", &self.shared.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.fetcher.abort();
+    }
+}
+
+impl Consumer {
+    /// A consumer for `config`. It starts its fetcher at once (on the current tokio runtime);
+    /// nothing is fetched until partitions are assigned.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_cluster(Cluster::new(config)?)
+    }
+
+    /// A consumer on an existing cluster handle.
+    pub fn with_cluster(cluster: Cluster) -> Result<Self> {
+        let max_poll_records = cluster.config().max_poll_records;
+        let shared = Arc::new(Shared {
+            cluster,
+            state: Mutex::new(State::default()),
+            data_ready: Notify::new(),
+            wake_fetcher: Notify::new(),
+        });
+        let fetcher = tokio::spawn(fetcher::run(shared.clone()));
+        Ok(Self {
+            shared,
+            max_poll_records,
+            fetcher,
+        })
+    }
+
+    /// Replaces the assignment. Partitions that stay keep their positions; new ones start from
+    /// `auto.offset.reset` unless a `seek` follows.
+    pub fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        state
+            .partitions
+            .retain(|tp, _| partitions.contains(tp));
+        for tp in partitions {
+            state
+                .partitions
+                .entry(tp.clone())
+                .or_insert_with(|| PartitionState {
+                    position: None,
+                    fetch_position: -1,
+                    pending: None,
+                    in_flight: false,
+                    buffered: VecDeque::new(),
+                    generation: 0,
+                    watermarks: None,
+                    retry_at: None,
+                });
+        }
+        drop(state);
+        self.shared.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.shared.lock().partitions.keys().cloned().collect()
+    }
+
+    /// Moves a partition's position. Records fetched before the seek are discarded.
+    pub fn seek(&self, tp: &TopicPartition, to: SeekTo) -> Result<()> {
+        let mut state = self.shared.lock();
+        let Some(p) = state.partitions.get_mut(tp) else {
+            return Err(Error::InvalidProperty {
+                name: "seek".to_owned(),
+                reason: format!("partition {}-{} is not assigned", tp.0, tp.1),
+            });
+        };
+        p.generation += 1;
+        p.buffered.clear();
+        p.retry_at = None;
+        match to {
+            SeekTo::Offset(o) if o >= 0 => {
+                p.position = Some(o);
+                p.fetch_position = o;
+                p.pending = None;
+            }
+            SeekTo::Offset(o) => {
+                return Err(Error::InvalidProperty {
+                    name: "seek".to_owned(),
+                    reason: format!("offset {o} is negative"),
+                });
+            }
+            SeekTo::Earliest => p.pending = Some(OffsetSpec::Earliest),
+            SeekTo::Latest => p.pending = Some(OffsetSpec::Latest),
+            SeekTo::Timestamp(t) => p.pending = Some(OffsetSpec::Timestamp(t)),
+        }
+        drop(state);
+        self.shared.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// The offset of the next record `poll` would return for a partition, once known.
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.shared
+            .lock()
+            .partitions
+            .get(tp)
+            .and_then(|p| p.pending.is_none().then_some(p.position).flatten())
+    }
+
+    /// Every known position: what an engine checkpoints.
+    pub fn positions(&self) -> HashMap<TopicPartition, i64> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .filter_map(|(tp, p)| {
+                p.position
+                    .filter(|_| p.pending.is_none())
+                    .map(|o| (tp.clone(), o))
+            })
+            .collect()
+    }
+
+    /// The watermarks of a partition from its last fetch response (no extra request).
+    pub fn watermarks(&self, tp: &TopicPartition) -> Option<PartitionWatermarks> {
+        self.shared.lock().partitions.get(tp).and_then(|p| p.watermarks)
+    }
+
+    /// Waits up to `timeout` for records and returns what is there (possibly nothing). At most
+    /// `max.poll.records` records are returned; the positions move past them.
+    ///
+    /// An error of a partition (unknown topic, authorization, `auto.offset.reset=none` with no
+    /// position…) is returned once, then fetching of that partition is retried.
+    pub async fn poll(&self, timeout: Duration) -> Result<Polled> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(result) = self.take(self.max_poll_records) {
+                return result;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(Polled::default());
+            }
+        }
+    }
+
+    fn take(&self, max_records: usize) -> Option<Result<Polled>> {
+        let mut state = self.shared.lock();
+        if let Some(e) = state.errors.pop_front() {
+            return Some(Err(e));
+        }
+        if state.closed {
+            return Some(Err(Error::Closed));
+        }
+        let mut budget = max_records;
+        let mut parts = Vec::new();
+        let mut woke = false;
+        for p in state.partitions.values_mut() {
+            while budget > 0 {
+                let Some(front) = p.buffered.front_mut() else {
+                    break;
+                };
+                let n = front.len_hint();
+                let piece = if n <= budget {
+                    p.buffered.pop_front().expect("front exists")
+                } else {
+                    let split_at = front.from + budget as i64;
+                    let mut head = front.clone();
+                    head.until = split_at;
+                    front.from = split_at;
+                    head
+                };
+                budget = budget.saturating_sub(piece.len_hint().max(1));
+                p.position = Some(piece.next_offset());
+                parts.push(piece);
+                woke = true;
+            }
+        }
+        drop(state);
+        if woke {
+            // Room in a buffer: the fetcher may send the next fetch.
+            self.shared.wake_fetcher.notify_one();
+        }
+        (!parts.is_empty()).then_some(Ok(Polled { parts }))
+    }
+
+    /// Stops fetching; later calls return [`Error::Closed`].
+    pub async fn close(&self) {
+        self.shared.lock().closed = true;
+        self.shared.wake_fetcher.notify_one();
+        self.fetcher.abort();
+        self.shared.cluster.close().await;
+    }
+
+    pub(crate) fn reset_policy(config: &ClientConfig) -> Option<OffsetSpec> {
+        match config.auto_offset_reset {
+            OffsetReset::Earliest => Some(OffsetSpec::Earliest),
+            OffsetReset::Latest => Some(OffsetSpec::Latest),
+            OffsetReset::None => None,
+        }
+    }
+}

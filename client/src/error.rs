@@ -1,0 +1,157 @@
+//! The client crate's error type.
+//!
+//! Context travels with the error: which broker, which API, which topic and partition. Secrets
+//! never do.
+
+use std::time::Duration;
+
+use crate::kafka_error::KafkaCode;
+
+/// A `Result` whose error defaults to this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration property is unknown; the nearest known one is suggested.
+    #[error("unknown configuration property `{name}`{}", suggestion_text(.suggestion))]
+    UnknownProperty {
+        /// The property as given.
+        name: String,
+        /// The closest known property, if one is close.
+        suggestion: Option<&'static str>,
+    },
+
+    /// A configuration property has a value of the wrong type or out of range.
+    #[error("invalid value for `{name}`: {reason}")]
+    InvalidProperty {
+        /// The property.
+        name: String,
+        /// What is wrong (never the value of a secret).
+        reason: String,
+    },
+
+    /// The TCP connection to a broker could not be made.
+    #[error("cannot connect to {broker}: {source}")]
+    Connect {
+        /// The broker address.
+        broker: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// The TCP connection (and handshake) did not complete in time.
+    #[error("connecting to {broker} timed out after {timeout:?}")]
+    ConnectTimeout {
+        /// The broker address.
+        broker: String,
+        /// The time allowed.
+        timeout: Duration,
+    },
+
+    /// Reading or writing an established connection failed.
+    #[error("I/O error on the connection to {broker}: {source}")]
+    Io {
+        /// The broker address.
+        broker: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// The connection closed while requests were waiting for their responses.
+    #[error("the connection to {broker} closed{}", reason_text(.reason))]
+    ConnectionClosed {
+        /// The broker address.
+        broker: String,
+        /// Why, when known.
+        reason: Option<String>,
+    },
+
+    /// A request got no response in time; the connection was closed, as the Java client does.
+    #[error("{api} request to {broker} timed out after {timeout:?}")]
+    RequestTimeout {
+        /// The broker address.
+        broker: String,
+        /// The API of the request.
+        api: &'static str,
+        /// The time allowed.
+        timeout: Duration,
+    },
+
+    /// Bytes from the broker could not be framed or decoded, or no common API version exists.
+    #[error("{broker}: {source}")]
+    Protocol {
+        /// The broker address.
+        broker: String,
+        /// The protocol error.
+        source: laminar_kafka_protocol::Error,
+    },
+
+    /// A broker answered with an error code.
+    #[error("{api} failed{}: {code}{}", context_text(.context), message_text(.message))]
+    Broker {
+        /// The API that failed.
+        api: &'static str,
+        /// The Kafka error code.
+        code: KafkaCode,
+        /// Topic, partition or other context, if any.
+        context: Option<String>,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+
+    /// Metadata names no broker with this node id.
+    #[error("broker {node_id} is not in the cluster metadata")]
+    UnknownBroker {
+        /// The node id asked for.
+        node_id: i32,
+    },
+
+    /// The client was closed.
+    #[error("the client is closed")]
+    Closed,
+}
+
+fn suggestion_text(s: &Option<&'static str>) -> String {
+    s.map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}
+
+fn reason_text(s: &Option<String>) -> String {
+    s.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+}
+
+fn context_text(s: &Option<String>) -> String {
+    s.as_ref().map(|s| format!(" for {s}")).unwrap_or_default()
+}
+
+fn message_text(s: &Option<String>) -> String {
+    s.as_ref()
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// Whether retrying the operation (possibly on a new connection) may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::ConnectTimeout { .. }
+            | Error::Io { .. }
+            | Error::ConnectionClosed { .. }
+            | Error::RequestTimeout { .. } => true,
+            Error::Broker { code, .. } => code.is_retriable(),
+            _ => false,
+        }
+    }
+
+    /// The Kafka error code, if the broker returned one.
+    pub fn kafka_code(&self) -> Option<KafkaCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
