@@ -1,0 +1,344 @@
+//! Building magic-2 batches for produce requests (and control batches for tests and tools).
+//!
+//! Owns record encoding: offset and timestamp deltas, varint lengths, the batch header, the
+//! compression of the record area (once per batch) and the CRC. A [`BatchBuilder`] keeps its
+//! buffers and compressor state between batches, so a producer that reuses one builder does not
+//! allocate per batch once the buffers have grown.
+
+use bytes::{Bytes, BytesMut};
+
+use super::batch::{
+    ATTRIBUTES_OFFSET, Attributes, BATCH_HEADER_LEN, CRC_OFFSET, LOG_OVERHEAD, MAGIC,
+};
+use super::compression::{Compression, Compressor};
+use super::control::{ControlRecordType, control_key, marker_value};
+use super::error::{RecordError, Result};
+use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+
+/// A header to write: a string key and a nullable value.
+pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
+
+/// Builds one batch at a time; reusable after [`finish`](Self::finish).
+///
+/// ```
+/// use laminar_kafka_protocol::record::{BatchBuilder, Compression, DecodeOptions, RecordBatch};
+///
+/// // Codecs are cargo features (all on by default).
+/// let codec = if Compression::Lz4.is_available() { Compression::Lz4 } else { Compression::None };
+/// let mut builder = BatchBuilder::new(codec);
+/// builder.set_producer(4000, 0, 17);
+/// builder.append(1_700_000_000_000, Some(b"key"), Some(b"value"), &[("trace", Some(b"ab"))])?;
+/// builder.append(1_700_000_000_005, None, None, &[])?;
+/// let bytes = builder.finish()?;
+///
+/// let batch = RecordBatch::decode(bytes, &DecodeOptions::default())?;
+/// assert_eq!(batch.base_sequence(), 17);
+/// assert_eq!(batch.max_timestamp(), 1_700_000_000_005);
+/// let records = batch.records()?;
+/// let first = records.iter().next().unwrap()?;
+/// assert_eq!(first.value(), Some(&b"value"[..]));
+/// assert_eq!(first.headers().next().unwrap().key_str()?, "trace");
+/// # Ok::<(), laminar_kafka_protocol::record::RecordError>(())
+/// ```
+#[derive(Debug)]
+pub struct BatchBuilder {
+    compression: Compression,
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    transactional: bool,
+    control: bool,
+    /// Uncompressed records.
+    records: Vec<u8>,
+    /// Compressed records, reused between batches.
+    scratch: Vec<u8>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    compressor: Compressor,
+}
+
+/// The largest record area a batch can hold: its length field is an int32.
+const MAX_RECORDS_LEN: usize = i32::MAX as usize - (BATCH_HEADER_LEN - LOG_OVERHEAD);
+
+impl BatchBuilder {
+    /// An empty builder: base offset 0, no producer id/epoch/sequence (-1), not transactional,
+    /// partition leader epoch -1.
+    pub fn new(compression: Compression) -> Self {
+        Self {
+            compression,
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            transactional: false,
+            control: false,
+            records: Vec::new(),
+            scratch: Vec::new(),
+            count: 0,
+            base_timestamp: 0,
+            max_timestamp: -1,
+            compressor: Compressor::default(),
+        }
+    }
+
+    /// Sets the codec for the next batch.
+    pub fn set_compression(&mut self, compression: Compression) -> &mut Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the base offset (0 in produce requests; the broker assigns offsets).
+    pub fn set_base_offset(&mut self, base_offset: i64) -> &mut Self {
+        self.base_offset = base_offset;
+        self
+    }
+
+    /// Sets the partition leader epoch (-1 in produce requests).
+    pub fn set_partition_leader_epoch(&mut self, epoch: i32) -> &mut Self {
+        self.partition_leader_epoch = epoch;
+        self
+    }
+
+    /// Sets the idempotent producer's id, epoch and the sequence of the batch's first record.
+    pub fn set_producer(&mut self, id: i64, epoch: i16, base_sequence: i32) -> &mut Self {
+        self.producer_id = id;
+        self.producer_epoch = epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch transactional.
+    pub fn set_transactional(&mut self, transactional: bool) -> &mut Self {
+        self.transactional = transactional;
+        self
+    }
+
+    /// The number of records appended so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no record was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The batch's size so far before compression, header included: what a producer compares
+    /// with `batch.size`.
+    pub fn uncompressed_size(&self) -> usize {
+        BATCH_HEADER_LEN + self.records.len()
+    }
+
+    /// The size `append` would add for a record, before compression.
+    pub fn record_size(
+        &self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
+    ) -> usize {
+        let body = self.body_len(timestamp, key, value, headers);
+        varint_len(body as i32) + body
+    }
+
+    fn body_len(
+        &self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
+    ) -> usize {
+        let ts_delta = if self.count == 0 {
+            0
+        } else {
+            timestamp.wrapping_sub(self.base_timestamp)
+        };
+        let bytes_len = |b: Option<&[u8]>| match b {
+            Some(b) => varint_len(b.len() as i32) + b.len(),
+            None => 1,
+        };
+        let mut n = 1 // attributes
+            + varlong_len(ts_delta)
+            + varint_len(self.count)
+            + bytes_len(key)
+            + bytes_len(value)
+            + varint_len(headers.len() as i32);
+        for (k, v) in headers {
+            n += varint_len(k.len() as i32) + k.len() + bytes_len(*v);
+        }
+        n
+    }
+
+    /// Appends a record. The first record's timestamp becomes the batch's base timestamp; the
+    /// offset delta is the record's position in the batch.
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[HeaderRef<'_>],
+    ) -> Result<()> {
+        if self.count == i32::MAX {
+            return Err(RecordError::BatchTooLarge {
+                reason: "more than 2^31-1 records",
+            });
+        }
+        let too_big = |_| RecordError::BatchTooLarge {
+            reason: "a field longer than 2 GiB",
+        };
+        // Every length must fit the varint's i32; the batch's length field bounds the total.
+        if let Some(k) = key {
+            i32::try_from(k.len()).map_err(too_big)?;
+        }
+        if let Some(v) = value {
+            i32::try_from(v.len()).map_err(too_big)?;
+        }
+        i32::try_from(headers.len()).map_err(too_big)?;
+        for (k, v) in headers {
+            i32::try_from(k.len()).map_err(too_big)?;
+            if let Some(v) = v {
+                i32::try_from(v.len()).map_err(too_big)?;
+            }
+        }
+        let body = self.body_len(timestamp, key, value, headers);
+        if body > MAX_RECORDS_LEN || self.records.len() + body + 5 > MAX_RECORDS_LEN {
+            return Err(RecordError::BatchTooLarge {
+                reason: "record data beyond the 2 GiB batch length",
+            });
+        }
+        if self.count == 0 {
+            self.base_timestamp = timestamp;
+            self.max_timestamp = timestamp;
+        } else if timestamp > self.max_timestamp {
+            self.max_timestamp = timestamp;
+        }
+        let ts_delta = timestamp.wrapping_sub(self.base_timestamp);
+        let out = &mut self.records;
+        out.reserve(body + 5);
+        put_varint(out, body as i32);
+        out.push(0); // attributes
+        put_varlong(out, ts_delta);
+        put_varint(out, self.count);
+        put_bytes(out, key);
+        put_bytes(out, value);
+        put_varint(out, headers.len() as i32);
+        for (k, v) in headers {
+            put_varint(out, k.len() as i32);
+            out.extend_from_slice(k.as_bytes());
+            put_bytes(out, *v);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the batch onto the end of `dst` and resets the builder for the next batch (codec
+    /// and producer fields are kept). Returns the batch's size in bytes.
+    pub fn finish_into(&mut self, dst: &mut BytesMut) -> Result<usize> {
+        if self.count == 0 {
+            return Err(RecordError::EmptyBatch);
+        }
+        let payload: &[u8] = if self.compression == Compression::None {
+            &self.records
+        } else {
+            self.scratch.clear();
+            self.compressor
+                .compress(self.compression, &self.records, &mut self.scratch)?;
+            &self.scratch
+        };
+        if payload.len() > MAX_RECORDS_LEN {
+            return Err(RecordError::BatchTooLarge {
+                reason: "compressed record data beyond the 2 GiB batch length",
+            });
+        }
+        let mut attributes = self.compression.id();
+        if self.transactional {
+            attributes |= Attributes::TRANSACTIONAL;
+        }
+        if self.control {
+            attributes |= Attributes::CONTROL;
+        }
+        let start = dst.len();
+        let length = (BATCH_HEADER_LEN - LOG_OVERHEAD + payload.len()) as i32;
+        dst.reserve(BATCH_HEADER_LEN + payload.len());
+        dst.extend_from_slice(&self.base_offset.to_be_bytes());
+        dst.extend_from_slice(&length.to_be_bytes());
+        dst.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        dst.extend_from_slice(&[MAGIC as u8, 0, 0, 0, 0]); // magic, CRC placeholder
+        dst.extend_from_slice(&attributes.to_be_bytes());
+        dst.extend_from_slice(&(self.count - 1).to_be_bytes()); // last offset delta
+        dst.extend_from_slice(&self.base_timestamp.to_be_bytes());
+        dst.extend_from_slice(&self.max_timestamp.to_be_bytes());
+        dst.extend_from_slice(&self.producer_id.to_be_bytes());
+        dst.extend_from_slice(&self.producer_epoch.to_be_bytes());
+        dst.extend_from_slice(&self.base_sequence.to_be_bytes());
+        dst.extend_from_slice(&self.count.to_be_bytes());
+        dst.extend_from_slice(payload);
+        let crc = crc32c::crc32c(&dst[start + ATTRIBUTES_OFFSET..]);
+        dst[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        self.records.clear();
+        self.count = 0;
+        self.max_timestamp = -1;
+        Ok(dst.len() - start)
+    }
+
+    /// Builds the batch into a new buffer and resets the builder.
+    pub fn finish(&mut self) -> Result<Bytes> {
+        let mut dst = BytesMut::with_capacity(BATCH_HEADER_LEN + self.records.len());
+        self.finish_into(&mut dst)?;
+        Ok(dst.freeze())
+    }
+}
+
+#[inline(always)]
+fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        Some(b) => {
+            put_varint(out, b.len() as i32);
+            out.extend_from_slice(b);
+        }
+        None => put_varint(out, -1),
+    }
+}
+
+/// The fields of a control batch holding one transaction marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlBatch {
+    /// COMMIT or ABORT.
+    pub kind: ControlRecordType,
+    /// Offset of the marker.
+    pub offset: i64,
+    /// The transactional producer.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// The transaction coordinator's epoch.
+    pub coordinator_epoch: i32,
+    /// Partition leader epoch.
+    pub partition_leader_epoch: i32,
+    /// The marker's timestamp.
+    pub timestamp: i64,
+}
+
+impl ControlBatch {
+    /// Encodes the marker as the broker writes it: a transactional control batch with one record
+    /// (key: version 0 and type; value: version 0 and coordinator epoch), uncompressed.
+    pub fn encode(&self) -> Result<Bytes> {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.set_base_offset(self.offset)
+            .set_partition_leader_epoch(self.partition_leader_epoch)
+            .set_producer(self.producer_id, self.producer_epoch, -1)
+            .set_transactional(true);
+        b.control = true;
+        b.append(
+            self.timestamp,
+            Some(&control_key(self.kind)),
+            Some(&marker_value(self.coordinator_epoch)),
+            &[],
+        )?;
+        b.finish()
+    }
+}
