@@ -284,6 +284,11 @@ impl SaslSession {
     ///
     /// Pass `None` on the first call (nothing received yet), then `Some(auth_bytes)` of each
     /// `SaslAuthenticate` response that carried no error code.
+    ///
+    /// This never blocks on I/O, but SCRAM's answer to the server-first-message runs PBKDF2 for
+    /// the broker's iteration count: about 1 ms at Kafka's default of 4096 (SHA-512, release
+    /// build), up to about 0.3 s at [`scram::MAX_ITERATIONS`]. Callers that must not stall an
+    /// async worker that long can run that step on a blocking thread.
     pub fn step(&mut self, server_bytes: Option<&[u8]>) -> Result<Step> {
         match &mut self.inner {
             SessionInner::Plain(client) => client.step(server_bytes),
