@@ -1,5 +1,14 @@
 //! The Kafka connector that a streaming SQL engine embeds: connection profiles, tables and SQL
 //! `WITH` options, the formats that turn records into rows and back, and the source and sink
 //! operators.
+//!
+//! - [`config`]: profiles, tables, placeholders, secrets, validation, client properties.
+//! - [`sql`]: `CREATE TABLE … WITH (…)` into the same configuration plus an Arrow schema.
+//! - [`schema`]: conventions on table schemas (metadata columns, JSON columns).
 
-pub use laminar_kafka_client as client;
+pub mod config;
+pub mod schema;
+pub mod sql;
+
+pub use config::{ConfigError, parse_profile_json, parse_table_json};
+pub use sql::parse_sql;

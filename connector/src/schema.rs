@@ -1,0 +1,155 @@
+//! Conventions on the Arrow schema of a Kafka table, shared by the SQL front end (which writes
+//! them) and the formats (which read them): which columns carry Kafka record metadata rather
+//! than payload, and which text columns hold JSON.
+//!
+//! A metadata column is an Arrow field whose metadata has [`METADATA_KEY`] set to one of the
+//! [`MetadataColumn`] names. A JSON column is a `Utf8` field with the canonical Arrow extension
+//! type `arrow.json`.
+
+use arrow_schema::{DataType, Field};
+
+/// Field-metadata key naming the Kafka metadata a column is filled from.
+pub const METADATA_KEY: &str = "laminar.kafka.metadata";
+
+/// Field-metadata key of Arrow extension types.
+pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
+
+/// The canonical Arrow extension type name for JSON text.
+pub const JSON_EXTENSION_NAME: &str = "arrow.json";
+
+/// Record metadata a source can expose as a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetadataColumn {
+    /// The topic the record came from (text).
+    Topic,
+    /// Its partition (INT or BIGINT).
+    Partition,
+    /// Its offset (BIGINT).
+    Offset,
+    /// Its key (TEXT, BYTEA or JSON).
+    Key,
+    /// Its timestamp (TIMESTAMP, or BIGINT milliseconds).
+    Timestamp,
+    /// Its headers as a JSON object of name → value text (JSON or TEXT).
+    Headers,
+}
+
+impl MetadataColumn {
+    /// Every kind, by name.
+    pub const ALL: [(&'static str, MetadataColumn); 6] = [
+        ("topic", MetadataColumn::Topic),
+        ("partition", MetadataColumn::Partition),
+        ("offset", MetadataColumn::Offset),
+        ("key", MetadataColumn::Key),
+        ("timestamp", MetadataColumn::Timestamp),
+        ("headers", MetadataColumn::Headers),
+    ];
+
+    /// The name used in [`METADATA_KEY`] and in `metadata('…')`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataColumn::Topic => "topic",
+            MetadataColumn::Partition => "partition",
+            MetadataColumn::Offset => "offset",
+            MetadataColumn::Key => "key",
+            MetadataColumn::Timestamp => "timestamp",
+            MetadataColumn::Headers => "headers",
+        }
+    }
+
+    /// The kind with that name (exact, lower case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
+    /// The metadata a field is declared to hold, if any.
+    pub fn of(field: &Field) -> Option<Self> {
+        field
+            .metadata()
+            .get(METADATA_KEY)
+            .and_then(|name| Self::from_name(name))
+    }
+
+    /// Whether a column of type `data_type` can hold this metadata.
+    pub fn accepts(self, data_type: &DataType) -> bool {
+        match self {
+            MetadataColumn::Topic | MetadataColumn::Headers => {
+                matches!(data_type, DataType::Utf8 | DataType::LargeUtf8)
+            }
+            MetadataColumn::Partition => matches!(data_type, DataType::Int32 | DataType::Int64),
+            MetadataColumn::Offset => matches!(data_type, DataType::Int64),
+            MetadataColumn::Key => matches!(
+                data_type,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary
+            ),
+            MetadataColumn::Timestamp => {
+                matches!(data_type, DataType::Timestamp(_, _) | DataType::Int64)
+            }
+        }
+    }
+
+    /// The types [`accepts`](Self::accepts) allows, for messages.
+    pub fn expected_types(self) -> &'static str {
+        match self {
+            MetadataColumn::Topic => "TEXT",
+            MetadataColumn::Headers => "JSON or TEXT",
+            MetadataColumn::Partition => "INT or BIGINT",
+            MetadataColumn::Offset => "BIGINT",
+            MetadataColumn::Key => "TEXT, JSON or BYTEA",
+            MetadataColumn::Timestamp => "TIMESTAMP or BIGINT",
+        }
+    }
+
+    /// `field` marked as holding this metadata.
+    pub fn mark(self, mut field: Field) -> Field {
+        field.metadata_mut().insert(METADATA_KEY, self.as_str());
+        field
+    }
+}
+
+/// Whether a field holds JSON text (extension type `arrow.json`).
+pub fn is_json(field: &Field) -> bool {
+    field
+        .metadata()
+        .get(EXTENSION_NAME_KEY)
+        .is_some_and(|name| name == JSON_EXTENSION_NAME)
+}
+
+/// A nullable-or-not `Utf8` field marked as JSON text.
+pub fn json_field(name: impl Into<String>, nullable: bool) -> Field {
+    let mut field = Field::new(name, DataType::Utf8, nullable);
+    field
+        .metadata_mut()
+        .insert(EXTENSION_NAME_KEY, JSON_EXTENSION_NAME);
+    field
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::TimeUnit;
+
+    #[test]
+    fn metadata_marks_round_trip_and_types_are_checked() {
+        for (name, kind) in MetadataColumn::ALL {
+            assert_eq!(MetadataColumn::from_name(name), Some(kind));
+            let f = kind.mark(Field::new("c", DataType::Utf8, true));
+            assert_eq!(MetadataColumn::of(&f), Some(kind));
+        }
+        assert_eq!(
+            MetadataColumn::of(&Field::new("topic", DataType::Utf8, true)),
+            None
+        );
+        assert!(
+            MetadataColumn::Timestamp.accepts(&DataType::Timestamp(TimeUnit::Nanosecond, None))
+        );
+        assert!(!MetadataColumn::Offset.accepts(&DataType::Int32));
+        assert!(!MetadataColumn::Topic.accepts(&DataType::Binary));
+    }
+
+    #[test]
+    fn json_fields_are_recognised() {
+        assert!(is_json(&json_field("payload", true)));
+        assert!(!is_json(&Field::new("payload", DataType::Utf8, true)));
+    }
+}
