@@ -460,8 +460,9 @@ mod tests {
          p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
     const RFC7677_SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
-    /// SCRAM-SHA-512 vector computed independently with Python's `hashlib.pbkdf2_hmac` and
-    /// `hmac` (same user, password, nonces and salt as RFC 7677, 4096 iterations).
+    /// SCRAM-SHA-512 vector (same user, password, nonces and salt as RFC 7677, 4096 iterations),
+    /// computed independently with Python's `hashlib.pbkdf2_hmac`/`hmac` and with Kafka's own
+    /// `ScramFormatter` (kafka-clients 4.3.1); both agree.
     const SHA512_SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
          s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
     const SHA512_CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
@@ -521,6 +522,33 @@ mod tests {
     }
 
     #[test]
+    fn kafka_vector_with_escaped_name_utf8_password_and_8192_iterations() {
+        // Produced by Kafka's `ScramFormatter` and `ScramMessages` (kafka-clients 4.3.1).
+        let mut client = ScramClient::with_nonce(
+            ScramHash::Sha512,
+            "a=b,c",
+            &Password::new("pässwörd €"),
+            "Zx9+/cNonce=24charsLong",
+        )
+        .unwrap();
+        assert_eq!(
+            send(client.step(None).unwrap()),
+            "n,,n=a=3Db=2Cc,r=Zx9+/cNonce=24charsLong"
+        );
+        let server_first = "r=Zx9+/cNonce=24charsLongsrv-Part_42,s=bGFtaW5hci1zYWx0LTAwMDE=,i=8192";
+        assert_eq!(
+            send(client.step(Some(server_first.as_bytes())).unwrap()),
+            "c=biws,r=Zx9+/cNonce=24charsLongsrv-Part_42,\
+             p=WrZpIDPq02swsAJcPEyUrVIvtaD4hmjD0H/H/BrRwj0y85o2bHcjvql6eICw39ACnZ+Wf0PBdHvITBHqltGdNA=="
+        );
+        let server_final = "v=iSb7YUU2uxbDzYjbD18AvA2KVsFlwI+udoRvF6sjxbXsq+Dh0WNhX7b74qUg7Er6VVHu4MgNgtG30JmMzhxrxg==";
+        assert_eq!(
+            client.step(Some(server_final.as_bytes())).unwrap(),
+            Step::Done
+        );
+    }
+
+    #[test]
     fn a_sha256_signature_does_not_verify_a_sha512_exchange() {
         let (mut client, result) = answer_server_first(ScramHash::Sha512, SHA512_SERVER_FIRST);
         result.unwrap();
@@ -552,7 +580,8 @@ mod tests {
             ScramClient::with_nonce(ScramHash::Sha256, "a=b,c", &Password::new("p"), "abc")
                 .unwrap();
         assert_eq!(send(client.step(None).unwrap()), "n,,n=a=3Db=2Cc,r=abc");
-        // `=` first, so the `=` of an escaped `,` is not escaped again.
+        // `=` first, so the `=` of an escaped `,` is not escaped again; Kafka's
+        // `ScramFormatter.saslName` gives the same for both names.
         assert_eq!(escape_username(",="), "=2C=3D");
         assert_eq!(escape_username("=2C"), "=3D2C");
     }
