@@ -62,7 +62,7 @@ pub use table::{
 
 #[cfg(test)]
 pub(crate) use error::SUPPORTED_SQL_TYPES;
-pub(crate) use error::shorten;
+pub(crate) use error::{closest, shorten};
 pub(crate) use json::{lookup_enum, template as parse_template};
 pub(crate) use properties::check_key;
 pub(crate) use table::non_empty;
@@ -407,5 +407,72 @@ impl TableDefinition {
             schema_registry: self.profile.resolve_registry(env)?,
             group_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Stored {
+        profile: ConnectionProfile,
+        table: TableConfig,
+        format: Format,
+    }
+
+    #[test]
+    fn types_deserialize_inside_other_documents_with_the_same_checks() {
+        let stored: Stored = serde_json::from_str(
+            r#"{"profile": {"bootstrapServers": "b:9092", "authentication": {}},
+                "table": {"topic": "t", "type": {"commit_mode": "at_least_once"}},
+                "format": {"raw_bytes": {}}}"#,
+        )
+        .unwrap();
+        assert_eq!(stored.format, Format::RawBytes);
+        assert_eq!(stored.table.table_kind(), TableKind::Sink);
+        assert_eq!(stored.profile.bootstrap_servers.raw(), "b:9092");
+
+        let err = serde_json::from_str::<Stored>(
+            r#"{"profile": {"bootstrapServers": "b:9092", "authentication": {}},
+                "table": {"topic": "t", "type": {"offset": "newest"}},
+                "format": {"json": {}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "invalid value `newest` for `type.offset`: expected one of latest, earliest, group"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn value_subject_defaults_to_topic_value_and_expands_topic() {
+        let table = parse_table_json(r#"{"topic": "t", "type": {"offset": "latest"}}"#).unwrap();
+        assert_eq!(table.value_subject("orders"), "orders-value");
+        let table = parse_table_json(
+            r#"{"topic": "t", "type": {"offset": "latest"}, "value_subject": "{topic}-v2"}"#,
+        )
+        .unwrap();
+        assert_eq!(table.value_subject("orders"), "orders-v2");
+    }
+
+    #[test]
+    fn schema_checks_apply_to_json_tables_with_columns() {
+        use arrow_schema::Field;
+        let profile =
+            parse_profile_json(r#"{"bootstrapServers": "b:9092", "authentication": {}}"#).unwrap();
+        let table = parse_table_json(
+            r#"{"topic": "t", "type": {"commit_mode": "exactly_once", "key_field": "id"}}"#,
+        )
+        .unwrap();
+        let schema = Schema::new(vec![Field::new("user", DataType::Utf8, true)]);
+        let err =
+            TableDefinition::new("t", profile, table, Format::Json, Some(schema)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid `type.key_field`: no column named `id`"
+        );
     }
 }

@@ -31,6 +31,7 @@ mod options;
 use arrow_schema::{DataType, Schema};
 use sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Statement, TableConstraint, Value};
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::config::{ConfigError, Format, Result, TableDefinition, shorten};
 use crate::schema::MetadataColumn;
@@ -61,7 +62,7 @@ pub fn parse_sql(sql: &str) -> Result<Vec<SqlStatement>> {
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_statements())
         .map_err(|e| ConfigError::SqlSyntax {
-            message: mask_literals(&e.to_string()),
+            message: mask_literals(sql, &e.to_string()),
         })?;
     if statements.len() > MAX_STATEMENTS {
         return Err(ConfigError::UnsupportedSql {
@@ -85,27 +86,29 @@ pub fn parse_create_table(sql: &str) -> Result<TableDefinition> {
     }
 }
 
-/// Replaces the text of quoted literals in a parser message with `***`: the literal next to a
-/// syntax error may be a password.
-fn mask_literals(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '\'' {
-            if inside {
-                out.push_str("***'");
-            } else {
-                out.push('\'');
-            }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+/// Masks the string literals of `sql` wherever a parser message quotes them: the literal next
+/// to a syntax error may be a password.
+fn mask_literals(sql: &str, message: &str) -> String {
+    let Ok(tokens) = Tokenizer::new(&dialect::LaminarDialect, sql).tokenize() else {
+        // Tokenizer errors quote no literal.
+        return message.to_owned();
+    };
+    let mut message = message.to_owned();
+    for token in tokens {
+        let quoted = match token {
+            Token::SingleQuotedString(s)
+            | Token::NationalStringLiteral(s)
+            | Token::EscapedStringLiteral(s)
+            | Token::UnicodeStringLiteral(s)
+            | Token::HexStringLiteral(s) => format!("'{s}'"),
+            Token::DoubleQuotedString(s) => format!("\"{s}\""),
+            _ => continue,
+        };
+        if message.contains(&quoted) {
+            message = message.replace(&quoted, "'***'");
         }
     }
-    if inside {
-        out.push_str("***");
-    }
-    out
+    message
 }
 
 fn statement(statement: Statement) -> Result<SqlStatement> {
@@ -131,8 +134,19 @@ fn statement(statement: Statement) -> Result<SqlStatement> {
         .map(option_pair)
         .collect::<Result<Vec<_>>>()
         .map_err(in_table)?;
-    let options = options::Options::new(pairs).map_err(in_table)?;
-    match options.connector() {
+    // Another connector's table has other options: decide on `connector` before checking them.
+    let connector = pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("connector"))
+        .map(|(_, v)| v.as_str());
+    match connector {
+        Some(c) if !c.eq_ignore_ascii_case("kafka") => {
+            return Ok(SqlStatement::Other(statement.to_string()));
+        }
+        Some(_) => {}
+        None if pairs
+            .iter()
+            .any(|(k, _)| crate::config::closest(k, ["connector"]).is_some()) => {}
         None => {
             return Err(in_table(ConfigError::missing(
                 crate::config::KeyKind::Option,
@@ -140,11 +154,8 @@ fn statement(statement: Statement) -> Result<SqlStatement> {
                 Some("connector = 'kafka'"),
             )));
         }
-        Some(c) if !c.eq_ignore_ascii_case("kafka") => {
-            return Ok(SqlStatement::Other(statement.to_string()));
-        }
-        Some(_) => {}
     }
+    let options = options::Options::new(pairs).map_err(in_table)?;
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
         return Err(in_table(ConfigError::UnsupportedSql {
             message:

@@ -123,11 +123,6 @@ impl Options {
         })
     }
 
-    /// The value of `connector`, if given.
-    pub(crate) fn connector(&self) -> Option<&str> {
-        self.values.get("connector").map(String::as_str)
-    }
-
     fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
     }
