@@ -14,6 +14,8 @@
 
 pub mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod record;
 pub mod versions;
 
