@@ -307,12 +307,7 @@ impl Admin {
             message: Some("the response had no result".to_owned()),
         })?;
         KafkaCode::check(result.error_code).map_err(|code| {
-            topic_error(
-                "DescribeConfigs",
-                name,
-                code,
-                result.error_message.as_ref(),
-            )
+            topic_error("DescribeConfigs", name, code, result.error_message.as_ref())
         })?;
         let mut entries: Vec<ConfigEntry> = result
             .configs

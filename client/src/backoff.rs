@@ -119,12 +119,24 @@ mod tests {
 
     #[test]
     fn doubles_up_to_the_cap_with_bounded_jitter() {
-        let mut b = Backoff::new(Duration::from_millis(50), Duration::from_millis(1000), Fixed(0.5));
+        let mut b = Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(1000),
+            Fixed(0.5),
+        );
         let delays: Vec<u128> = (0..7).map(|_| b.next_delay().as_millis()).collect();
         assert_eq!(delays, vec![50, 100, 200, 400, 800, 1000, 1000]);
-        let mut low = Backoff::new(Duration::from_millis(100), Duration::from_secs(1), Fixed(0.0));
+        let mut low = Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Fixed(0.0),
+        );
         assert_eq!(low.next_delay(), Duration::from_millis(80));
-        let mut high = Backoff::new(Duration::from_millis(100), Duration::from_secs(1), Fixed(0.999_999));
+        let mut high = Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Fixed(0.999_999),
+        );
         assert!(high.next_delay() < Duration::from_millis(120));
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(50));
@@ -132,7 +144,11 @@ mod tests {
 
     #[test]
     fn many_attempts_never_overflow() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(10), SplitMix::with_seed(1));
+        let mut b = Backoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+            SplitMix::with_seed(1),
+        );
         for _ in 0..1000 {
             assert!(b.next_delay() <= Duration::from_secs(12));
         }

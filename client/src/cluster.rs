@@ -141,14 +141,22 @@ impl Cluster {
     /// The connection to broker `node_id`, looked up in metadata.
     pub async fn connect_to_node(&self, node_id: i32) -> Result<Connection> {
         let address = {
-            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            let md = self
+                .inner
+                .metadata
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
             md.broker(node_id).map(|b| b.address.clone())
         };
         let address = match address {
             Some(a) => a,
             None => {
                 self.refresh_metadata(&[]).await?;
-                let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+                let md = self
+                    .inner
+                    .metadata
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
                 md.broker(node_id)
                     .map(|b| b.address.clone())
                     .ok_or(Error::UnknownBroker { node_id })?
@@ -161,7 +169,11 @@ impl Cluster {
     /// none works, names every address that was tried.
     pub async fn any_connection(&self) -> Result<Connection> {
         let mut candidates: Vec<String> = {
-            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            let md = self
+                .inner
+                .metadata
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
             md.brokers().map(|b| b.address.clone()).collect()
         };
         for b in &self.inner.config.bootstrap_servers {
@@ -217,7 +229,11 @@ impl Cluster {
     }
 
     fn is_stale(&self) -> bool {
-        let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+        let md = self
+            .inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         md.updated_at()
             .is_none_or(|t| t.elapsed() >= self.inner.config.metadata_max_age)
     }
@@ -227,14 +243,22 @@ impl Cluster {
     /// (UNKNOWN_TOPIC_OR_PARTITION).
     pub async fn topic(&self, topic: &str) -> Result<Arc<TopicInfo>> {
         let cached = {
-            let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+            let md = self
+                .inner
+                .metadata
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
             md.known_topic(topic)
         };
         if let Some(t) = cached.filter(|_| !self.is_stale()) {
             return Ok(t);
         }
         self.refresh_metadata(&[topic]).await?;
-        let md = self.inner.metadata.read().unwrap_or_else(|e| e.into_inner());
+        let md = self
+            .inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         match md.topic(topic) {
             Some(TopicState::Known(t)) => Ok(t.clone()),
             Some(TopicState::Error(code)) => Err(Error::Broker {

@@ -333,7 +333,10 @@ impl Default for ClientConfig {
             fetch_max_wait: Duration::from_millis(500),
             max_partition_fetch_bytes: 1_048_576,
             check_crcs: true,
-            partition_assignment_strategy: vec!["range".to_owned(), "cooperative-sticky".to_owned()],
+            partition_assignment_strategy: vec![
+                "range".to_owned(),
+                "cooperative-sticky".to_owned(),
+            ],
         }
     }
 }
@@ -469,13 +472,16 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("sasl.username", [], |c, v| c.sasl_username = Some(v.to_owned())),
+    prop!("sasl.username", [], |c, v| c.sasl_username =
+        Some(v.to_owned())),
     prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::new(v))),
-    prop!("ssl.ca.location", [], |c, v| c.ssl_ca_location = opt_string(v).map(PathBuf::from)),
+    prop!("ssl.ca.location", [], |c, v| c.ssl_ca_location =
+        opt_string(v).map(PathBuf::from)),
     prop!("ssl.certificate.location", [], |c, v| {
         c.ssl_certificate_location = opt_string(v).map(PathBuf::from)
     }),
-    prop!("ssl.key.location", [], |c, v| c.ssl_key_location = opt_string(v).map(PathBuf::from)),
+    prop!("ssl.key.location", [], |c, v| c.ssl_key_location =
+        opt_string(v).map(PathBuf::from)),
     prop!("ssl.endpoint.identification.algorithm", [], |c, v| {
         c.ssl_verify_hostname = match v.trim().to_ascii_lowercase().as_str() {
             "https" => true,
@@ -483,24 +489,41 @@ static PROPERTIES: &[Property] = &[
             _ => return Err(format!("`{v}` is not one of https, none, or empty")),
         }
     }),
-    prop!("socket.connection.setup.timeout.ms", [], |c, v| c.connect_timeout = parse_ms(v)?),
-    prop!("request.timeout.ms", ["socket.timeout.ms"], |c, v| c.request_timeout = parse_ms(v)?),
-    prop!("metadata.max.age.ms", [], |c, v| c.metadata_max_age = parse_ms(v)?),
-    prop!("reconnect.backoff.ms", [], |c, v| c.reconnect_backoff = parse_ms(v)?),
-    prop!("reconnect.backoff.max.ms", [], |c, v| c.reconnect_backoff_max = parse_ms(v)?),
-    prop!("retry.backoff.ms", [], |c, v| c.retry_backoff = parse_ms(v)?),
-    prop!("retry.backoff.max.ms", [], |c, v| c.retry_backoff_max = parse_ms(v)?),
+    prop!("socket.connection.setup.timeout.ms", [], |c, v| c
+        .connect_timeout =
+        parse_ms(v)?),
+    prop!("request.timeout.ms", ["socket.timeout.ms"], |c, v| c
+        .request_timeout =
+        parse_ms(v)?),
+    prop!("metadata.max.age.ms", [], |c, v| c.metadata_max_age =
+        parse_ms(v)?),
+    prop!("reconnect.backoff.ms", [], |c, v| c.reconnect_backoff =
+        parse_ms(v)?),
+    prop!("reconnect.backoff.max.ms", [], |c, v| c
+        .reconnect_backoff_max =
+        parse_ms(v)?),
+    prop!("retry.backoff.ms", [], |c, v| c.retry_backoff =
+        parse_ms(v)?),
+    prop!("retry.backoff.max.ms", [], |c, v| c.retry_backoff_max =
+        parse_ms(v)?),
     prop!("receive.message.max.bytes", [], |c, v| {
         c.receive_message_max_bytes = parse_num(v, 1000, I32)?
     }),
     prop!("acks", ["request.required.acks"], |c, v| {
         c.acks = parse_enum(
             v,
-            &[("all", Acks::All), ("-1", Acks::All), ("1", Acks::Leader), ("0", Acks::None)],
+            &[
+                ("all", Acks::All),
+                ("-1", Acks::All),
+                ("1", Acks::Leader),
+                ("0", Acks::None),
+            ],
         )?
     }),
-    prop!("linger.ms", ["queue.buffering.max.ms"], |c, v| c.linger = parse_ms(v)?),
-    prop!("batch.size", [], |c, v| c.batch_size = parse_num(v, 0, I32)?),
+    prop!("linger.ms", ["queue.buffering.max.ms"], |c, v| c.linger =
+        parse_ms(v)?),
+    prop!("batch.size", [], |c, v| c.batch_size =
+        parse_num(v, 0, I32)?),
     prop!("compression.type", ["compression.codec"], |c, v| {
         c.compression = parse_enum(
             v,
@@ -516,23 +539,33 @@ static PROPERTIES: &[Property] = &[
     prop!("delivery.timeout.ms", ["message.timeout.ms"], |c, v| {
         c.delivery_timeout = parse_ms(v)?
     }),
-    prop!("max.in.flight.requests.per.connection", ["max.in.flight"], |c, v| {
-        c.max_in_flight_per_connection = parse_num(v, 1, 1_000_000)?
-    }),
-    prop!("buffer.memory", [], |c, v| c.buffer_memory = parse_num(v, 1024, i64::MAX)?),
+    prop!(
+        "max.in.flight.requests.per.connection",
+        ["max.in.flight"],
+        |c, v| { c.max_in_flight_per_connection = parse_num(v, 1, 1_000_000)? }
+    ),
+    prop!("buffer.memory", [], |c, v| c.buffer_memory =
+        parse_num(v, 1024, i64::MAX)?),
     prop!("max.request.size", ["message.max.bytes"], |c, v| {
         c.max_request_size = parse_num(v, 1000, I32)?
     }),
     prop!("max.block.ms", [], |c, v| c.max_block = parse_ms(v)?),
-    prop!("enable.idempotence", [], |c, v| c.enable_idempotence = parse_bool(v)?),
-    prop!("transactional.id", [], |c, v| c.transactional_id = opt_string(v)),
-    prop!("transaction.timeout.ms", [], |c, v| c.transaction_timeout = parse_ms(v)?),
+    prop!("enable.idempotence", [], |c, v| c.enable_idempotence =
+        parse_bool(v)?),
+    prop!("transactional.id", [], |c, v| c.transactional_id =
+        opt_string(v)),
+    prop!("transaction.timeout.ms", [], |c, v| c.transaction_timeout =
+        parse_ms(v)?),
     prop!("group.id", [], |c, v| c.group_id = opt_string(v)),
-    prop!("group.instance.id", [], |c, v| c.group_instance_id = opt_string(v)),
+    prop!("group.instance.id", [], |c, v| c.group_instance_id =
+        opt_string(v)),
     prop!("group.protocol", [], |c, v| {
         c.group_protocol = parse_enum(
             v,
-            &[("classic", GroupProtocol::Classic), ("consumer", GroupProtocol::Consumer)],
+            &[
+                ("classic", GroupProtocol::Classic),
+                ("consumer", GroupProtocol::Consumer),
+            ],
         )?
     }),
     prop!("auto.offset.reset", [], |c, v| {
@@ -560,15 +593,26 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("enable.auto.commit", [], |c, v| c.enable_auto_commit = parse_bool(v)?),
-    prop!("auto.commit.interval.ms", [], |c, v| c.auto_commit_interval = parse_ms(v)?),
-    prop!("session.timeout.ms", [], |c, v| c.session_timeout = parse_ms(v)?),
-    prop!("heartbeat.interval.ms", [], |c, v| c.heartbeat_interval = parse_ms(v)?),
-    prop!("max.poll.interval.ms", [], |c, v| c.max_poll_interval = parse_ms(v)?),
-    prop!("max.poll.records", [], |c, v| c.max_poll_records = parse_num(v, 1, I32)?),
-    prop!("fetch.min.bytes", [], |c, v| c.fetch_min_bytes = parse_num(v, 0, I32)?),
-    prop!("fetch.max.bytes", [], |c, v| c.fetch_max_bytes = parse_num(v, 0, I32)?),
-    prop!("fetch.max.wait.ms", ["fetch.wait.max.ms"], |c, v| c.fetch_max_wait = parse_ms(v)?),
+    prop!("enable.auto.commit", [], |c, v| c.enable_auto_commit =
+        parse_bool(v)?),
+    prop!("auto.commit.interval.ms", [], |c, v| c
+        .auto_commit_interval =
+        parse_ms(v)?),
+    prop!("session.timeout.ms", [], |c, v| c.session_timeout =
+        parse_ms(v)?),
+    prop!("heartbeat.interval.ms", [], |c, v| c.heartbeat_interval =
+        parse_ms(v)?),
+    prop!("max.poll.interval.ms", [], |c, v| c.max_poll_interval =
+        parse_ms(v)?),
+    prop!("max.poll.records", [], |c, v| c.max_poll_records =
+        parse_num(v, 1, I32)?),
+    prop!("fetch.min.bytes", [], |c, v| c.fetch_min_bytes =
+        parse_num(v, 0, I32)?),
+    prop!("fetch.max.bytes", [], |c, v| c.fetch_max_bytes =
+        parse_num(v, 0, I32)?),
+    prop!("fetch.max.wait.ms", ["fetch.wait.max.ms"], |c, v| c
+        .fetch_max_wait =
+        parse_ms(v)?),
     prop!("max.partition.fetch.bytes", [], |c, v| {
         c.max_partition_fetch_bytes = parse_num(v, 0, I32)?
     }),
@@ -688,7 +732,10 @@ impl ClientConfig {
             })
         };
         if self.bootstrap_servers.is_empty() {
-            return invalid("bootstrap.servers", "at least one broker address is required");
+            return invalid(
+                "bootstrap.servers",
+                "at least one broker address is required",
+            );
         }
         if self.security_protocol.uses_sasl()
             && matches!(
@@ -797,7 +844,10 @@ mod tests {
             "invalid value for `linger.ms`: expected an integer, got `soon`"
         );
         let err = ClientConfig::from_properties([("batch.size", "-1")]).unwrap_err();
-        assert!(err.to_string().contains("outside the allowed range"), "{err}");
+        assert!(
+            err.to_string().contains("outside the allowed range"),
+            "{err}"
+        );
         let err = ClientConfig::from_properties([("bootstrap.servers", "localhost")]).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -814,7 +864,10 @@ mod tests {
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert_eq!(c.sasl_password.as_ref().unwrap().expose(), "hunter2-very-secret");
+        assert_eq!(
+            c.sasl_password.as_ref().unwrap().expose(),
+            "hunter2-very-secret"
+        );
         assert_eq!(c.sasl_password.as_ref().unwrap().to_string(), "***");
         assert!(is_secret_property("sasl.password"));
         assert!(!is_secret_property("sasl.username"));
@@ -830,10 +883,18 @@ mod tests {
             err,
             "invalid value for `sasl.username`: required by sasl.mechanism PLAIN"
         );
-        c.set("sasl.username", "u").unwrap().set("sasl.password", "p").unwrap();
+        c.set("sasl.username", "u")
+            .unwrap()
+            .set("sasl.password", "p")
+            .unwrap();
         c.validate().unwrap();
         c.set("acks", "1").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("enable.idempotence"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("enable.idempotence")
+        );
         c.set("enable.idempotence", "false").unwrap();
         c.validate().unwrap();
         assert!(ClientConfig::default().validate().is_err());

@@ -117,7 +117,10 @@ impl Shared {
         drop(r);
         self.closed.store(true, Ordering::Release);
         // Dropping the senders wakes every waiter with a closed error.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn closed_error(&self) -> Error {
@@ -195,7 +198,10 @@ impl Connection {
             let mut stream = config.security.wrap(broker, tcp).await?;
             let versions = negotiate(&mut *stream, broker, config).await?;
             let mut next_cid = 1;
-            config
+            // The session lifetime (KIP-368) is not acted upon yet: a broker that sets
+            // `connections.max.reauth.ms` closes the connection at its end, and the cluster
+            // reconnects.
+            let _authenticated = config
                 .security
                 .authenticate(&mut *stream, broker, config, &versions, &mut next_cid)
                 .await?;
@@ -495,10 +501,12 @@ pub(crate) async fn roundtrip<R: Request>(
     stream.read_exact(&mut body).await.map_err(io)?;
     let (cid, response) = decode_response::<R>(Bytes::from(body), version).map_err(protocol)?;
     if cid != correlation_id {
-        return Err(protocol(laminar_kafka_protocol::Error::CorrelationMismatch {
-            expected: correlation_id,
-            got: cid,
-        }));
+        return Err(protocol(
+            laminar_kafka_protocol::Error::CorrelationMismatch {
+                expected: correlation_id,
+                got: cid,
+            },
+        ));
     }
     Ok(response)
 }

@@ -79,6 +79,25 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// TLS could not be set up (bad CA or key file) or its handshake failed.
+    #[error("TLS with {broker}: {source}")]
+    Tls {
+        /// The broker address, or `(configuration)` when loading files failed.
+        broker: String,
+        /// What went wrong.
+        source: crate::tls::TlsError,
+    },
+
+    /// SASL authentication failed (wrong credentials, unsupported mechanism, a broker that
+    /// failed the mechanism's checks).
+    #[error("SASL authentication with {broker}: {source}")]
+    Sasl {
+        /// The broker address.
+        broker: String,
+        /// What went wrong.
+        source: crate::sasl::SaslError,
+    },
+
     /// Bytes from the broker could not be framed or decoded, or no common API version exists.
     #[error("{broker}: {source}")]
     Protocol {
@@ -87,6 +106,10 @@ pub enum Error {
         /// The protocol error.
         source: laminar_kafka_protocol::Error,
     },
+
+    /// A fetched record could not be parsed (its batch passed the CRC check).
+    #[error("malformed record: {0}")]
+    Record(#[from] laminar_kafka_protocol::record::RecordError),
 
     /// A broker answered with an error code.
     #[error("{api} failed{}: {code}{}", context_text(.context), message_text(.message))]
@@ -99,6 +122,39 @@ pub enum Error {
         context: Option<String>,
         /// The broker's error message, if it sent one.
         message: Option<String>,
+    },
+
+    /// A record was not acknowledged within `delivery.timeout.ms`.
+    #[error("record for {topic}-{partition} not delivered within {timeout:?}{}", reason_text(.last_error))]
+    DeliveryTimeout {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// `delivery.timeout.ms`.
+        timeout: Duration,
+        /// The last error that made it retry.
+        last_error: Option<String>,
+    },
+
+    /// A record is larger than `max.request.size` (or `buffer.memory`) allows.
+    #[error("record of {size} bytes exceeds {limit_name} ({limit} bytes)")]
+    RecordTooLarge {
+        /// The record's encoded size.
+        size: usize,
+        /// The limit's property name.
+        limit_name: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// `send` could not get buffer space or metadata within `max.block.ms`.
+    #[error("send blocked for longer than max.block.ms ({timeout:?}): {reason}")]
+    MaxBlock {
+        /// `max.block.ms`.
+        timeout: Duration,
+        /// What it waited for.
+        reason: String,
     },
 
     /// Metadata names no broker with this node id.

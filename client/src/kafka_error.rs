@@ -124,7 +124,11 @@ mod tests {
         assert!(not_enough.is_retriable() && !not_enough.needs_metadata_refresh());
         let fenced = KafkaCode::from_code(74).unwrap();
         assert!(fenced.is_retriable() && fenced.needs_metadata_refresh());
-        assert!(KafkaCode::from_code(16).unwrap().needs_coordinator_refresh());
+        assert!(
+            KafkaCode::from_code(16)
+                .unwrap()
+                .needs_coordinator_refresh()
+        );
         assert_eq!(KafkaCode::check(0), Ok(()));
     }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod kafka_error;
 pub mod metadata;
 pub mod offsets;
+pub mod producer;
 pub mod sasl;
 pub mod security;
 pub mod tls;

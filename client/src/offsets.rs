@@ -80,7 +80,10 @@ pub async fn list_offsets(
                     api: "ListOffsets",
                     code: KafkaCode::from_code(3).expect("error code"),
                     context: Some(format!("{}-{}", tp.0, tp.1)),
-                    message: Some(format!("the topic has {} partitions", topic.partitions.len())),
+                    message: Some(format!(
+                        "the topic has {} partitions",
+                        topic.partitions.len()
+                    )),
                 });
             };
             if p.leader < 0 {
@@ -133,10 +136,7 @@ pub async fn list_offsets(
                 let name = t.name.0.to_string();
                 for p in t.partitions {
                     let tp = (name.clone(), p.partition_index);
-                    let Some(spec) = parts
-                        .iter()
-                        .find(|(w, _, _)| *w == tp)
-                        .map(|(_, s, _)| *s)
+                    let Some(spec) = parts.iter().find(|(w, _, _)| *w == tp).map(|(_, s, _)| *s)
                     else {
                         continue;
                     };

@@ -1,46 +1,277 @@
 //! What is layered over a broker socket: TLS, then SASL authentication.
 //!
 //! `security.protocol` picks the layers (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); this module
-//! applies them in order during [`Connection::connect`](crate::connection::Connection::connect).
+//! builds them once from the configuration (so a bad CA file is reported before any connection)
+//! and applies them in order during [`Connection::connect`](crate::connection::Connection::connect):
+//! TLS around the TCP stream, ApiVersions (in the connection), then SaslHandshake v1 and
+//! SaslAuthenticate rounds driven by the [`sasl`](crate::sasl) state machines.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
+use laminar_kafka_protocol::messages::messages::{
+    ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
 use laminar_kafka_protocol::versions::NegotiatedVersions;
 use tokio::net::TcpStream;
 
-use crate::connection::{ConnectionConfig, Transport};
-use crate::error::Result;
+use crate::config::{ClientConfig, SaslMechanism};
+use crate::connection::{ConnectionConfig, Transport, roundtrip};
+use crate::error::{Error, Result};
+use crate::sasl::{Mechanism, SaslConfig, SaslError, Step};
+use crate::tls::{self, PemSource, TlsConfig};
+
+/// UNSUPPORTED_SASL_MECHANISM.
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 
 /// The security layers of a connection.
 #[derive(Clone, Default)]
-pub struct Security {}
+pub struct Security {
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<SaslConfig>,
+}
 
 impl fmt::Debug for Security {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Security").finish()
+        f.debug_struct("Security")
+            .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl.as_ref().map(|s| s.mechanism().name()))
+            .finish()
     }
 }
 
+/// What a successful authentication established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Authenticated {
+    /// The session lifetime the broker granted (KIP-368), if it set one: the client must
+    /// re-authenticate before it ends.
+    pub session_lifetime: Option<Duration>,
+}
+
+fn host_of(broker: &str) -> &str {
+    let host = broker.rsplit_once(':').map_or(broker, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 impl Security {
-    /// The layers `security.protocol` and the TLS/SASL properties ask for.
-    pub fn from_config(_config: &crate::config::ClientConfig) -> Result<Self> {
-        Ok(Self {})
+    /// The layers `security.protocol` and the TLS/SASL properties ask for. TLS material is
+    /// loaded and checked here.
+    pub fn from_config(config: &ClientConfig) -> Result<Self> {
+        let mut security = Security::default();
+        if config.security_protocol.uses_tls() {
+            let mut tls_config = TlsConfig::new();
+            if let Some(ca) = &config.ssl_ca_location {
+                tls_config = tls_config.with_ca_file(ca.clone());
+            }
+            if let (Some(cert), Some(key)) =
+                (&config.ssl_certificate_location, &config.ssl_key_location)
+            {
+                tls_config = tls_config.with_client_certificate(
+                    PemSource::File(cert.clone()),
+                    PemSource::File(key.clone()),
+                );
+            }
+            if !config.ssl_verify_hostname {
+                tls_config = tls_config.dangerous_disable_hostname_verification();
+            }
+            let built = tls_config.build().map_err(|source| Error::Tls {
+                broker: "(configuration)".to_owned(),
+                source,
+            })?;
+            security.tls = Some(built);
+        }
+        if config.security_protocol.uses_sasl() {
+            let mechanism = match config.sasl_mechanism {
+                SaslMechanism::Plain => Mechanism::Plain,
+                SaslMechanism::ScramSha256 => Mechanism::ScramSha256,
+                SaslMechanism::ScramSha512 => Mechanism::ScramSha512,
+                other => {
+                    return Err(Error::InvalidProperty {
+                        name: "sasl.mechanism".to_owned(),
+                        reason: format!(
+                            "{} is not available in this client yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                            other.name()
+                        ),
+                    });
+                }
+            };
+            let username = config.sasl_username.clone().unwrap_or_default();
+            let password = config
+                .sasl_password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default();
+            security.sasl = Some(SaslConfig::with_credentials(mechanism, username, password));
+        }
+        Ok(security)
     }
 
     /// Wraps the TCP stream in TLS when configured.
-    pub(crate) async fn wrap(&self, _broker: &str, tcp: TcpStream) -> Result<Box<dyn Transport>> {
-        Ok(Box::new(tcp))
+    pub(crate) async fn wrap(&self, broker: &str, tcp: TcpStream) -> Result<Box<dyn Transport>> {
+        match &self.tls {
+            None => Ok(Box::new(tcp)),
+            Some(config) => {
+                let stream =
+                    tls::connect(tcp, host_of(broker), config)
+                        .await
+                        .map_err(|source| Error::Tls {
+                            broker: broker.to_owned(),
+                            source,
+                        })?;
+                Ok(Box::new(stream))
+            }
+        }
     }
 
-    /// Runs the SASL exchange when configured.
+    /// Runs the SASL exchange when configured. `next_correlation_id` is advanced past the ids
+    /// used.
     pub(crate) async fn authenticate(
         &self,
-        _stream: &mut dyn Transport,
-        _broker: &str,
-        _config: &ConnectionConfig,
-        _versions: &NegotiatedVersions,
-        _next_correlation_id: &mut i32,
-    ) -> Result<()> {
-        Ok(())
+        stream: &mut dyn Transport,
+        broker: &str,
+        config: &ConnectionConfig,
+        versions: &NegotiatedVersions,
+        next_correlation_id: &mut i32,
+    ) -> Result<Authenticated> {
+        let Some(sasl) = &self.sasl else {
+            return Ok(Authenticated::default());
+        };
+        let mechanism = sasl.mechanism();
+        let sasl_err = |source: SaslError| Error::Sasl {
+            broker: broker.to_owned(),
+            source,
+        };
+        let protocol_err = |source| Error::Protocol {
+            broker: broker.to_owned(),
+            source,
+        };
+        let handshake_version = versions
+            .version_at_most(ApiKey::SaslHandshake, 1)
+            .map_err(protocol_err)?;
+        let handshake = SaslHandshakeRequest::default()
+            .with_mechanism(StrBytes::from_static_str(mechanism.name()));
+        let response = roundtrip(
+            stream,
+            broker,
+            config,
+            *next_correlation_id,
+            handshake_version,
+            &handshake,
+        )
+        .await?;
+        *next_correlation_id += 1;
+        if response.error_code == UNSUPPORTED_SASL_MECHANISM {
+            return Err(sasl_err(SaslError::unsupported_mechanism(
+                mechanism,
+                response.mechanisms.iter().map(|m| m.to_string()),
+            )));
+        }
+        if response.error_code != 0 {
+            return Err(sasl_err(SaslError::authentication_failed(
+                mechanism,
+                response.error_code,
+                None,
+            )));
+        }
+        let auth_version = versions
+            .version(ApiKey::SaslAuthenticate)
+            .map_err(protocol_err)?;
+        let mut session = sasl.start().map_err(sasl_err)?;
+        let mut server: Option<Bytes> = None;
+        let mut lifetime = None;
+        loop {
+            let step = if matches!(mechanism, Mechanism::ScramSha256 | Mechanism::ScramSha512)
+                && server.is_some()
+            {
+                // The SCRAM step runs PBKDF2: keep it off the async workers.
+                let bytes = server.take();
+                let (s, step) = tokio::task::spawn_blocking(move || {
+                    let step = session.step(bytes.as_deref());
+                    (session, step)
+                })
+                .await
+                .map_err(|_| Error::Closed)?;
+                session = s;
+                step
+            } else {
+                session.step(server.as_deref())
+            }
+            .map_err(sasl_err)?;
+            match step {
+                Step::Done => break,
+                Step::Send(bytes) => {
+                    let request = SaslAuthenticateRequest::default().with_auth_bytes(bytes.into());
+                    let response = roundtrip(
+                        stream,
+                        broker,
+                        config,
+                        *next_correlation_id,
+                        auth_version,
+                        &request,
+                    )
+                    .await?;
+                    *next_correlation_id += 1;
+                    if response.error_code != 0 {
+                        return Err(sasl_err(SaslError::authentication_failed(
+                            mechanism,
+                            response.error_code,
+                            response.error_message.as_deref(),
+                        )));
+                    }
+                    if response.session_lifetime_ms > 0 {
+                        lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
+                    }
+                    server = Some(response.auth_bytes);
+                    if session.is_done() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Authenticated {
+            session_lifetime: lifetime,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_taken_from_host_port_and_ipv6_literals() {
+        assert_eq!(host_of("broker-1:9092"), "broker-1");
+        assert_eq!(host_of("127.0.0.1:19094"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:9093"), "::1");
+    }
+
+    #[test]
+    fn sasl_without_tls_and_tls_without_sasl_follow_the_protocol() {
+        let mut c = ClientConfig::new("a:1").unwrap();
+        c.set("security.protocol", "SASL_PLAINTEXT").unwrap();
+        c.set("sasl.mechanism", "SCRAM-SHA-512").unwrap();
+        c.set("sasl.username", "u").unwrap();
+        c.set("sasl.password", "very-secret-pw").unwrap();
+        let s = Security::from_config(&c).unwrap();
+        assert!(s.tls.is_none());
+        assert_eq!(s.sasl.as_ref().unwrap().mechanism(), Mechanism::ScramSha512);
+        assert!(!format!("{s:?}").contains("very-secret-pw"));
+
+        let mut c = ClientConfig::new("a:1").unwrap();
+        c.set("security.protocol", "SSL").unwrap();
+        let s = Security::from_config(&c).unwrap();
+        assert!(s.tls.is_some() && s.sasl.is_none());
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_fails_before_connecting() {
+        let mut c = ClientConfig::new("a:1").unwrap();
+        c.set("security.protocol", "SSL").unwrap();
+        c.set("ssl.ca.location", "/nonexistent/ca.pem").unwrap();
+        let err = Security::from_config(&c).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }

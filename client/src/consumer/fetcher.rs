@@ -35,6 +35,15 @@ enum Outcome {
     Fail(Error),
 }
 
+/// One partition to fetch from its leader.
+struct FetchTarget {
+    tp: TopicPartition,
+    offset: i64,
+    generation: u64,
+    leader_epoch: i32,
+    topic_id: Uuid,
+}
+
 struct FetchResult {
     leader: i32,
     outcomes: Vec<(TopicPartition, u64, Outcome)>,
@@ -202,7 +211,7 @@ async fn dispatch(
     if candidates.is_empty() {
         return next_wake;
     }
-    let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64, i32, Uuid)>> = BTreeMap::new();
+    let mut by_leader: BTreeMap<i32, Vec<FetchTarget>> = BTreeMap::new();
     for (tp, offset, generation) in candidates {
         let topic = match shared.cluster.topic(&tp.0).await {
             Ok(t) => t,
@@ -219,13 +228,13 @@ async fn dispatch(
         };
         match topic.partition(tp.1) {
             Some(info) if info.leader >= 0 => {
-                by_leader.entry(info.leader).or_default().push((
+                by_leader.entry(info.leader).or_default().push(FetchTarget {
                     tp,
                     offset,
                     generation,
-                    info.leader_epoch,
-                    topic.id,
-                ));
+                    leader_epoch: info.leader_epoch,
+                    topic_id: topic.id,
+                });
             }
             _ => {
                 let _ = shared.cluster.refresh_metadata(&[tp.0.as_str()]).await;
@@ -242,8 +251,8 @@ async fn dispatch(
         }
         {
             let mut state = shared.lock();
-            for (tp, _, _, _, _) in &parts {
-                if let Some(p) = state.partitions.get_mut(tp) {
+            for target in &parts {
+                if let Some(p) = state.partitions.get_mut(&target.tp) {
                     p.in_flight = true;
                 }
             }
@@ -254,15 +263,9 @@ async fn dispatch(
     next_wake
 }
 
-async fn fetch_from(
-    shared: Arc<Shared>,
-    leader: i32,
-    parts: Vec<(TopicPartition, i64, u64, i32, Uuid)>,
-) -> FetchResult {
-    let ids: Vec<(TopicPartition, u64)> = parts
-        .iter()
-        .map(|(tp, _, g, _, _)| (tp.clone(), *g))
-        .collect();
+async fn fetch_from(shared: Arc<Shared>, leader: i32, parts: Vec<FetchTarget>) -> FetchResult {
+    let ids: Vec<(TopicPartition, u64)> =
+        parts.iter().map(|t| (t.tp.clone(), t.generation)).collect();
     match fetch_once(&shared, leader, &parts).await {
         Ok(outcomes) => FetchResult {
             leader,
@@ -280,26 +283,31 @@ async fn fetch_from(
 async fn fetch_once(
     shared: &Arc<Shared>,
     leader: i32,
-    parts: &[(TopicPartition, i64, u64, i32, Uuid)],
+    parts: &[FetchTarget],
 ) -> Result<Vec<(TopicPartition, u64, Outcome)>> {
     let config = shared.cluster.config();
     let conn = shared.cluster.connect_to_node(leader).await?;
-    let version = conn.versions().version_for::<FetchRequest>().map_err(|source| {
-        Error::Protocol {
+    let version = conn
+        .versions()
+        .version_for::<FetchRequest>()
+        .map_err(|source| Error::Protocol {
             broker: conn.broker().to_owned(),
             source,
-        }
-    })?;
+        })?;
     let use_ids = version >= 13;
     let mut topics: BTreeMap<&str, (Uuid, Vec<FetchPartition>)> = BTreeMap::new();
-    for (tp, offset, _, epoch, id) in parts {
-        topics.entry(tp.0.as_str()).or_insert((*id, Vec::new())).1.push(
-            FetchPartition::default()
-                .with_partition(tp.1)
-                .with_current_leader_epoch(*epoch)
-                .with_fetch_offset(*offset)
-                .with_partition_max_bytes(config.max_partition_fetch_bytes),
-        );
+    for t in parts {
+        topics
+            .entry(t.tp.0.as_str())
+            .or_insert((t.topic_id, Vec::new()))
+            .1
+            .push(
+                FetchPartition::default()
+                    .with_partition(t.tp.1)
+                    .with_current_leader_epoch(t.leader_epoch)
+                    .with_fetch_offset(t.offset)
+                    .with_partition_max_bytes(config.max_partition_fetch_bytes),
+            );
     }
     let request = FetchRequest::default()
         .with_max_wait_ms(config.fetch_max_wait.as_millis() as i32)
@@ -343,9 +351,10 @@ async fn fetch_once(
         };
         for pd in t.partitions {
             let tp = (name.clone(), pd.partition_index);
-            let Some((_, offset, generation, _, _)) = parts.iter().find(|(w, ..)| *w == tp) else {
+            let Some(target) = parts.iter().find(|t| t.tp == tp) else {
                 continue;
             };
+            let (offset, generation) = (&target.offset, &target.generation);
             let outcome = match KafkaCode::check(pd.error_code) {
                 Ok(()) => partition_data(
                     &tp,
@@ -476,32 +485,31 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                         data = true;
                     }
                 }
-                Outcome::OutOfRange => {
-                    match Consumer::reset_policy(shared.cluster.config()) {
-                        Some(spec) => p.pending = Some(spec),
-                        None => {
-                            p.retry_at = Some(tokio::time::Instant::now() + backoff);
-                            let position = p.fetch_position;
-                            state.errors.push_back(Error::Broker {
-                                api: "Fetch",
-                                code: KafkaCode::from_code(1).expect("error code"),
-                                context: Some(format!(
-                                    "{}-{} at offset {position} (auto.offset.reset is none)",
-                                    tp.0, tp.1
-                                )),
-                                message: None,
-                            });
-                            data = true;
-                        }
+                Outcome::OutOfRange => match Consumer::reset_policy(shared.cluster.config()) {
+                    Some(spec) => p.pending = Some(spec),
+                    None => {
+                        p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                        let position = p.fetch_position;
+                        state.errors.push_back(Error::Broker {
+                            api: "Fetch",
+                            code: KafkaCode::from_code(1).expect("error code"),
+                            context: Some(format!(
+                                "{}-{} at offset {position} (auto.offset.reset is none)",
+                                tp.0, tp.1
+                            )),
+                            message: None,
+                        });
+                        data = true;
                     }
-                }
+                },
                 Outcome::Retry => {
                     p.retry_at = Some(tokio::time::Instant::now() + backoff);
                     refresh.push(tp.0.clone());
                 }
                 Outcome::Fail(e) => {
-                    p.retry_at =
-                        Some(tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max);
+                    p.retry_at = Some(
+                        tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max,
+                    );
                     state.errors.push_back(e);
                     data = true;
                 }

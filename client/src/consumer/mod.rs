@@ -125,7 +125,11 @@ impl Polled {
     }
 
     /// Every record, partition by partition.
-    pub fn iter(&self) -> impl Iterator<Item = std::result::Result<ConsumedRecord<'_>, laminar_kafka_protocol::record::RecordError>> {
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<
+        Item = std::result::Result<ConsumedRecord<'_>, laminar_kafka_protocol::record::RecordError>,
+    > {
         self.parts.iter().flat_map(|p| p.iter())
     }
 }
@@ -182,9 +186,7 @@ impl Consumer {
         if state.closed {
             return Err(Error::Closed);
         }
-        state
-            .partitions
-            .retain(|tp, _| partitions.contains(tp));
+        state.partitions.retain(|tp, _| partitions.contains(tp));
         for tp in partitions {
             state
                 .partitions
@@ -268,7 +270,11 @@ impl Consumer {
 
     /// The watermarks of a partition from its last fetch response (no extra request).
     pub fn watermarks(&self, tp: &TopicPartition) -> Option<PartitionWatermarks> {
-        self.shared.lock().partitions.get(tp).and_then(|p| p.watermarks)
+        self.shared
+            .lock()
+            .partitions
+            .get(tp)
+            .and_then(|p| p.watermarks)
     }
 
     /// Waits up to `timeout` for records and returns what is there (possibly nothing). At most

@@ -1,0 +1,400 @@
+//! The producer: `send` returns a future of the record's partition, offset and timestamp.
+//!
+//! Records are batched per partition ([`accumulator`]) and sent by a background task
+//! ([`sender`]) in Produce requests, one per leader broker, with `linger.ms`, `batch.size`,
+//! `compression.type`, `acks`, retries bounded by `delivery.timeout.ms`, and back-pressure when
+//! `buffer.memory` is taken: `send` then waits, at most `max.block.ms`.
+//!
+//! Order: records of one partition are written in the order `send` was called for them; one
+//! batch per partition is in flight at a time, so a retry never overtakes a later batch.
+//!
+//! ```no_run
+//! # async fn example() -> laminar_kafka_client::Result<()> {
+//! use laminar_kafka_client::config::ClientConfig;
+//! use laminar_kafka_client::producer::{Producer, ProducerRecord};
+//!
+//! let producer = Producer::new(ClientConfig::new("127.0.0.1:9092")?)?;
+//! let delivery = producer
+//!     .send(ProducerRecord::new("events", "hello").with_key("user-1"))
+//!     .await?;
+//! let metadata = delivery.await?;
+//! println!("written at {}-{}@{}", metadata.topic, metadata.partition, metadata.offset);
+//! producer.close().await?;
+//! # Ok(()) }
+//! ```
+
+mod accumulator;
+pub mod partitioner;
+mod sender;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+use accumulator::{Accumulator, Tp};
+use partitioner::{StickyPartitioner, partition_for_key};
+
+use crate::cluster::Cluster;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
+
+/// A record to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProducerRecord {
+    /// The topic.
+    pub topic: String,
+    /// The partition; chosen by the partitioner when `None`.
+    pub partition: Option<i32>,
+    /// The key (also what the partitioner hashes).
+    pub key: Option<Bytes>,
+    /// The value; `None` is a tombstone on compacted topics.
+    pub value: Option<Bytes>,
+    /// Headers, in order; keys may repeat.
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// The timestamp (ms since the epoch); now when `None`.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    /// A record with a value and no key.
+    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        Self {
+            topic: topic.into(),
+            value: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the key.
+    pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the partition explicitly.
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
+        self.headers.push((key.into(), value));
+        self
+    }
+
+    /// Sets the timestamp.
+    pub fn with_timestamp(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp = Some(timestamp_ms);
+        self
+    }
+
+    fn estimated_size(&self) -> usize {
+        // Attributes, deltas, lengths: at most 21 bytes of varints beyond the payload.
+        21 + self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| 10 + k.len() + v.as_ref().map_or(0, Bytes::len))
+                .sum::<usize>()
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The offset, or -1 with `acks=0`.
+    pub offset: i64,
+    /// The timestamp the broker keeps for it (the record's, or the broker's with
+    /// LogAppendTime).
+    pub timestamp: i64,
+}
+
+/// The outcome of one `send`; resolves when the record is acknowledged or has failed.
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) cluster: Cluster,
+    pub(crate) acc: Mutex<Accumulator>,
+    pub(crate) memory: Semaphore,
+    /// Work for the sender.
+    pub(crate) wake: Notify,
+    /// The sender became idle (nothing queued or in flight).
+    pub(crate) idle: Notify,
+    pub(crate) flushing: AtomicUsize,
+    pub(crate) closing: AtomicBool,
+    pub(crate) in_flight: AtomicUsize,
+    sticky: Mutex<StickyPartitioner>,
+}
+
+impl Shared {
+    pub(crate) fn acc(&self) -> std::sync::MutexGuard<'_, Accumulator> {
+        self.acc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && self.acc().is_empty()
+    }
+}
+
+/// An asynchronous, batching producer. Cheap to share behind an `Arc`; `send` takes `&self`.
+pub struct Producer {
+    shared: Arc<Shared>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("cluster", &self.shared.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Some(h) = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.abort();
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Producer {
+    /// A producer for `config`; starts its sender task on the current tokio runtime.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_cluster(Cluster::new(config)?)
+    }
+
+    /// A producer on an existing cluster handle.
+    pub fn with_cluster(cluster: Cluster) -> Result<Self> {
+        let config = cluster.config();
+        let shared = Arc::new(Shared {
+            acc: Mutex::new(Accumulator::new(config.compression, config.batch_size)),
+            memory: Semaphore::new(config.buffer_memory),
+            sticky: Mutex::new(StickyPartitioner::new(config.batch_size)),
+            cluster,
+            wake: Notify::new(),
+            idle: Notify::new(),
+            flushing: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+        });
+        let sender = tokio::spawn(sender::run(shared.clone()));
+        Ok(Self {
+            shared,
+            sender: Mutex::new(Some(sender)),
+        })
+    }
+
+    /// The cluster handle.
+    pub fn cluster(&self) -> &Cluster {
+        &self.shared.cluster
+    }
+
+    /// Queues a record and returns the future of its delivery.
+    ///
+    /// Waits (at most `max.block.ms`) for the topic's metadata and for `buffer.memory`. The
+    /// record is on its way once this returns; dropping the returned future does not cancel
+    /// it.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let config = self.shared.cluster.config();
+        let max_block = config.max_block;
+        let deadline = tokio::time::Instant::now() + max_block;
+        let size = record.estimated_size();
+        if size > config.max_request_size {
+            return Err(Error::RecordTooLarge {
+                size,
+                limit_name: "max.request.size",
+                limit: config.max_request_size,
+            });
+        }
+        if size > config.buffer_memory {
+            return Err(Error::RecordTooLarge {
+                size,
+                limit_name: "buffer.memory",
+                limit: config.buffer_memory,
+            });
+        }
+        let topic = self.topic_metadata(&record.topic, deadline).await?;
+        let num_partitions = topic.partitions.len();
+        let partition = match (record.partition, &record.key) {
+            (Some(p), _) => {
+                if p < 0 || p as usize >= num_partitions {
+                    return Err(Error::Broker {
+                        api: "Produce",
+                        code: KafkaCode::from_code(3).expect("error code"),
+                        context: Some(format!("{}-{p}", record.topic)),
+                        message: Some(format!("the topic has {num_partitions} partitions")),
+                    });
+                }
+                p
+            }
+            (None, Some(key)) => partition_for_key(key, num_partitions),
+            (None, None) => {
+                let available: Vec<i32> = topic
+                    .partitions
+                    .iter()
+                    .filter(|p| p.leader >= 0)
+                    .map(|p| p.partition)
+                    .collect();
+                self.shared
+                    .sticky
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .partition(size, &available, num_partitions)
+            }
+        };
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, self.shared.memory.acquire_many(permits)).await {
+            Ok(Ok(permit)) => permit.forget(),
+            Ok(Err(_)) => return Err(Error::Closed),
+            Err(_) => {
+                return Err(Error::MaxBlock {
+                    timeout: max_block,
+                    reason: format!("buffer.memory ({} bytes) stayed full", config.buffer_memory),
+                });
+            }
+        }
+        let tp: Tp = (topic.name.as_str().into(), partition);
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let (tx, rx) = oneshot::channel();
+        let appended = self.shared.acc().append(
+            &tp,
+            timestamp,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &headers,
+            size,
+            tx,
+        );
+        match appended {
+            Ok(_) => {
+                self.shared.wake.notify_one();
+                Ok(DeliveryFuture { rx })
+            }
+            Err(e) => {
+                self.shared.memory.add_permits(size);
+                Err(e)
+            }
+        }
+    }
+
+    async fn topic_metadata(
+        &self,
+        topic: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<crate::metadata::TopicInfo>> {
+        let mut backoff = self.shared.cluster.retry_backoff();
+        loop {
+            match self.shared.cluster.topic(topic).await {
+                Ok(t) if !t.partitions.is_empty() => return Ok(t),
+                Ok(_) => {}
+                // A topic that does not exist is reported at once: this client never creates
+                // topics by producing to them.
+                Err(e) if !e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                }
+            }
+            let delay = backoff.next_delay();
+            if tokio::time::Instant::now() + delay >= deadline {
+                return Err(Error::MaxBlock {
+                    timeout: self.shared.cluster.config().max_block,
+                    reason: format!("no usable metadata for topic `{topic}`"),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            let _ = self.shared.cluster.refresh_metadata(&[topic]).await;
+        }
+    }
+
+    /// Sends everything queued now, without waiting for `linger.ms`, and waits until every
+    /// record sent before this call is acknowledged or has failed.
+    pub async fn flush(&self) -> Result<()> {
+        self.shared.flushing.fetch_add(1, Ordering::AcqRel);
+        let result = async {
+            loop {
+                let idle = self.shared.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if self.shared.is_idle() {
+                    return Ok(());
+                }
+                if self
+                    .sender
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .is_none_or(|h| h.is_finished())
+                {
+                    return Err(Error::Closed);
+                }
+                self.shared.wake.notify_one();
+                // Wake up now and then in case an idle notification raced with us.
+                let _ = tokio::time::timeout(Duration::from_millis(100), idle).await;
+            }
+        }
+        .await;
+        self.shared.flushing.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+
+    /// Flushes, then stops the sender. Records sent before `close` are delivered (or fail by
+    /// their delivery timeout); `send` afterwards fails with [`Error::Closed`].
+    pub async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        let handle = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+        self.shared.cluster.close().await;
+        flushed
+    }
+}

@@ -1,0 +1,169 @@
+//! Choosing a partition for a record: murmur2 for keyed records (bit-for-bit as the Java client),
+//! uniform sticky for unkeyed ones (KIP-794).
+
+use crate::backoff::SplitMix;
+
+/// Kafka's murmur2 hash of a key, as the Java client's `Utils.murmur2` computes it.
+///
+/// ```
+/// use laminar_kafka_client::producer::partitioner::murmur2;
+/// // Values from the Java client's own tests.
+/// assert_eq!(murmur2(b"21"), -973932308);
+/// assert_eq!(murmur2(b"foobar"), -790332482);
+/// ```
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let len = data.len();
+    let mut h: u32 = SEED ^ (len as u32);
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition the Java client's default partitioner gives a keyed record:
+/// `(murmur2(key) & 0x7fffffff) % num_partitions`.
+pub fn partition_for_key(key: &[u8], num_partitions: usize) -> i32 {
+    ((murmur2(key) as u32 & 0x7fff_ffff) % num_partitions.max(1) as u32) as i32
+}
+
+/// The uniform sticky partitioner for records without a key: stay on one partition until about
+/// `batch.size` bytes went to it, then move to another partition at random (among those that
+/// have a leader), as the Java client does since KIP-794.
+#[derive(Debug)]
+pub struct StickyPartitioner {
+    current: Option<i32>,
+    bytes_on_current: usize,
+    batch_size: usize,
+    rng: SplitMix,
+}
+
+impl StickyPartitioner {
+    /// A partitioner that switches after `batch_size` bytes.
+    pub fn new(batch_size: usize) -> Self {
+        Self {
+            current: None,
+            bytes_on_current: 0,
+            batch_size: batch_size.max(1),
+            rng: SplitMix::from_entropy(),
+        }
+    }
+
+    /// The partition for the next unkeyed record of `record_size` bytes. `available` lists
+    /// the partitions that have a leader now; `num_partitions` counts all of them.
+    pub fn partition(
+        &mut self,
+        record_size: usize,
+        available: &[i32],
+        num_partitions: usize,
+    ) -> i32 {
+        let valid = |p: i32| {
+            (p as usize) < num_partitions && (available.is_empty() || available.contains(&p))
+        };
+        let stay = self
+            .current
+            .filter(|p| valid(*p) && self.bytes_on_current < self.batch_size);
+        let p = match stay {
+            Some(p) => p,
+            None => {
+                let choices: Vec<i32> = if available.is_empty() {
+                    (0..num_partitions as i32).collect()
+                } else {
+                    available.to_vec()
+                };
+                let previous = self.current;
+                let mut pick = choices[(self.rng.next_u64() % choices.len() as u64) as usize];
+                if choices.len() > 1 && Some(pick) == previous {
+                    // Move on rather than land on the same partition again.
+                    let idx = choices.iter().position(|c| *c == pick).unwrap_or(0);
+                    pick = choices[(idx + 1) % choices.len()];
+                }
+                self.current = Some(pick);
+                self.bytes_on_current = 0;
+                pick
+            }
+        };
+        self.bytes_on_current += record_size;
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_the_java_client() {
+        // Test vectors from the Java client's UtilsTest.testMurmur2.
+        let cases: &[(&[u8], i32)] = &[
+            (b"21", -973932308),
+            (b"foobar", -790332482),
+            (b"a-little-bit-long-string", -985981536),
+            (b"a-little-bit-longer-string", -1486304829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
+            (b"abc", 479470107),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                murmur2(input),
+                *expected,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn keyed_partition_masks_rather_than_abs() {
+        // A negative hash must be masked to a positive value before the modulo.
+        let key = b"21"; // murmur2 = -973932308
+        let expected = ((-973932308i32 as u32 & 0x7fff_ffff) % 6) as i32;
+        assert_eq!(partition_for_key(key, 6), expected);
+        for n in 1..20 {
+            let p = partition_for_key(b"some-key", n);
+            assert!((0..n as i32).contains(&p));
+        }
+    }
+
+    #[test]
+    fn sticky_partitioner_stays_for_a_batch_then_moves() {
+        let mut s = StickyPartitioner::new(1000);
+        let first = s.partition(100, &[], 6);
+        for _ in 0..9 {
+            assert_eq!(s.partition(100, &[], 6), first);
+        }
+        let next = s.partition(100, &[], 6);
+        assert_ne!(next, first, "switches after batch.size bytes");
+        // Only partitions with a leader are chosen.
+        let mut s = StickyPartitioner::new(10);
+        for _ in 0..100 {
+            let p = s.partition(20, &[2, 4], 6);
+            assert!(p == 2 || p == 4);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The producer's sender task: drains ready batches, groups them by leader into Produce
+//! requests, and settles each batch from the response: success, retry (back to the front of its
+//! partition's queue after `retry.backoff.ms`, with a metadata refresh when the error asks for
+//! one), or failure (non-retriable error, or `delivery.timeout.ms` passed).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use laminar_kafka_protocol::messages::messages::produce_request::{
+    PartitionProduceData, TopicProduceData,
+};
+use laminar_kafka_protocol::messages::messages::{ProduceRequest, TopicName};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::Shared;
+use super::accumulator::{ProducerBatch, Tp};
+use crate::config::Acks;
+use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
+
+/// How one batch of a request ended.
+enum Settled {
+    Ok {
+        base_offset: i64,
+        log_append_time: Option<i64>,
+    },
+    Retry(Error),
+    Fail(Error),
+}
+
+struct RequestResult {
+    leader: i32,
+    batches: Vec<(ProducerBatch, Settled)>,
+}
+
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut requests: JoinSet<RequestResult> = JoinSet::new();
+    let mut in_flight_per_leader: HashMap<i32, usize> = HashMap::new();
+    let mut held_back: Vec<ProducerBatch> = Vec::new();
+    loop {
+        let notified = shared.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+
+        let config = shared.cluster.config();
+        let closing = shared.closing.load(Ordering::Acquire);
+        let force = closing || shared.flushing.load(Ordering::Acquire) > 0;
+        let now = Instant::now();
+
+        // Batches whose delivery timeout has passed while waiting.
+        let expired = shared.acc().expire(now, config.delivery_timeout);
+        for b in expired {
+            // Not in flight: its partition's in-flight flag is not ours to clear.
+            release(&shared, &b);
+            let (topic, partition) = (b.tp.0.to_string(), b.tp.1);
+            let last = b.last_error.clone();
+            b.fail(|| Error::DeliveryTimeout {
+                topic: topic.clone(),
+                partition,
+                timeout: config.delivery_timeout,
+                last_error: last.clone(),
+            });
+        }
+
+        let (mut ready, mut next_due) = shared.acc().drain_ready(now, config.linger, force);
+        ready.append(&mut held_back);
+
+        // Group by leader; batches without a leader wait for fresh metadata.
+        let mut by_leader: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
+        let mut no_leader: Vec<String> = Vec::new();
+        for batch in ready {
+            let leader = shared
+                .cluster
+                .metadata()
+                .leader(&batch.tp.0, batch.tp.1)
+                .map(|(l, _)| l);
+            match leader {
+                Some(l) => by_leader.entry(l).or_default().push(batch),
+                None => {
+                    no_leader.push(batch.tp.0.to_string());
+                    retry_later(&shared, batch, "no leader known".to_owned());
+                }
+            }
+        }
+        if !no_leader.is_empty() {
+            no_leader.sort();
+            no_leader.dedup();
+            let topics: Vec<&str> = no_leader.iter().map(String::as_str).collect();
+            let _ = shared.cluster.refresh_metadata(&topics).await;
+            let soon = Instant::now() + config.retry_backoff;
+            next_due = Some(next_due.map_or(soon, |n| n.min(soon)));
+        }
+
+        for (leader, mut batches) in by_leader {
+            while !batches.is_empty() {
+                let in_flight = in_flight_per_leader.entry(leader).or_default();
+                if *in_flight >= config.max_in_flight_per_connection {
+                    held_back.append(&mut batches);
+                    break;
+                }
+                // Fill one request up to max.request.size (at least one batch).
+                let mut size = 0;
+                let mut take = 0;
+                for b in &batches {
+                    if take > 0 && size + b.data.len() > config.max_request_size {
+                        break;
+                    }
+                    size += b.data.len();
+                    take += 1;
+                }
+                let rest = batches.split_off(take);
+                let chunk = std::mem::replace(&mut batches, rest);
+                *in_flight += 1;
+                shared.in_flight.fetch_add(1, Ordering::AcqRel);
+                requests.spawn(send_request(shared.clone(), leader, chunk));
+            }
+        }
+
+        if requests.is_empty() && held_back.is_empty() && shared.acc().is_empty() {
+            shared.idle.notify_waiters();
+            if closing {
+                return;
+            }
+        }
+
+        let sleep = async {
+            match next_due {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(done) = requests.join_next(), if !requests.is_empty() => {
+                if let Ok(result) = done {
+                    if let Some(n) = in_flight_per_leader.get_mut(&result.leader) {
+                        *n = n.saturating_sub(1);
+                    }
+                    settle(&shared, result).await;
+                    shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            _ = &mut notified => {}
+            _ = sleep => {}
+        }
+    }
+}
+
+fn release(shared: &Shared, batch: &ProducerBatch) {
+    shared.memory.add_permits(batch.memory);
+}
+
+fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
+    release(shared, &batch);
+    shared.acc().done(&batch.tp);
+    let timeout = shared.cluster.config().delivery_timeout;
+    let (topic, partition) = (batch.tp.0.to_string(), batch.tp.1);
+    let last = batch.last_error.clone();
+    match error {
+        Some(e) => {
+            let msg = e.to_string();
+            let mut first = Some(e);
+            batch.fail(|| {
+                first.take().unwrap_or_else(|| Error::ConnectionClosed {
+                    broker: String::new(),
+                    reason: Some(msg.clone()),
+                })
+            });
+        }
+        None => batch.fail(|| Error::DeliveryTimeout {
+            topic: topic.clone(),
+            partition,
+            timeout,
+            last_error: last.clone(),
+        }),
+    }
+}
+
+fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
+    let config = shared.cluster.config();
+    if batch.created.elapsed() >= config.delivery_timeout {
+        batch.last_error = Some(reason);
+        finish_failed(shared, batch, None);
+        return;
+    }
+    batch.attempts += 1;
+    batch.retry_at = Some(Instant::now() + config.retry_backoff);
+    batch.last_error = Some(reason);
+    shared.acc().requeue(batch);
+}
+
+async fn settle(shared: &Arc<Shared>, result: RequestResult) {
+    let mut refresh: Vec<String> = Vec::new();
+    for (batch, settled) in result.batches {
+        match settled {
+            Settled::Ok {
+                base_offset,
+                log_append_time,
+            } => {
+                release(shared, &batch);
+                shared.acc().done(&batch.tp);
+                batch.succeed(base_offset, log_append_time);
+            }
+            Settled::Retry(e) => {
+                if e.kafka_code().is_none_or(|c| c.needs_metadata_refresh()) {
+                    refresh.push(batch.tp.0.to_string());
+                }
+                retry_later(shared, batch, e.to_string());
+            }
+            Settled::Fail(e) => finish_failed(shared, batch, Some(e)),
+        }
+    }
+    if !refresh.is_empty() {
+        refresh.sort();
+        refresh.dedup();
+        let topics: Vec<&str> = refresh.iter().map(String::as_str).collect();
+        let _ = shared.cluster.refresh_metadata(&topics).await;
+    }
+    shared.wake.notify_one();
+}
+
+async fn send_request(
+    shared: Arc<Shared>,
+    leader: i32,
+    batches: Vec<ProducerBatch>,
+) -> RequestResult {
+    match try_send(&shared, leader, &batches).await {
+        Ok(outcomes) => {
+            let mut by_tp: HashMap<Tp, Settled> = outcomes;
+            let batches = batches
+                .into_iter()
+                .map(|b| {
+                    let s = by_tp.remove(&b.tp).unwrap_or_else(|| {
+                        Settled::Retry(Error::ConnectionClosed {
+                            broker: format!("broker {leader}"),
+                            reason: Some("the response did not mention the partition".to_owned()),
+                        })
+                    });
+                    (b, s)
+                })
+                .collect();
+            RequestResult { leader, batches }
+        }
+        Err(e) => {
+            let retriable = e.is_retriable();
+            let msg = e.to_string();
+            let mut first = Some(e);
+            let batches = batches
+                .into_iter()
+                .map(|b| {
+                    let err = first.take().unwrap_or_else(|| Error::ConnectionClosed {
+                        broker: format!("broker {leader}"),
+                        reason: Some(msg.clone()),
+                    });
+                    let s = if retriable {
+                        Settled::Retry(err)
+                    } else {
+                        Settled::Fail(err)
+                    };
+                    (b, s)
+                })
+                .collect();
+            RequestResult { leader, batches }
+        }
+    }
+}
+
+async fn try_send(
+    shared: &Arc<Shared>,
+    leader: i32,
+    batches: &[ProducerBatch],
+) -> Result<HashMap<Tp, Settled>> {
+    let config = shared.cluster.config();
+    let conn = shared.cluster.connect_to_node(leader).await?;
+    let version = conn
+        .versions()
+        .version_for::<ProduceRequest>()
+        .map_err(|source| Error::Protocol {
+            broker: conn.broker().to_owned(),
+            source,
+        })?;
+    let metadata = shared.cluster.metadata();
+    let mut topics: BTreeMap<&str, (Uuid, Vec<PartitionProduceData>)> = BTreeMap::new();
+    for b in batches {
+        let id = metadata
+            .known_topic(&b.tp.0)
+            .map(|t| t.id)
+            .unwrap_or_default();
+        topics.entry(&b.tp.0).or_insert((id, Vec::new())).1.push(
+            PartitionProduceData::default()
+                .with_index(b.tp.1)
+                .with_records(Some(b.data.clone())),
+        );
+    }
+    let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
+    let request = ProduceRequest::default()
+        .with_acks(config.acks.as_i16())
+        .with_timeout_ms(config.request_timeout.as_millis().min(i32::MAX as u128) as i32)
+        .with_topic_data(
+            topics
+                .into_iter()
+                .map(|(name, (id, partitions))| {
+                    TopicProduceData::default()
+                        .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+                        .with_topic_id(id)
+                        .with_partition_data(partitions)
+                })
+                .collect(),
+        );
+    if config.acks == Acks::None {
+        conn.send_no_response(&request, version).await?;
+        return Ok(batches
+            .iter()
+            .map(|b| {
+                (
+                    b.tp.clone(),
+                    Settled::Ok {
+                        base_offset: -1,
+                        log_append_time: None,
+                    },
+                )
+            })
+            .collect());
+    }
+    let response = conn.send_at(&request, version).await?;
+    let mut out = HashMap::new();
+    for t in response.responses {
+        let name: Arc<str> = if version >= 13 {
+            match names_by_id.get(&t.topic_id) {
+                Some(n) => (*n).into(),
+                None => continue,
+            }
+        } else {
+            t.name.0.as_str().into()
+        };
+        for p in t.partition_responses {
+            let tp: Tp = (name.clone(), p.index);
+            let settled = match KafkaCode::check(p.error_code) {
+                Ok(()) => Settled::Ok {
+                    base_offset: p.base_offset,
+                    log_append_time: (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms),
+                },
+                Err(code) => {
+                    let mut message = p.error_message.as_ref().map(|m| m.to_string());
+                    if message.is_none() {
+                        message = p
+                            .record_errors
+                            .first()
+                            .and_then(|e| e.batch_index_error_message.as_ref())
+                            .map(|m| m.to_string());
+                    }
+                    let e = Error::Broker {
+                        api: "Produce",
+                        code,
+                        context: Some(format!("{}-{}", tp.0, tp.1)),
+                        message,
+                    };
+                    if code.is_retriable() {
+                        Settled::Retry(e)
+                    } else {
+                        Settled::Fail(e)
+                    }
+                }
+            };
+            out.insert(tp, settled);
+        }
+    }
+    Ok(out)
+}
