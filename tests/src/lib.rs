@@ -1,2 +1,1326 @@
 //! Shared helpers of the broker tests: finding the harness broker, naming fresh topics, and
 //! running the interop peers (the Java client's tools and kcat).
+//!
+//! The broker is the one `scripts/kafka.sh` runs: a single-node Apache Kafka with a listener per
+//! security protocol. Tests read where it is from the environment that `scripts/kafka.sh env`
+//! prints; when it is missing or the broker does not answer, [`Broker::from_env`] panics with the
+//! command that starts it. A broker test never skips itself.
+//!
+//! Every subprocess runs with a deadline ([`run`]) and its output captured; the SASL password never
+//! appears in an error message, whether it came from an argument or from the tool's own output.
+//!
+//! ```no_run
+//! use laminar_kafka_tests::{Broker, SaslMechanism, Security, unique_topic};
+//!
+//! let broker = Broker::from_env();
+//! let topic = unique_topic("orders");
+//! broker.create_topic(&topic, 3).unwrap();
+//! let security = Security::SaslSsl(SaslMechanism::Plain);
+//! broker.kcat(security).produce(&topic, &["a", "b"]).unwrap();
+//! assert_eq!(broker.kcat(security).consume(&topic, 2).unwrap().len(), 2);
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How to bring up the broker the tests need; part of every "no broker" error.
+pub const HOW_TO_START: &str = "start the test broker from the repository root with \
+     `scripts/kafka.sh start && eval \"$(scripts/kafka.sh env)\"`, then run the tests in that \
+     shell (or run the whole suite with `scripts/test.sh`)";
+
+/// Default deadline of a kcat or Java tool run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long [`Broker::check_reachable`] waits for each listener's TCP connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What went wrong while finding the broker or running a peer tool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HarnessError {
+    /// A variable of `scripts/kafka.sh env` is not set.
+    #[error("{name} is not set: {HOW_TO_START}")]
+    MissingVariable {
+        /// The variable's name.
+        name: &'static str,
+    },
+    /// A variable is set but unusable.
+    #[error("{name}={value:?} is not usable ({reason}): {HOW_TO_START}")]
+    InvalidVariable {
+        /// The variable's name.
+        name: &'static str,
+        /// Its value (never a secret: the password is not checked this way).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A listener of the broker does not accept connections.
+    #[error(
+        "the test broker does not answer on its {listener} listener {address}: {source}; {HOW_TO_START}"
+    )]
+    Unreachable {
+        /// The listener that was tried.
+        listener: Listener,
+        /// Its `host:port`.
+        address: String,
+        /// The connect error.
+        source: io::Error,
+    },
+    /// A subprocess could not be started.
+    #[error("could not start `{command}`: {source}")]
+    Spawn {
+        /// The command line, secrets redacted.
+        command: String,
+        /// The spawn error.
+        source: io::Error,
+    },
+    /// A subprocess ran past its deadline and was killed.
+    #[error("`{command}` did not finish within {timeout:?} and was killed; stderr: {stderr}")]
+    Timeout {
+        /// The command line, secrets redacted.
+        command: String,
+        /// The deadline it had.
+        timeout: Duration,
+        /// What it wrote to stdout before it was killed, secrets redacted.
+        stdout: String,
+        /// What it wrote to stderr before it was killed, secrets redacted.
+        stderr: String,
+    },
+    /// A subprocess exited unsuccessfully.
+    #[error("`{command}` failed ({status}); stderr: {stderr}")]
+    Failed {
+        /// The command line, secrets redacted.
+        command: String,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its stdout, secrets redacted.
+        stdout: String,
+        /// Its stderr, secrets redacted.
+        stderr: String,
+    },
+    /// A tool succeeded but its output was not what the helper expected.
+    #[error("`{command}` gave unexpected output: {detail}")]
+    UnexpectedOutput {
+        /// The command line, secrets redacted.
+        command: String,
+        /// What was expected and what came.
+        detail: String,
+    },
+    /// A temporary file for a tool could not be written.
+    #[error("could not write {path}: {source}")]
+    TempFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+impl HarnessError {
+    /// The captured stderr of a failed or timed-out run, if this error comes from one.
+    pub fn stderr(&self) -> Option<&str> {
+        match self {
+            Self::Failed { stderr, .. } | Self::Timeout { stderr, .. } => Some(stderr),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` of the harness helpers.
+pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
+
+/// One of the broker's client listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Listener {
+    /// No TLS, no authentication.
+    Plaintext,
+    /// SASL without TLS.
+    SaslPlaintext,
+    /// TLS; a client certificate is asked for but not required.
+    Ssl,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl Listener {
+    /// All four, in port order.
+    pub const ALL: [Listener; 4] = [
+        Listener::Plaintext,
+        Listener::SaslPlaintext,
+        Listener::Ssl,
+        Listener::SaslSsl,
+    ];
+
+    /// The Kafka `security.protocol` name.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Listener::Plaintext => "PLAINTEXT",
+            Listener::SaslPlaintext => "SASL_PLAINTEXT",
+            Listener::Ssl => "SSL",
+            Listener::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Whether the listener speaks TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Listener::Ssl | Listener::SaslSsl)
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.protocol())
+    }
+}
+
+/// A SASL mechanism the broker accepts for the test user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SaslMechanism {
+    /// PLAIN (RFC 4616).
+    Plain,
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// SCRAM-SHA-512.
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// All three.
+    pub const ALL: [SaslMechanism; 3] = [
+        SaslMechanism::Plain,
+        SaslMechanism::ScramSha256,
+        SaslMechanism::ScramSha512,
+    ];
+
+    /// The mechanism's SASL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    /// Whether this is one of the SCRAM mechanisms.
+    pub fn is_scram(self) -> bool {
+        !matches!(self, SaslMechanism::Plain)
+    }
+}
+
+impl fmt::Display for SaslMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a client connects: a listener, and for SASL the mechanism, for SSL whether it shows the
+/// client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Security {
+    /// The PLAINTEXT listener.
+    Plaintext,
+    /// The SASL_PLAINTEXT listener with a mechanism.
+    SaslPlaintext(SaslMechanism),
+    /// The SSL listener, no client certificate.
+    Ssl,
+    /// The SSL listener with the harness' client certificate (mutual TLS).
+    SslClientCert,
+    /// The SASL_SSL listener with a mechanism.
+    SaslSsl(SaslMechanism),
+}
+
+impl Security {
+    /// The listener this connects to.
+    pub fn listener(self) -> Listener {
+        match self {
+            Security::Plaintext => Listener::Plaintext,
+            Security::SaslPlaintext(_) => Listener::SaslPlaintext,
+            Security::Ssl | Security::SslClientCert => Listener::Ssl,
+            Security::SaslSsl(_) => Listener::SaslSsl,
+        }
+    }
+
+    /// The SASL mechanism, if any.
+    pub fn mechanism(self) -> Option<SaslMechanism> {
+        match self {
+            Security::SaslPlaintext(m) | Security::SaslSsl(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// File name of this setup's Java client properties in the harness' properties directory.
+    pub fn java_properties_file_name(self) -> String {
+        let listener = self.listener().protocol().to_ascii_lowercase();
+        match self {
+            Security::SslClientCert => "ssl-mtls.properties".to_owned(),
+            _ => match self.mechanism() {
+                Some(m) => format!("{listener}-{}.properties", m.name().to_ascii_lowercase()),
+                None => format!("{listener}.properties"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Security::SslClientCert => f.write_str("SSL with client certificate"),
+            _ => match self.mechanism() {
+                Some(m) => write!(f, "{} with {m}", self.listener()),
+                None => write!(f, "{}", self.listener()),
+            },
+        }
+    }
+}
+
+/// The harness broker, as described by the variables of `scripts/kafka.sh env`.
+#[derive(Clone)]
+pub struct Broker {
+    /// Kafka version, e.g. `4.3.1` (`KAFKA_VERSION`).
+    pub version: String,
+    /// Bootstrap `host:port` of the PLAINTEXT listener (`KAFKA_BOOTSTRAP`).
+    pub plaintext: String,
+    /// Bootstrap of the SASL_PLAINTEXT listener (`KAFKA_BOOTSTRAP_SASL_PLAINTEXT`).
+    pub sasl_plaintext: String,
+    /// Bootstrap of the SSL listener (`KAFKA_BOOTSTRAP_SSL`).
+    pub ssl: String,
+    /// Bootstrap of the SASL_SSL listener (`KAFKA_BOOTSTRAP_SASL_SSL`).
+    pub sasl_ssl: String,
+    /// SASL user, valid for every mechanism (`KAFKA_SASL_USERNAME`).
+    pub username: String,
+    password: String,
+    /// PEM file of the CA that signed the broker's certificate (`KAFKA_CA_FILE`).
+    pub ca_file: PathBuf,
+    /// PEM file of an unrelated CA, for "wrong CA" tests (`KAFKA_BAD_CA_FILE`).
+    pub bad_ca_file: PathBuf,
+    /// PEM client certificate signed by the CA (`KAFKA_CLIENT_CERT_FILE`).
+    pub client_cert_file: PathBuf,
+    /// PEM (PKCS#8) private key of the client certificate (`KAFKA_CLIENT_KEY_FILE`).
+    pub client_key_file: PathBuf,
+    /// Directory of the Kafka jars (`KAFKA_LIBS`).
+    pub libs: PathBuf,
+    /// Path of `scripts/kafka.sh`, which runs the Java tools (`KAFKA_HARNESS`).
+    pub harness: PathBuf,
+    /// Directory of the Java tools' client properties (`KAFKA_JAVA_PROPERTIES_DIR`).
+    pub java_properties_dir: PathBuf,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broker")
+            .field("version", &self.version)
+            .field("plaintext", &self.plaintext)
+            .field("sasl_plaintext", &self.sasl_plaintext)
+            .field("ssl", &self.ssl)
+            .field("sasl_ssl", &self.sasl_ssl)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("ca_file", &self.ca_file)
+            .field("libs", &self.libs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// The harness broker, checked once per test binary that every listener accepts a TCP
+    /// connection.
+    ///
+    /// # Panics
+    /// When the variables are missing or the broker does not answer, with a message that says how
+    /// to start it: broker tests fail rather than skip.
+    pub fn from_env() -> &'static Broker {
+        static BROKER: OnceLock<Result<Broker, String>> = OnceLock::new();
+        let found = BROKER.get_or_init(|| {
+            let broker = Broker::try_from_env().map_err(|e| e.to_string())?;
+            broker.check_reachable().map_err(|e| e.to_string())?;
+            Ok(broker)
+        });
+        match found {
+            Ok(broker) => broker,
+            Err(message) => panic!("no test broker: {message}"),
+        }
+    }
+
+    /// Reads the broker's description from the process environment, without connecting.
+    pub fn try_from_env() -> Result<Broker> {
+        Broker::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the broker's description through `lookup` (a variable name to its value), without
+    /// connecting.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Broker> {
+        let get = |name: &'static str| -> Result<String> {
+            match lookup(name) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(HarnessError::MissingVariable { name }),
+            }
+        };
+        let address = |name: &'static str| -> Result<String> {
+            let value = get(name)?;
+            match value.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(value),
+                _ => Err(HarnessError::InvalidVariable {
+                    name,
+                    value,
+                    reason: "expected host:port".to_owned(),
+                }),
+            }
+        };
+        let file = |name: &'static str| -> Result<PathBuf> {
+            let path = PathBuf::from(get(name)?);
+            if path.exists() {
+                Ok(path)
+            } else {
+                Err(HarnessError::InvalidVariable {
+                    name,
+                    value: path.display().to_string(),
+                    reason: "no such file or directory".to_owned(),
+                })
+            }
+        };
+        Ok(Broker {
+            version: get("KAFKA_VERSION")?,
+            plaintext: address("KAFKA_BOOTSTRAP")?,
+            sasl_plaintext: address("KAFKA_BOOTSTRAP_SASL_PLAINTEXT")?,
+            ssl: address("KAFKA_BOOTSTRAP_SSL")?,
+            sasl_ssl: address("KAFKA_BOOTSTRAP_SASL_SSL")?,
+            username: get("KAFKA_SASL_USERNAME")?,
+            password: get("KAFKA_SASL_PASSWORD")?,
+            ca_file: file("KAFKA_CA_FILE")?,
+            bad_ca_file: file("KAFKA_BAD_CA_FILE")?,
+            client_cert_file: file("KAFKA_CLIENT_CERT_FILE")?,
+            client_key_file: file("KAFKA_CLIENT_KEY_FILE")?,
+            libs: file("KAFKA_LIBS")?,
+            harness: file("KAFKA_HARNESS")?,
+            java_properties_dir: file("KAFKA_JAVA_PROPERTIES_DIR")?,
+        })
+    }
+
+    /// Checks that every listener accepts a TCP connection.
+    pub fn check_reachable(&self) -> Result<()> {
+        for listener in Listener::ALL {
+            let address = self.bootstrap(listener);
+            let connect = || -> io::Result<()> {
+                let mut last =
+                    io::Error::new(io::ErrorKind::NotFound, "address resolves to nothing");
+                for addr in address.to_socket_addrs()? {
+                    match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+                        Ok(_) => return Ok(()),
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            };
+            connect().map_err(|source| HarnessError::Unreachable {
+                listener,
+                address: address.to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The SASL password of [`Broker::username`] (for every mechanism).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The major version of the broker (`4` for `4.3.1`).
+    pub fn major_version(&self) -> u32 {
+        self.version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether the broker's version is `major.minor` or later.
+    pub fn version_at_least(&self, major: u32, minor: u32) -> bool {
+        let (have_major, have_minor, _) = parse_version(&self.version);
+        (have_major, have_minor) >= (major, minor)
+    }
+
+    /// Bootstrap `host:port` of a listener.
+    pub fn bootstrap(&self, listener: Listener) -> &str {
+        match listener {
+            Listener::Plaintext => &self.plaintext,
+            Listener::SaslPlaintext => &self.sasl_plaintext,
+            Listener::Ssl => &self.ssl,
+            Listener::SaslSsl => &self.sasl_ssl,
+        }
+    }
+
+    /// The Java client properties file for a security setup (made by `scripts/kafka.sh start`).
+    pub fn java_properties(&self, security: Security) -> PathBuf {
+        self.java_properties_dir
+            .join(security.java_properties_file_name())
+    }
+
+    /// Runs a Java tool of the Kafka distribution by its harness name (`topics`,
+    /// `console-producer`, `producer-perf`…; see `scripts/kafka.sh`), which finds the right class
+    /// for this Kafka version. Fails on a non-zero exit.
+    pub fn run_tool(
+        &self,
+        tool: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output> {
+        let mut command = Command::new(&self.harness);
+        command.arg(tool).args(args);
+        self.run_checked(command, stdin, timeout)
+    }
+
+    /// Creates a topic with `partitions` partitions (one replica) through the Java topics tool.
+    pub fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
+        self.create_topic_with_configs(topic, partitions, &[])
+    }
+
+    /// Creates a topic with topic-level configs (e.g. `("cleanup.policy", "compact")`).
+    pub fn create_topic_with_configs(
+        &self,
+        topic: &str,
+        partitions: u32,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
+        let partitions = partitions.to_string();
+        let configs: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec![
+            "--bootstrap-server",
+            &self.plaintext,
+            "--create",
+            "--topic",
+            topic,
+            "--partitions",
+            &partitions,
+            "--replication-factor",
+            "1",
+        ];
+        for config in &configs {
+            args.extend(["--config", config.as_str()]);
+        }
+        self.run_tool("topics", &args, None, DEFAULT_TIMEOUT)?;
+        Ok(())
+    }
+
+    /// Deletes a topic through the Java topics tool.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        let args = [
+            "--bootstrap-server",
+            &self.plaintext,
+            "--delete",
+            "--topic",
+            topic,
+        ];
+        self.run_tool("topics", &args, None, DEFAULT_TIMEOUT)?;
+        Ok(())
+    }
+
+    /// A kcat (librdkafka) client for a security setup.
+    pub fn kcat(&self, security: Security) -> Kcat<'_> {
+        Kcat {
+            broker: self,
+            security,
+            password: self.password.clone(),
+            ca_file: self.ca_file.clone(),
+            config: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Whether the installed kcat can authenticate with SCRAM to this broker. Debian's kcat is
+    /// built on librdkafka 2.0.2, whose SCRAM exchange Kafka 4 brokers reject as invalid
+    /// credentials (librdkafka fixed it in 2.6.1); Kafka 3.x brokers accept it.
+    pub fn kcat_supports_scram(&self) -> Result<bool> {
+        if self.major_version() < 4 {
+            return Ok(true);
+        }
+        let mut command = Command::new("kcat");
+        command.arg("-V");
+        let output = self.run_checked(command, None, Duration::from_secs(10))?;
+        let version = output
+            .stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "librdkafka")
+            .nth(1)
+            .map(parse_version)
+            .ok_or_else(|| HarnessError::UnexpectedOutput {
+                command: "kcat -V".to_owned(),
+                detail: "no librdkafka version in its output".to_owned(),
+            })?;
+        Ok(version >= (2, 6, 1))
+    }
+
+    /// A Java client (the console producer and consumer of the Kafka distribution) for a
+    /// security setup.
+    pub fn java(&self, security: Security) -> JavaClient<'_> {
+        JavaClient {
+            broker: self,
+            security,
+            password: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![self.password.clone()]
+    }
+
+    fn run_checked(
+        &self,
+        command: Command,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output> {
+        run(command, stdin, timeout, &self.secrets())
+    }
+}
+
+/// kcat runs against the harness broker; build with [`Broker::kcat`].
+#[derive(Debug, Clone)]
+pub struct Kcat<'a> {
+    broker: &'a Broker,
+    security: Security,
+    password: String,
+    ca_file: PathBuf,
+    config: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+impl Kcat<'_> {
+    /// Authenticates with this password instead of the right one.
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = password.to_owned();
+        self
+    }
+
+    /// Trusts this CA file instead of the harness CA.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.ca_file = path.as_ref().to_owned();
+        self
+    }
+
+    /// Sets a librdkafka property (`-X key=value`).
+    pub fn config(mut self, key: &str, value: &str) -> Self {
+        self.config.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The deadline of each run (default 30 s); produce also gives up delivering after it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn command(&self) -> Command {
+        let listener = self.security.listener();
+        let mut command = Command::new("kcat");
+        command
+            .args(["-b", self.broker.bootstrap(listener)])
+            .args(["-X", &format!("security.protocol={}", listener.protocol())]);
+        if listener.is_tls() {
+            command
+                .arg("-X")
+                .arg(format!("ssl.ca.location={}", self.ca_file.display()));
+        }
+        if self.security == Security::SslClientCert {
+            command
+                .arg("-X")
+                .arg(format!(
+                    "ssl.certificate.location={}",
+                    self.broker.client_cert_file.display()
+                ))
+                .arg("-X")
+                .arg(format!(
+                    "ssl.key.location={}",
+                    self.broker.client_key_file.display()
+                ));
+        }
+        if let Some(mechanism) = self.security.mechanism() {
+            command
+                .args(["-X", &format!("sasl.mechanisms={mechanism}")])
+                .args(["-X", &format!("sasl.username={}", self.broker.username)])
+                .args(["-X", &format!("sasl.password={}", self.password)]);
+        }
+        for (key, value) in &self.config {
+            command.args(["-X", &format!("{key}={value}")]);
+        }
+        command
+    }
+
+    fn run(&self, command: Command, stdin: Option<&[u8]>) -> Result<Output> {
+        let mut secrets = self.broker.secrets();
+        secrets.push(self.password.clone());
+        run(command, stdin, self.timeout, &secrets)
+    }
+
+    /// Produces `values` (one message each, no key) to `topic` and waits for their delivery.
+    pub fn produce(&self, topic: &str, values: &[&str]) -> Result<()> {
+        let mut input = Vec::new();
+        for value in values {
+            if value.contains('\n') {
+                return Err(HarnessError::UnexpectedOutput {
+                    command: "kcat -P".to_owned(),
+                    detail: format!("value {value:?} contains the message delimiter"),
+                });
+            }
+            input.extend_from_slice(value.as_bytes());
+            input.push(b'\n');
+        }
+        // Fail delivery before the deadline kills kcat, so the error says why.
+        let delivery_ms = self
+            .timeout
+            .saturating_sub(Duration::from_secs(2))
+            .as_millis()
+            .max(1000);
+        let mut command = self.command();
+        command
+            .args(["-P", "-t", topic])
+            .args(["-X", &format!("message.timeout.ms={delivery_ms}")]);
+        let output = self.run(command, Some(&input))?;
+        // kcat reports failed deliveries on stderr; older versions still exit 0.
+        if output.stderr.contains("Delivery failed") || output.stderr.contains("ERROR") {
+            return Err(HarnessError::UnexpectedOutput {
+                command: format!("kcat -P -t {topic}"),
+                detail: output.stderr,
+            });
+        }
+        Ok(())
+    }
+
+    /// Consumes `count` messages from the beginning of every partition of `topic`, returning their
+    /// values (delimited by newlines).
+    pub fn consume(&self, topic: &str, count: usize) -> Result<Vec<String>> {
+        let mut command = self.command();
+        command.args([
+            "-C",
+            "-q",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-c",
+            &count.to_string(),
+        ]);
+        let output = self.run(command, None)?;
+        let values: Vec<String> = output.stdout.lines().map(str::to_owned).collect();
+        if values.len() != count {
+            return Err(HarnessError::UnexpectedOutput {
+                command: format!("kcat -C -t {topic} -c {count}"),
+                detail: format!("{} messages instead of {count}", values.len()),
+            });
+        }
+        Ok(values)
+    }
+
+    /// Asks for one topic's metadata (`kcat -L -t topic`) and returns kcat's listing, which names
+    /// the broker's error for the topic if there is one.
+    pub fn topic_metadata(&self, topic: &str) -> Result<String> {
+        let mut command = self.command();
+        let metadata_timeout = self
+            .timeout
+            .saturating_sub(Duration::from_secs(2))
+            .as_secs()
+            .max(1);
+        command.args(["-L", "-t", topic, "-m", &metadata_timeout.to_string()]);
+        Ok(self.run(command, None)?.stdout)
+    }
+
+    /// Asks for cluster metadata (`kcat -L`) and returns kcat's listing.
+    pub fn metadata(&self) -> Result<String> {
+        let mut command = self.command();
+        let metadata_timeout = self
+            .timeout
+            .saturating_sub(Duration::from_secs(2))
+            .as_secs()
+            .max(1);
+        command.args(["-L", "-m", &metadata_timeout.to_string()]);
+        Ok(self.run(command, None)?.stdout)
+    }
+}
+
+/// The Java console producer and consumer against the harness broker; build with
+/// [`Broker::java`].
+#[derive(Debug, Clone)]
+pub struct JavaClient<'a> {
+    broker: &'a Broker,
+    security: Security,
+    password: Option<String>,
+    timeout: Duration,
+}
+
+impl JavaClient<'_> {
+    /// Authenticates with this password instead of the right one.
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
+    /// The deadline of each run (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Produces `values` (one message each, no key) with the console producer.
+    pub fn produce(&self, topic: &str, values: &[&str]) -> Result<()> {
+        let properties = self.properties()?;
+        let delivery_ms = self
+            .timeout
+            .saturating_sub(Duration::from_secs(5))
+            .as_millis()
+            .max(1000);
+        let mut input = values.join("\n").into_bytes();
+        input.push(b'\n');
+        let result = self.run_tool(
+            "console-producer",
+            &[
+                "--bootstrap-server",
+                self.bootstrap(),
+                self.config_flag("--producer.config"),
+                &properties.path().display().to_string(),
+                "--topic",
+                topic,
+                "--producer-property",
+                &format!("delivery.timeout.ms={delivery_ms}"),
+                "--producer-property",
+                &format!("request.timeout.ms={}", delivery_ms.min(30_000)),
+            ],
+            Some(&input),
+        );
+        let output = result?;
+        if output.stderr.contains("ERROR") {
+            return Err(HarnessError::UnexpectedOutput {
+                command: format!("console-producer --topic {topic}"),
+                detail: output.stderr,
+            });
+        }
+        Ok(())
+    }
+
+    /// Consumes `count` messages from the beginning of `topic` with the console consumer,
+    /// returning their values.
+    pub fn consume(&self, topic: &str, count: usize) -> Result<Vec<String>> {
+        let properties = self.properties()?;
+        let wait_ms = self
+            .timeout
+            .saturating_sub(Duration::from_secs(5))
+            .as_millis()
+            .max(1000);
+        let output = self.run_tool(
+            "console-consumer",
+            &[
+                "--bootstrap-server",
+                self.bootstrap(),
+                self.config_flag("--consumer.config"),
+                &properties.path().display().to_string(),
+                "--topic",
+                topic,
+                "--from-beginning",
+                "--max-messages",
+                &count.to_string(),
+                "--timeout-ms",
+                &wait_ms.to_string(),
+            ],
+            None,
+        )?;
+        let values: Vec<String> = output.stdout.lines().map(str::to_owned).collect();
+        if values.len() != count {
+            return Err(HarnessError::UnexpectedOutput {
+                command: format!("console-consumer --topic {topic} --max-messages {count}"),
+                detail: format!(
+                    "{} messages instead of {count}; stderr: {}",
+                    values.len(),
+                    output.stderr
+                ),
+            });
+        }
+        Ok(values)
+    }
+
+    /// Lists the topics with the Java topics tool: a cheap way to see whether the client
+    /// authenticates.
+    pub fn list_topics(&self) -> Result<Vec<String>> {
+        let properties = self.properties()?;
+        let output = self.run_tool(
+            "topics",
+            &[
+                "--bootstrap-server",
+                self.bootstrap(),
+                "--command-config",
+                &properties.path().display().to_string(),
+                "--list",
+            ],
+            None,
+        )?;
+        Ok(output.stdout.lines().map(str::to_owned).collect())
+    }
+
+    fn bootstrap(&self) -> &str {
+        self.broker.bootstrap(self.security.listener())
+    }
+
+    /// The console tools' client-config flag: `--command-config` from Kafka 4.2 on (KIP-1147; the
+    /// old flags still work there but print a deprecation notice on stdout, among the messages),
+    /// `legacy` before.
+    fn config_flag(&self, legacy: &'static str) -> &'static str {
+        if self.broker.version_at_least(4, 2) {
+            "--command-config"
+        } else {
+            legacy
+        }
+    }
+
+    fn run_tool(&self, tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+        let mut command = Command::new(&self.broker.harness);
+        command.arg(tool).args(args);
+        let mut secrets = self.broker.secrets();
+        secrets.extend(self.password.clone());
+        run(command, stdin, self.timeout, &secrets)
+    }
+
+    /// The properties file for this client: the harness' own, or a temporary copy with the
+    /// password replaced.
+    fn properties(&self) -> Result<PropertiesFile> {
+        let base = self.broker.java_properties(self.security);
+        let Some(password) = &self.password else {
+            return Ok(PropertiesFile::Shared(base));
+        };
+        let text = std::fs::read_to_string(&base).map_err(|source| HarnessError::TempFile {
+            path: base.clone(),
+            source,
+        })?;
+        let quoted = format!("password=\"{}\"", self.broker.password);
+        if !text.contains(&quoted) {
+            return Err(HarnessError::UnexpectedOutput {
+                command: format!("read {}", base.display()),
+                detail: "no SASL password to replace".to_owned(),
+            });
+        }
+        let text = text.replace(&quoted, &format!("password=\"{password}\""));
+        let path =
+            std::env::temp_dir().join(format!("{}.properties", unique_topic("laminar-client")));
+        std::fs::write(&path, text).map_err(|source| HarnessError::TempFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(PropertiesFile::Temporary(path))
+    }
+}
+
+enum PropertiesFile {
+    Shared(PathBuf),
+    Temporary(PathBuf),
+}
+
+impl PropertiesFile {
+    fn path(&self) -> &Path {
+        match self {
+            PropertiesFile::Shared(p) | PropertiesFile::Temporary(p) => p,
+        }
+    }
+}
+
+impl Drop for PropertiesFile {
+    fn drop(&mut self) {
+        if let PropertiesFile::Temporary(path) = self {
+            // Best effort: a leftover file in the temp dir holds only a wrong password.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// What a finished subprocess printed (secrets redacted).
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Standard output, lossily decoded as UTF-8.
+    pub stdout: String,
+    /// Standard error, lossily decoded as UTF-8.
+    pub stderr: String,
+}
+
+/// A topic name no other test (in this or a parallel test binary) uses: `prefix` with characters
+/// that Kafka does not allow replaced by `-`, then the process id, the time and a counter.
+pub fn unique_topic(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix: String = prefix
+        .chars()
+        .take(150)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
+}
+
+/// Runs `command` with `stdin` fed to it, killing it after `timeout`. Output is captured; every
+/// string in `secrets` is replaced by `<redacted>` in the command line and the output that errors
+/// and the returned [`Output`] carry. Fails on a non-zero exit.
+pub fn run(
+    mut command: Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    secrets: &[String],
+) -> Result<Output> {
+    let description = redact(&describe(&command), secrets);
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that a timeout ends whatever the command started too (a
+        // grandchild holding the output pipes would otherwise keep the readers waiting).
+        .process_group(0);
+    let mut child = command.spawn().map_err(|source| HarnessError::Spawn {
+        command: description.clone(),
+        source,
+    })?;
+
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(data), Some(mut pipe)) => {
+            let data = data.to_vec();
+            // A child that exits early closes the pipe: its exit status tells what happened.
+            Some(thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            }))
+        }
+        _ => None,
+    };
+    let stdout = child.stdout.take().map(spawn_reader);
+    let stderr = child.stderr.take().map(spawn_reader);
+
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                kill_process_group(&mut child);
+                break None;
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(source) => {
+                kill_process_group(&mut child);
+                return Err(HarnessError::Spawn {
+                    command: description,
+                    source,
+                });
+            }
+        }
+    };
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    let collect = |reader: Option<thread::JoinHandle<Vec<u8>>>| {
+        let bytes = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+        redact(&String::from_utf8_lossy(&bytes), secrets)
+    };
+    let output = Output {
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    };
+    match status {
+        None => Err(HarnessError::Timeout {
+            command: description,
+            timeout,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        }),
+        Some(status) if !status.success() => Err(HarnessError::Failed {
+            command: description,
+            status,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        }),
+        Some(_) => Ok(output),
+    }
+}
+
+/// Kills the process group led by `child` (not yet reaped, so its id still names the group), then
+/// reaps the child.
+fn kill_process_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let killed = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !killed {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+fn spawn_reader(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buffer = Vec::new();
+        // A read error (the child was killed) keeps what was read so far.
+        let _ = pipe.read_to_end(&mut buffer);
+        buffer
+    })
+}
+
+fn describe(command: &Command) -> String {
+    let mut parts = vec![command.get_program().to_string_lossy().into_owned()];
+    parts.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_owned(), |acc, secret| {
+            acc.replace(secret.as_str(), "<redacted>")
+        })
+}
+
+fn parse_version(text: &str) -> (u32, u32, u32) {
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn full_env() -> HashMap<&'static str, String> {
+        let existing = env!("CARGO_MANIFEST_DIR").to_owned();
+        let mut vars = HashMap::new();
+        for (name, value) in [
+            ("KAFKA_VERSION", "4.3.1"),
+            ("KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+            ("KAFKA_BOOTSTRAP_SASL_PLAINTEXT", "127.0.0.1:19093"),
+            ("KAFKA_BOOTSTRAP_SSL", "127.0.0.1:19094"),
+            ("KAFKA_BOOTSTRAP_SASL_SSL", "127.0.0.1:19095"),
+            ("KAFKA_SASL_USERNAME", "laminar"),
+            ("KAFKA_SASL_PASSWORD", "s3cret-value"),
+        ] {
+            vars.insert(name, value.to_owned());
+        }
+        for name in [
+            "KAFKA_CA_FILE",
+            "KAFKA_BAD_CA_FILE",
+            "KAFKA_CLIENT_CERT_FILE",
+            "KAFKA_CLIENT_KEY_FILE",
+            "KAFKA_LIBS",
+            "KAFKA_HARNESS",
+            "KAFKA_JAVA_PROPERTIES_DIR",
+        ] {
+            vars.insert(name, existing.clone());
+        }
+        vars
+    }
+
+    fn broker_from(vars: &HashMap<&'static str, String>) -> Result<Broker> {
+        Broker::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn complete_environment_describes_the_broker() {
+        let broker = broker_from(&full_env()).unwrap();
+        assert_eq!(broker.bootstrap(Listener::SaslSsl), "127.0.0.1:19095");
+        assert_eq!(broker.password(), "s3cret-value");
+        assert_eq!(broker.major_version(), 4);
+        assert!(!format!("{broker:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn missing_variable_names_it_and_says_how_to_start_the_broker() {
+        let mut vars = full_env();
+        vars.remove("KAFKA_BOOTSTRAP_SSL");
+        let message = broker_from(&vars).unwrap_err().to_string();
+        assert!(
+            message.contains("KAFKA_BOOTSTRAP_SSL is not set"),
+            "{message}"
+        );
+        assert!(message.contains("scripts/kafka.sh start"), "{message}");
+        assert!(
+            message.contains("eval \"$(scripts/kafka.sh env)\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn empty_variable_counts_as_missing() {
+        let mut vars = full_env();
+        vars.insert("KAFKA_SASL_PASSWORD", String::new());
+        assert!(matches!(
+            broker_from(&vars),
+            Err(HarnessError::MissingVariable {
+                name: "KAFKA_SASL_PASSWORD"
+            })
+        ));
+    }
+
+    #[test]
+    fn malformed_bootstrap_and_missing_files_are_rejected() {
+        let mut vars = full_env();
+        vars.insert("KAFKA_BOOTSTRAP", "127.0.0.1".to_owned());
+        assert!(matches!(
+            broker_from(&vars),
+            Err(HarnessError::InvalidVariable {
+                name: "KAFKA_BOOTSTRAP",
+                ..
+            })
+        ));
+        let mut vars = full_env();
+        vars.insert("KAFKA_CA_FILE", "/nonexistent/ca.pem".to_owned());
+        let message = broker_from(&vars).unwrap_err().to_string();
+        assert!(message.contains("KAFKA_CA_FILE"), "{message}");
+        assert!(message.contains("no such file"), "{message}");
+    }
+
+    #[test]
+    fn unreachable_listener_is_an_error_that_says_how_to_start() {
+        // Bind and drop a listener to get a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut vars = full_env();
+        vars.insert("KAFKA_BOOTSTRAP", format!("127.0.0.1:{port}"));
+        let error = broker_from(&vars).unwrap().check_reachable().unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(
+            error,
+            HarnessError::Unreachable {
+                listener: Listener::Plaintext,
+                ..
+            }
+        ));
+        assert!(message.contains("scripts/kafka.sh start"), "{message}");
+    }
+
+    #[test]
+    fn unique_topics_differ_and_are_valid_kafka_names() {
+        let names: HashSet<String> = (0..1000).map(|_| unique_topic("a test/name é")).collect();
+        assert_eq!(names.len(), 1000);
+        for name in &names {
+            assert!(name.starts_with("a-test-name--"), "{name}");
+            assert!(name.len() <= 249, "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+                "{name}"
+            );
+        }
+        assert!(unique_topic(&"x".repeat(1000)).len() <= 249);
+    }
+
+    #[test]
+    fn java_properties_files_follow_the_harness_names() {
+        assert_eq!(
+            Security::Plaintext.java_properties_file_name(),
+            "plaintext.properties"
+        );
+        assert_eq!(
+            Security::SslClientCert.java_properties_file_name(),
+            "ssl-mtls.properties"
+        );
+        assert_eq!(
+            Security::SaslSsl(SaslMechanism::ScramSha512).java_properties_file_name(),
+            "sasl_ssl-scram-sha-512.properties"
+        );
+        assert_eq!(
+            Security::SaslPlaintext(SaslMechanism::Plain).java_properties_file_name(),
+            "sasl_plaintext-plain.properties"
+        );
+    }
+
+    #[test]
+    fn run_returns_output_and_feeds_stdin() {
+        let output = run(
+            Command::new("cat"),
+            Some(b"one\ntwo\n"),
+            Duration::from_secs(10),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(output.stdout, "one\ntwo\n");
+    }
+
+    #[test]
+    fn run_kills_a_command_past_its_deadline() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo started; sleep 30"]);
+        let started = Instant::now();
+        let error = run(command, None, Duration::from_millis(300), &[]).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        match error {
+            HarnessError::Timeout { stdout, .. } => assert_eq!(stdout, "started\n"),
+            other => panic!("expected a timeout, got {other}"),
+        }
+    }
+
+    #[test]
+    fn run_reports_failure_without_leaking_secrets() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo \"bad password hunter2\" >&2; exit 3", "hunter2"]);
+        let error = run(
+            command,
+            None,
+            Duration::from_secs(10),
+            &["hunter2".to_owned()],
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, HarnessError::Failed { .. }));
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.contains("bad password <redacted>"), "{message}");
+        assert!(message.contains("exit status: 3"), "{message}");
+    }
+
+    #[test]
+    fn run_reports_a_missing_program() {
+        let error = run(
+            Command::new("/nonexistent/laminar-no-such-tool"),
+            None,
+            Duration::from_secs(5),
+            &[],
+        )
+        .unwrap_err();
+        assert!(matches!(error, HarnessError::Spawn { .. }));
+    }
+
+    #[test]
+    fn versions_parse_leniently() {
+        assert_eq!(parse_version("2.0.2"), (2, 0, 2));
+        assert_eq!(parse_version("2.6.1-RC2"), (2, 6, 1));
+        assert!(parse_version("2.10.0") >= (2, 6, 1));
+        assert_eq!(parse_version("garbage"), (0, 0, 0));
+    }
+}
