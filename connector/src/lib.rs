@@ -4,9 +4,11 @@
 //!
 //! - [`config`]: profiles, tables, placeholders, secrets, validation, client properties.
 //! - [`sql`]: `CREATE TABLE … WITH (…)` into the same configuration plus an Arrow schema.
+//! - [`format`]: record payloads and metadata into Arrow batches.
 //! - [`schema`]: conventions on table schemas (metadata columns, JSON columns).
 
 pub mod config;
+pub mod format;
 pub mod schema;
 pub mod sql;
 

@@ -30,7 +30,8 @@ pub enum MetadataColumn {
     Key,
     /// Its timestamp (TIMESTAMP, or BIGINT milliseconds).
     Timestamp,
-    /// Its headers as a JSON object of name → value text (JSON or TEXT).
+    /// Its headers as a JSON object of name → value text, `null` for a null value, and an
+    /// array of the values in order for a name that appears more than once (JSON or TEXT).
     Headers,
 }
 

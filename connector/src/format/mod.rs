@@ -1,0 +1,385 @@
+//! Formats: turning Kafka record payloads and metadata into Arrow rows of a table's schema.
+//!
+//! A [`Decoder`] is built from the table's schema and [`Format`]; the source feeds it one
+//! record at a time — the value as `&[u8]` (or `None` for a tombstone) plus [`RecordMetadata`]
+//! — and takes a [`RecordBatch`] with [`Decoder::flush`]. Columns marked as metadata (see
+//! [`crate::schema`]) are filled from the metadata whatever the format; the others come from
+//! the payload. A record that does not decode is handled by the [`BadDataPolicy`]: `fail`
+//! returns an error naming the record's topic, partition and offset, `drop` skips it and counts
+//! it in [`Decoder::dropped`]. Either way no partial row is left behind.
+//!
+//! This module does not depend on the protocol crate's record types: payloads are plain bytes.
+//! Formats live one per file; `raw` ([`raw`]) is the first.
+
+pub mod raw;
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray,
+};
+use arrow_schema::{ArrowError, DataType, Field, SchemaRef, TimeUnit};
+
+use crate::config::{BadDataPolicy, Format};
+use crate::schema::MetadataColumn;
+
+/// A record's metadata, borrowed from wherever the source keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordMetadata<'a> {
+    /// Topic name.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// Key bytes, `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// Headers in order; a header value may be null.
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+}
+
+/// Errors of decoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// A record that does not fit the schema, under the `fail` policy.
+    #[error("record at {topic}/{partition}@{offset}: {reason}")]
+    BadRecord {
+        /// Its topic.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// What is wrong (never the payload itself).
+        reason: String,
+    },
+    /// The schema does not suit the format (a raw format without a `value` column, …).
+    #[error("schema does not suit format `{format}`: {reason}")]
+    Schema {
+        /// The format.
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The format is configured but has no decoder yet.
+    #[error("format `{0}` has no decoder yet")]
+    Unsupported(&'static str),
+    /// Arrow refused the assembled batch (a bug if it happens: columns are built to the schema).
+    #[error("building the batch: {0}")]
+    Arrow(String),
+}
+
+impl From<ArrowError> for FormatError {
+    fn from(e: ArrowError) -> Self {
+        FormatError::Arrow(e.to_string())
+    }
+}
+
+/// The part of a format that reads payloads into the schema's payload columns.
+pub(crate) trait PayloadDecoder: Send {
+    /// Appends the row of one payload, or appends nothing and says why not.
+    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String>;
+    /// The payload columns built so far, in schema order of the payload fields; resets.
+    fn finish(&mut self) -> Vec<ArrayRef>;
+}
+
+/// One metadata column's pending values.
+#[derive(Debug)]
+enum MetaValues {
+    Text(Vec<Option<String>>),
+    Binary(Vec<Option<Vec<u8>>>),
+    Int32(Vec<i32>),
+    Int64(Vec<Option<i64>>),
+}
+
+#[derive(Debug)]
+struct MetaColumn {
+    kind: MetadataColumn,
+    field: Arc<Field>,
+    values: MetaValues,
+}
+
+/// A value computed for a metadata column before anything is appended.
+enum MetaValue {
+    Text(Option<String>),
+    Binary(Option<Vec<u8>>),
+    Int32(i32),
+    Int64(Option<i64>),
+}
+
+impl MetaColumn {
+    fn new(kind: MetadataColumn, field: Arc<Field>) -> Self {
+        let values = match field.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => MetaValues::Text(Vec::new()),
+            DataType::Binary | DataType::LargeBinary => MetaValues::Binary(Vec::new()),
+            DataType::Int32 => MetaValues::Int32(Vec::new()),
+            _ => MetaValues::Int64(Vec::new()),
+        };
+        MetaColumn {
+            kind,
+            field,
+            values,
+        }
+    }
+
+    /// The value of this column for `meta`, or why the record cannot fill it.
+    fn value(&self, meta: &RecordMetadata<'_>) -> Result<MetaValue, String> {
+        let text = |bytes: Option<&[u8]>, what: &str| -> Result<Option<String>, String> {
+            bytes
+                .map(|b| {
+                    std::str::from_utf8(b)
+                        .map(str::to_owned)
+                        .map_err(|_| format!("{what} is not valid UTF-8"))
+                })
+                .transpose()
+        };
+        Ok(match (&self.values, self.kind) {
+            (MetaValues::Text(_), MetadataColumn::Topic) => {
+                MetaValue::Text(Some(meta.topic.to_owned()))
+            }
+            (MetaValues::Text(_), MetadataColumn::Key) => MetaValue::Text(text(meta.key, "key")?),
+            (MetaValues::Text(_), MetadataColumn::Headers) => {
+                let mut object = serde_json::Map::new();
+                let mut repeated: Vec<&str> = Vec::new();
+                for (name, value) in meta.headers {
+                    let value = text(
+                        *value,
+                        &format!("header `{}`", crate::config::shorten(name)),
+                    )?;
+                    let value = value.map_or(serde_json::Value::Null, serde_json::Value::String);
+                    // Kafka allows a name twice; keep every value, in order, in an array.
+                    match object.get_mut(*name) {
+                        None => {
+                            object.insert((*name).to_owned(), value);
+                        }
+                        Some(serde_json::Value::Array(values)) if repeated.contains(name) => {
+                            values.push(value);
+                        }
+                        Some(first) => {
+                            let first = first.take();
+                            object.insert(
+                                (*name).to_owned(),
+                                serde_json::Value::Array(vec![first, value]),
+                            );
+                            repeated.push(name);
+                        }
+                    }
+                }
+                MetaValue::Text(Some(serde_json::Value::Object(object).to_string()))
+            }
+            (MetaValues::Binary(_), _) => MetaValue::Binary(meta.key.map(<[u8]>::to_vec)),
+            (MetaValues::Int32(_), _) => MetaValue::Int32(meta.partition),
+            (MetaValues::Int64(_), MetadataColumn::Partition) => {
+                MetaValue::Int64(Some(i64::from(meta.partition)))
+            }
+            (MetaValues::Int64(_), MetadataColumn::Offset) => MetaValue::Int64(Some(meta.offset)),
+            (MetaValues::Int64(_), _) => MetaValue::Int64(Some(self.timestamp(meta.timestamp_ms)?)),
+            (MetaValues::Text(_), kind) => {
+                return Err(format!("no text form for {}", kind.as_str()));
+            }
+        })
+    }
+
+    /// A millisecond timestamp in the column's unit.
+    fn timestamp(&self, ms: i64) -> Result<i64, String> {
+        let factor = match self.field.data_type() {
+            DataType::Timestamp(TimeUnit::Second, _) => return Ok(ms.div_euclid(1000)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => 1_000_000,
+            _ => 1,
+        };
+        ms.checked_mul(factor)
+            .ok_or_else(|| format!("timestamp {ms} ms is out of range"))
+    }
+
+    fn push(&mut self, value: MetaValue) {
+        match (&mut self.values, value) {
+            (MetaValues::Text(v), MetaValue::Text(x)) => v.push(x),
+            (MetaValues::Binary(v), MetaValue::Binary(x)) => v.push(x),
+            (MetaValues::Int32(v), MetaValue::Int32(x)) => v.push(x),
+            (MetaValues::Int64(v), MetaValue::Int64(x)) => v.push(x),
+            // `value` builds the variant of `self.values`; nothing else reaches here.
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match &mut self.values {
+            MetaValues::Text(v) => Arc::new(StringArray::from(std::mem::take(v))),
+            MetaValues::Binary(v) => {
+                let values = std::mem::take(v);
+                Arc::new(BinaryArray::from_iter(values))
+            }
+            MetaValues::Int32(v) => Arc::new(Int32Array::from(std::mem::take(v))),
+            MetaValues::Int64(v) => {
+                let values = std::mem::take(v);
+                match self.field.data_type() {
+                    DataType::Timestamp(unit, tz) => {
+                        let tz = tz.clone();
+                        match unit {
+                            TimeUnit::Second => {
+                                Arc::new(TimestampSecondArray::from(values).with_timezone_opt(tz))
+                            }
+                            TimeUnit::Millisecond => Arc::new(
+                                TimestampMillisecondArray::from(values).with_timezone_opt(tz),
+                            ),
+                            TimeUnit::Microsecond => Arc::new(
+                                TimestampMicrosecondArray::from(values).with_timezone_opt(tz),
+                            ),
+                            TimeUnit::Nanosecond => Arc::new(
+                                TimestampNanosecondArray::from(values).with_timezone_opt(tz),
+                            ),
+                        }
+                    }
+                    _ => Arc::new(Int64Array::from(values)),
+                }
+            }
+        }
+    }
+}
+
+/// Decodes records of one table into Arrow batches.
+pub struct Decoder {
+    schema: SchemaRef,
+    format: Format,
+    payload: Box<dyn PayloadDecoder>,
+    /// Schema index of each payload column, in the order the payload decoder builds them.
+    payload_indices: Vec<usize>,
+    metadata: Vec<(usize, MetaColumn)>,
+    policy: BadDataPolicy,
+    rows: usize,
+    dropped: u64,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("format", &self.format)
+            .field("rows", &self.rows)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// A decoder for `schema` (the table's, metadata columns included) in `format`.
+    pub fn new(
+        schema: SchemaRef,
+        format: Format,
+        policy: BadDataPolicy,
+    ) -> Result<Self, FormatError> {
+        let mut metadata = Vec::new();
+        let mut payload_indices = Vec::new();
+        let mut payload_fields = Vec::new();
+        for (index, field) in schema.fields().iter().enumerate() {
+            match MetadataColumn::of(field) {
+                Some(kind) => {
+                    if !kind.accepts(field.data_type()) {
+                        return Err(FormatError::Schema {
+                            format: format.as_str(),
+                            reason: format!(
+                                "column `{}` holds the record's {} and needs type {}",
+                                field.name(),
+                                kind.as_str(),
+                                kind.expected_types()
+                            ),
+                        });
+                    }
+                    metadata.push((index, MetaColumn::new(kind, field.clone())));
+                }
+                None => {
+                    payload_indices.push(index);
+                    payload_fields.push(field.clone());
+                }
+            }
+        }
+        let payload: Box<dyn PayloadDecoder> = match format {
+            Format::RawString | Format::RawBytes => {
+                Box::new(raw::RawDecoder::new(format, &payload_fields)?)
+            }
+            other => return Err(FormatError::Unsupported(other.as_str())),
+        };
+        Ok(Decoder {
+            schema,
+            format,
+            payload,
+            payload_indices,
+            metadata,
+            policy,
+            rows: 0,
+            dropped: 0,
+        })
+    }
+
+    /// Decodes one record. Under `drop`, a bad record is counted and `Ok` returned.
+    pub fn decode(
+        &mut self,
+        payload: Option<&[u8]>,
+        meta: &RecordMetadata<'_>,
+    ) -> Result<(), FormatError> {
+        let outcome = self
+            .metadata
+            .iter()
+            .map(|(_, column)| column.value(meta))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|values| self.payload.append(payload).map(|()| values));
+        match outcome {
+            Ok(values) => {
+                for ((_, column), value) in self.metadata.iter_mut().zip(values) {
+                    column.push(value);
+                }
+                self.rows += 1;
+                Ok(())
+            }
+            Err(reason) => match self.policy {
+                BadDataPolicy::Drop => {
+                    self.dropped += 1;
+                    Ok(())
+                }
+                BadDataPolicy::Fail => Err(FormatError::BadRecord {
+                    topic: meta.topic.to_owned(),
+                    partition: meta.partition,
+                    offset: meta.offset,
+                    reason,
+                }),
+            },
+        }
+    }
+
+    /// Rows decoded since the last flush.
+    pub fn pending_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Records dropped under the `drop` policy, since the decoder was made.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The rows decoded since the last flush, as one batch of the table's schema.
+    pub fn flush(&mut self) -> Result<RecordBatch, FormatError> {
+        let mut columns: Vec<Option<ArrayRef>> = vec![None; self.schema.fields().len()];
+        for (index, array) in self.payload_indices.iter().zip(self.payload.finish()) {
+            columns[*index] = Some(array);
+        }
+        for (index, column) in &mut self.metadata {
+            columns[*index] = Some(column.finish());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let columns = columns
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| FormatError::Arrow("a column was not built".to_owned()))?;
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &options,
+        )?)
+    }
+}
