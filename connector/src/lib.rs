@@ -4,7 +4,7 @@
 //!
 //! - [`config`]: profiles, tables, placeholders, secrets, validation, client properties.
 //! - [`sql`]: `CREATE TABLE … WITH (…)` into the same configuration plus an Arrow schema.
-//! - [`format`]: record payloads and metadata into Arrow batches.
+//! - [`format`](mod@format): record payloads and metadata into Arrow batches.
 //! - [`schema`]: conventions on table schemas (metadata columns, JSON columns).
 
 pub mod config;

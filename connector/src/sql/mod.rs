@@ -2,15 +2,38 @@
 //! configuration as the JSON API, plus an Arrow schema from the column list.
 //!
 //! Statements are parsed with `sqlparser` in a dialect that accepts everything its generic
-//! dialect does and also a column named `key` (see [`dialect`]). A script may hold other
-//! statements (`INSERT … SELECT`, tables of other connectors); they are returned as text for
-//! the engine. Options are described in [`options`], types and metadata columns in
-//! [`columns`].
+//! dialect does and also a column named `key`. A script may hold other statements
+//! (`INSERT … SELECT`, tables of other connectors); they are returned as text for the engine.
 //!
-//! With `format = 'raw'` (or `raw_string` / `raw_bytes`) the payload is one `value` column and
-//! columns named `topic`, `partition`, `offset`, `key`, `timestamp` or `headers` are filled from
-//! record metadata; with any format a column can be declared
-//! `GENERATED ALWAYS AS (metadata('offset'))`.
+//! Options (names case-insensitive, quoted or not):
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `connector` | `'kafka'` (required) |
+//! | `bootstrap_servers` | `host:port[,host:port…]` (required) |
+//! | `topic` | a topic name, or a regular expression matching whole names (sources only) |
+//! | `type` | `source` or `sink` (required) |
+//! | `format` | `json`, `avro`, `protobuf`, `raw`, `raw_string`, `raw_bytes`, `debezium_json` (required) |
+//! | `value_subject`, `bad_data` | as in the JSON table config |
+//! | `source.offset`, `source.read_mode`, `source.group_id`, `source.group_id_prefix` | source options |
+//! | `sink.commit_mode`, `sink.key_field`, `sink.timestamp_field` | sink options |
+//! | `auth.type` | `none` (default), `sasl`, `aws_msk_iam` |
+//! | `auth.protocol`, `auth.mechanism`, `auth.username`, `auth.password` | SASL |
+//! | `auth.region` | AWS MSK IAM |
+//! | `schema_registry.endpoint`, `schema_registry.api_key`, `schema_registry.api_secret` | schema registry |
+//! | `client_configs.<property>` | any client property, applied last |
+//!
+//! Column types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, REAL, FLOAT, DOUBLE, DECIMAL(p,s)
+//! (bare DECIMAL is [`DEFAULT_DECIMAL`]), TEXT/VARCHAR/CHAR/STRING, BYTEA/BINARY/VARBINARY/BLOB,
+//! DATE, TIME, TIMESTAMP (nanoseconds unless a precision says otherwise), TIMESTAMP WITH TIME
+//! ZONE (UTC) and JSON (text with the `arrow.json` extension type). A column is nullable unless
+//! it is `NOT NULL` or in the primary key.
+//!
+//! Record metadata: with `format = 'raw'` (or `raw_string` / `raw_bytes`) the payload is one
+//! `value` column (TEXT picks `raw_string`, BYTEA `raw_bytes`) and columns named `topic`,
+//! `partition`, `offset`, `key`, `timestamp` or `headers` are filled from the record; with any
+//! format a column declared `GENERATED ALWAYS AS (metadata('offset'))` is (see
+//! [`crate::schema::MetadataColumn`]).
 //!
 //! ```
 //! use laminar_kafka_connector::sql::parse_create_table;
@@ -315,4 +338,57 @@ fn kafka_table(
         TableDefinition::new(name, parsed.profile, parsed.table, format, Some(schema))?
             .with_primary_key(primary_key);
     Ok(SqlStatement::CreateTable(Box::new(definition)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(kind: &str) -> Result<TableDefinition> {
+        parse_create_table(&format!(
+            "CREATE TABLE t (id BIGINT, off BIGINT GENERATED ALWAYS AS (metadata('offset')) VIRTUAL) \
+             WITH (connector = 'kafka', bootstrap_servers = 'b:9092', topic = 't', type = '{kind}', \
+             format = 'json', 'source.offset' = 'group', 'sink.commit_mode' = 'at_least_once')"
+        ))
+    }
+
+    #[test]
+    fn generated_metadata_columns_work_with_any_format_on_sources_only() {
+        // Both kinds' options are given, so each parse fails on the other kind's option first.
+        assert_eq!(
+            table("source").unwrap_err().to_string(),
+            "option `sink.commit_mode` applies only to sink tables, but this table is a source"
+        );
+        let t = parse_create_table(
+            "CREATE TABLE t (id BIGINT, off BIGINT GENERATED ALWAYS AS (metadata('offset')) \
+             VIRTUAL) WITH (connector = 'kafka', bootstrap_servers = 'b:9092', topic = 't', \
+             type = 'source', format = 'json', 'source.offset' = 'group')",
+        )
+        .unwrap();
+        let schema = t.schema.unwrap();
+        assert_eq!(MetadataColumn::of(schema.field(0)), None);
+        assert_eq!(
+            MetadataColumn::of(schema.field(1)),
+            Some(MetadataColumn::Offset)
+        );
+        let err = parse_create_table(
+            "CREATE TABLE t (id BIGINT, off BIGINT GENERATED ALWAYS AS (metadata('offset')) \
+             VIRTUAL) WITH (connector = 'kafka', bootstrap_servers = 'b:9092', topic = 't', \
+             type = 'sink', format = 'json', 'sink.commit_mode' = 'at_least_once')",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column `off`: reads the record's offset, which only source tables have"
+        );
+    }
+
+    #[test]
+    fn parser_messages_mask_the_statements_literals_only() {
+        let sql = "SELECT 'hunter2' 'x'";
+        assert_eq!(
+            mask_literals(sql, "found: 'x' near 'hunter2', expected ','"),
+            "found: '***' near '***', expected ','"
+        );
+    }
 }
