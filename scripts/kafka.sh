@@ -11,8 +11,8 @@
 #   scripts/kafka.sh logs [N]       the last N lines of the broker's log
 #   scripts/kafka.sh class TOOL     the main class of a Java tool for this Kafka version
 #   scripts/kafka.sh run-class CLASS ARGS...   run a class from the Kafka jars (tools' JVM settings)
-#   scripts/kafka.sh TOOL ARGS...   run a Java tool by name; TOOL is one of the names in TOOLS below,
-#                                   e.g. console-producer, console-consumer, topics, producer-perf
+#   scripts/kafka.sh TOOL ARGS...   run a Java tool by name (the list is below), e.g.
+#                                   console-producer, console-consumer, topics, producer-perf
 #
 # Environment (inputs): KAFKA_VERSION (default 4.3.1; 3.9.x works too), KAFKA_PLAINTEXT_PORT (19092),
 # KAFKA_SASL_PLAINTEXT_PORT (19093), KAFKA_SSL_PORT (19094), KAFKA_SASL_SSL_PORT (19095),
@@ -50,7 +50,7 @@ ALL_PORTS=("$PLAINTEXT_PORT" "$SASL_PLAINTEXT_PORT" "$SSL_PORT" "$SASL_SSL_PORT"
 # Test credentials: not secrets, but kept out of the broker's log all the same.
 SASL_USERNAME=laminar
 SASL_PASSWORD=laminar-secret
-ADMIN_USERNAME=admin
+ADMIN_USERNAME="admin"
 ADMIN_PASSWORD=admin-secret
 SASL_MECHANISMS=(PLAIN SCRAM-SHA-256 SCRAM-SHA-512)
 STORE_PASSWORD=laminar-store
@@ -693,6 +693,7 @@ cmd_run_class() {
 
 usage() {
     sed -n '2,/^set -euo/p' "$SELF" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    echo "Tools: $(printf '%s\n' "${!TOOLS[@]}" | sort | tr '\n' ' ')" >&2
 }
 
 main() {

@@ -3,8 +3,9 @@
 //!
 //! The broker is the one `scripts/kafka.sh` runs: a single-node Apache Kafka with a listener per
 //! security protocol. Tests read where it is from the environment that `scripts/kafka.sh env`
-//! prints; when it is missing or the broker does not answer, [`Broker::from_env`] panics with the
-//! command that starts it. A broker test never skips itself.
+//! prints (or, when none of it is set, ask the script of this checkout); when the broker is not
+//! running or does not answer, [`Broker::from_env`] panics with the command that starts it. A
+//! broker test never skips itself.
 //!
 //! Every subprocess runs with a deadline ([`run`]) and its output captured; the SASL password never
 //! appears in an error message, whether it came from an argument or from the tool's own output.
@@ -350,8 +351,16 @@ impl Broker {
     }
 
     /// Reads the broker's description from the process environment, without connecting.
+    ///
+    /// When none of the harness variables is set (`KAFKA_BOOTSTRAP` is absent) but the harness
+    /// broker of this checkout runs, its variables are read from `scripts/kafka.sh env`, so that a
+    /// plain `cargo test` works once the broker is up.
     pub fn try_from_env() -> Result<Broker> {
-        Broker::from_vars(|name| std::env::var(name).ok())
+        if std::env::var_os("KAFKA_BOOTSTRAP").is_some() {
+            return Broker::from_vars(|name| std::env::var(name).ok());
+        }
+        let vars = running_harness_env()?;
+        Broker::from_vars(|name| vars.get(name).cloned())
     }
 
     /// Reads the broker's description through `lookup` (a variable name to its value), without
@@ -938,6 +947,45 @@ impl Drop for PropertiesFile {
     }
 }
 
+/// The variables of `scripts/kafka.sh env` when this checkout's harness broker (of the version in
+/// `KAFKA_VERSION`, default the script's) runs; `MissingVariable` otherwise.
+fn running_harness_env() -> Result<std::collections::HashMap<String, String>> {
+    let not_running = || HarnessError::MissingVariable {
+        name: "KAFKA_BOOTSTRAP",
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
+    if !script.exists() {
+        return Err(not_running());
+    }
+    let mut status = Command::new(&script);
+    status.arg("status");
+    run(status, None, Duration::from_secs(30), &[]).map_err(|_| not_running())?;
+    let mut env = Command::new(&script);
+    env.arg("env");
+    let output = run(env, None, Duration::from_secs(30), &[]).map_err(|_| not_running())?;
+    Ok(parse_exports(&output.stdout))
+}
+
+/// Parses `export NAME=VALUE` lines as `scripts/kafka.sh env` prints them (values quoted by
+/// bash's `printf %q`, which escapes with backslashes).
+fn parse_exports(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|assignment| assignment.split_once('='))
+        .map(|(name, quoted)| {
+            let mut value = String::with_capacity(quoted.len());
+            let mut chars = quoted.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    c => value.push(c),
+                }
+            }
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
 /// What a finished subprocess printed (secrets redacted).
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -1314,6 +1362,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, HarnessError::Spawn { .. }));
+    }
+
+    #[test]
+    fn harness_exports_are_unquoted() {
+        let vars = parse_exports(
+            "export KAFKA_VERSION=4.3.1\n\
+             export KAFKA_SASL_MECHANISMS=PLAIN\\ SCRAM-SHA-256\\ SCRAM-SHA-512\n\
+             note: not an export\n\
+             export KAFKA_CA_FILE=/a\\ dir/ca.pem\n",
+        );
+        assert_eq!(vars.len(), 3);
+        assert_eq!(vars["KAFKA_VERSION"], "4.3.1");
+        assert_eq!(
+            vars["KAFKA_SASL_MECHANISMS"],
+            "PLAIN SCRAM-SHA-256 SCRAM-SHA-512"
+        );
+        assert_eq!(vars["KAFKA_CA_FILE"], "/a dir/ca.pem");
     }
 
     #[test]
