@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use laminar_kafka_client::config::ClientConfig;
 use laminar_kafka_client::connection::{Connection, ConnectionConfig};
+use laminar_kafka_client::consumer::{Consumer, Polled, SeekTo};
+use laminar_kafka_client::producer::{Producer, ProducerRecord, RecordMetadata};
 use laminar_kafka_protocol::messages::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig,
 };
@@ -574,4 +576,102 @@ pub(crate) fn text(seed: u64, len: usize) -> String {
         out.push_str(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
     }
     out
+}
+
+/// A record our consumer returned, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Consumed {
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) rec: Rec,
+}
+
+/// Polls until `count` records came (failing the test on a poll error or after `WAIT`), and
+/// returns them in the order `poll` gave them.
+pub(crate) async fn consume_exactly(consumer: &Consumer, count: usize) -> Vec<Consumed> {
+    let deadline = Instant::now() + WAIT;
+    let mut out = Vec::new();
+    while out.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} records consumed within {WAIT:?}",
+            out.len()
+        );
+        let polled = consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .unwrap_or_else(|e| panic!("poll: {e}"));
+        out.extend(consumed_records(&polled));
+    }
+    assert_eq!(out.len(), count, "more records than produced");
+    out
+}
+
+/// The records of one poll, owned.
+pub(crate) fn consumed_records(polled: &Polled) -> Vec<Consumed> {
+    polled
+        .iter()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("malformed record: {e}"));
+            Consumed {
+                partition: r.partition,
+                offset: r.offset(),
+                rec: Rec {
+                    key: r.key().map(<[u8]>::to_vec),
+                    value: r.value().map(<[u8]>::to_vec),
+                    headers: r
+                        .record
+                        .headers()
+                        .map(|h| {
+                            (
+                                String::from_utf8(h.key().to_vec()).expect("UTF-8 header key"),
+                                h.value().map(<[u8]>::to_vec),
+                            )
+                        })
+                        .collect(),
+                    timestamp: r.timestamp(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Sends every record and waits for every delivery, failing the test on the first error.
+pub(crate) async fn send_all(
+    producer: &Producer,
+    records: impl IntoIterator<Item = ProducerRecord>,
+) -> Vec<RecordMetadata> {
+    let mut futures = Vec::new();
+    for record in records {
+        futures.push(
+            producer
+                .send(record)
+                .await
+                .unwrap_or_else(|e| panic!("send: {e}")),
+        );
+    }
+    let mut out = Vec::with_capacity(futures.len());
+    for (i, future) in futures.into_iter().enumerate() {
+        let metadata = tokio::time::timeout(WAIT * 2, future)
+            .await
+            .unwrap_or_else(|_| panic!("record {i} was not delivered within {:?}", WAIT * 2))
+            .unwrap_or_else(|e| panic!("record {i}: {e}"));
+        out.push(metadata);
+    }
+    out
+}
+
+/// A consumer of every partition of `topic` from the beginning.
+pub(crate) fn consumer_from_beginning(
+    config: ClientConfig,
+    topic: &str,
+    partitions: i32,
+) -> Consumer {
+    let consumer = Consumer::new(config).expect("consumer");
+    let assignment: Vec<(String, i32)> = (0..partitions).map(|p| (topic.to_owned(), p)).collect();
+    consumer.assign(&assignment).expect("assign");
+    for tp in &assignment {
+        consumer.seek(tp, SeekTo::Earliest).expect("seek");
+    }
+    consumer
 }
