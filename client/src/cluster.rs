@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use laminar_kafka_protocol::messages::messages::metadata_request::MetadataRequestTopic;
-use laminar_kafka_protocol::messages::messages::{MetadataRequest, TopicName};
+use laminar_kafka_protocol::messages::messages::{
+    FindCoordinatorRequest, MetadataRequest, TopicName,
+};
 use laminar_kafka_protocol::messages::protocol::StrBytes;
 
 use crate::backoff::{Backoff, SplitMix};
@@ -21,6 +23,15 @@ use crate::config::ClientConfig;
 use crate::connection::{Connection, ConnectionConfig};
 use crate::error::{Error, Result};
 use crate::metadata::{MetadataCache, TopicInfo, TopicState};
+
+/// Which coordinator to look up (FindCoordinator's key type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoordinatorType {
+    /// A consumer group's coordinator.
+    Group = 0,
+    /// A transactional id's coordinator.
+    Transaction = 1,
+}
 
 #[derive(Debug)]
 struct Slot {
@@ -273,6 +284,74 @@ impl Cluster {
                 context: Some(format!("topic `{topic}` (absent from the response)")),
                 message: None,
             }),
+        }
+    }
+
+    /// The connection to the coordinator of a group (`CoordinatorType::Group`) or a
+    /// transactional id (`CoordinatorType::Transaction`). Retries COORDINATOR_NOT_AVAILABLE
+    /// and COORDINATOR_LOAD_IN_PROGRESS within the request timeout.
+    pub async fn coordinator(&self, kind: CoordinatorType, key: &str) -> Result<Connection> {
+        let deadline = Instant::now() + self.inner.config.request_timeout;
+        let mut backoff = self.retry_backoff();
+        loop {
+            let conn = self.any_connection().await?;
+            let version = conn
+                .versions()
+                .version_for::<FindCoordinatorRequest>()
+                .map_err(|source| Error::Protocol {
+                    broker: conn.broker().to_owned(),
+                    source,
+                })?;
+            let key_bytes = StrBytes::from_string(key.to_owned());
+            let request = if version >= 4 {
+                FindCoordinatorRequest::default()
+                    .with_key_type(kind as i8)
+                    .with_coordinator_keys(vec![key_bytes])
+            } else {
+                FindCoordinatorRequest::default()
+                    .with_key_type(kind as i8)
+                    .with_key(key_bytes)
+            };
+            let response = conn.send_at(&request, version).await?;
+            let (code, message, host, port) = if version >= 4 {
+                match response.coordinators.first() {
+                    Some(c) => (
+                        c.error_code,
+                        c.error_message.clone(),
+                        c.host.clone(),
+                        c.port,
+                    ),
+                    None => (15, None, StrBytes::default(), -1),
+                }
+            } else {
+                (
+                    response.error_code,
+                    response.error_message.clone(),
+                    response.host.clone(),
+                    response.port,
+                )
+            };
+            match crate::kafka_error::KafkaCode::check(code) {
+                Ok(()) => {
+                    let address = if host.contains(':') {
+                        format!("[{host}]:{port}")
+                    } else {
+                        format!("{host}:{port}")
+                    };
+                    return self.connect_to(&address).await;
+                }
+                Err(code) if code.is_retriable() && Instant::now() < deadline => {
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(code) => {
+                    return Err(Error::Broker {
+                        api: "FindCoordinator",
+                        code,
+                        context: Some(format!("{kind:?} `{key}`")),
+                        message: message.map(|m| m.to_string()),
+                    });
+                }
+            }
         }
     }
 

@@ -157,6 +157,31 @@ pub enum Error {
         reason: String,
     },
 
+    /// The producer cannot go on: fenced by a newer instance with the same `transactional.id`,
+    /// not authorized, or its transactional state is lost. Close it (and create a new one).
+    #[error("fatal producer error: {message}; close this producer")]
+    ProducerFatal {
+        /// What happened.
+        message: String,
+    },
+
+    /// The current transaction cannot commit: abort it, then a new one may start.
+    #[error("the transaction must be aborted: {message}")]
+    TransactionAbortable {
+        /// What happened.
+        message: String,
+    },
+
+    /// A transactional call came in a state that does not allow it (e.g. `send` before
+    /// `begin_transaction`).
+    #[error("{operation} is not allowed while the transaction is {state}")]
+    TransactionState {
+        /// The call.
+        operation: &'static str,
+        /// The state the producer was in.
+        state: &'static str,
+    },
+
     /// Metadata names no broker with this node id.
     #[error("broker {node_id} is not in the cluster metadata")]
     UnknownBroker {
@@ -201,6 +226,16 @@ impl Error {
             Error::Broker { code, .. } => code.is_retriable(),
             _ => false,
         }
+    }
+
+    /// Whether the producer must be closed (see [`Error::ProducerFatal`]).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Error::ProducerFatal { .. })
+    }
+
+    /// Whether the current transaction must be aborted (see [`Error::TransactionAbortable`]).
+    pub fn is_abortable(&self) -> bool {
+        matches!(self, Error::TransactionAbortable { .. })
     }
 
     /// The Kafka error code, if the broker returned one.

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use laminar_kafka_protocol::messages::messages::fetch_request::{FetchPartition, FetchTopic};
 use laminar_kafka_protocol::messages::messages::{FetchRequest, TopicName};
 use laminar_kafka_protocol::messages::protocol::StrBytes;
-use laminar_kafka_protocol::record::{DecodeOptions, batches};
+use laminar_kafka_protocol::record::{ControlRecord, ControlRecordType, DecodeOptions, batches};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -339,6 +339,7 @@ async fn fetch_once(
     }
     let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
     let decode = DecodeOptions::default().with_verify_crc(config.check_crcs);
+    let read_committed = config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
     let mut outcomes = Vec::new();
     for t in response.responses {
         let name: String = if use_ids {
@@ -355,6 +356,13 @@ async fn fetch_once(
                 continue;
             };
             let (offset, generation) = (&target.offset, &target.generation);
+            let aborted: Option<Vec<(i64, i64)>> = read_committed.then(|| {
+                pd.aborted_transactions
+                    .iter()
+                    .flatten()
+                    .map(|a| (a.first_offset, a.producer_id.0))
+                    .collect()
+            });
             let outcome = match KafkaCode::check(pd.error_code) {
                 Ok(()) => partition_data(
                     &tp,
@@ -366,6 +374,7 @@ async fn fetch_once(
                         last_stable_offset: pd.last_stable_offset,
                         log_start_offset: pd.log_start_offset,
                     },
+                    aborted,
                 ),
                 Err(code) if code.code() == 1 => Outcome::OutOfRange,
                 Err(code) => {
@@ -388,17 +397,74 @@ async fn fetch_once(
     Ok(outcomes)
 }
 
+/// The read_committed filter: which producers' transactional batches belong to aborted
+/// transactions at this point of the log. Follows the Java client: the broker's list of aborted
+/// transactions (producer id, first offset) is sorted by first offset here (not every broker
+/// sends it sorted); an entry becomes active once a batch of that producer reaches its first
+/// offset, and the producer's ABORT marker ends it.
+#[derive(Debug, Default)]
+pub(super) struct AbortedFilter {
+    /// (first offset, producer id), sorted by first offset, not yet active.
+    pending: Vec<(i64, i64)>,
+    next: usize,
+    active: std::collections::HashSet<i64>,
+}
+
+impl AbortedFilter {
+    pub(super) fn new(mut aborted: Vec<(i64, i64)>) -> Self {
+        aborted.sort_unstable();
+        Self {
+            pending: aborted,
+            next: 0,
+            active: Default::default(),
+        }
+    }
+
+    /// Whether a batch of `producer_id` ending at `last_offset` is to be skipped. Call for
+    /// every batch in log order. `abort_marker` says whether it is a control batch holding an
+    /// ABORT marker.
+    pub(super) fn skip(
+        &mut self,
+        producer_id: i64,
+        last_offset: i64,
+        transactional: bool,
+        control: bool,
+        abort_marker: bool,
+    ) -> bool {
+        if producer_id < 0 {
+            return false;
+        }
+        while let Some(&(first, pid)) = self.pending.get(self.next) {
+            if first > last_offset {
+                break;
+            }
+            self.active.insert(pid);
+            self.next += 1;
+        }
+        if control {
+            if abort_marker {
+                self.active.remove(&producer_id);
+            }
+            return false;
+        }
+        transactional && self.active.contains(&producer_id)
+    }
+}
+
 /// Decodes the batches of one partition: complete batches at or after `fetch_offset`, CRC
-/// checked and decompressed.
+/// checked and decompressed; under read_committed (`aborted` is `Some`), batches of aborted
+/// transactions are dropped.
 fn partition_data(
     tp: &TopicPartition,
     fetch_offset: i64,
     records: Bytes,
     decode: DecodeOptions,
     watermarks: PartitionWatermarks,
+    aborted: Option<Vec<(i64, i64)>>,
 ) -> Outcome {
     let mut fetched = Vec::new();
     let mut next = fetch_offset;
+    let mut filter = aborted.map(AbortedFilter::new);
     for batch in batches(records, decode) {
         let batch = match batch {
             Ok(b) => b,
@@ -409,6 +475,25 @@ fn partition_data(
                 });
             }
         };
+        if let Some(filter) = filter.as_mut() {
+            let abort_marker = batch.is_control()
+                && batch.records().ok().is_some_and(|r| {
+                    r.iter().next().and_then(|r| r.ok()).is_some_and(|r| {
+                        ControlRecord::parse(&r).is_ok_and(|c| c.kind == ControlRecordType::Abort)
+                    })
+                });
+            let skip = filter.skip(
+                batch.producer_id(),
+                batch.last_offset(),
+                batch.is_transactional(),
+                batch.is_control(),
+                abort_marker,
+            );
+            if skip {
+                next = next.max(batch.next_offset());
+                continue;
+            }
+        }
         if batch.next_offset() <= next {
             continue; // entirely before what we asked for
         }
@@ -524,5 +609,55 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
         refresh.dedup();
         let topics: Vec<&str> = refresh.iter().map(String::as_str).collect();
         let _ = shared.cluster.refresh_metadata(&topics).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aborted_transactions_are_skipped_until_their_abort_marker() {
+        // Producer 7 aborted a transaction starting at offset 10; producer 8 committed one.
+        let mut f = AbortedFilter::new(vec![(10, 7)]);
+        assert!(!f.skip(7, 5, true, false, false), "before its first offset");
+        assert!(
+            f.skip(7, 12, true, false, false),
+            "inside the aborted transaction"
+        );
+        assert!(
+            !f.skip(8, 14, true, false, false),
+            "another producer's transaction"
+        );
+        assert!(
+            !f.skip(7, 15, false, true, true),
+            "the ABORT marker itself is not data"
+        );
+        assert!(
+            !f.skip(7, 20, true, false, false),
+            "a later transaction of the same producer"
+        );
+        assert!(
+            !f.skip(-1, 30, false, false, false),
+            "non-transactional data"
+        );
+    }
+
+    #[test]
+    fn an_unsorted_aborted_list_is_sorted_first() {
+        let mut f = AbortedFilter::new(vec![(50, 2), (10, 1)]);
+        assert!(f.skip(1, 11, true, false, false));
+        assert!(
+            !f.skip(2, 12, true, false, false),
+            "producer 2's abort starts at 50"
+        );
+        assert!(f.skip(2, 55, true, false, false));
+    }
+
+    #[test]
+    fn an_aborted_transaction_with_no_batches_here_drops_nothing_committed() {
+        // Listed as aborted from offset 0, but this partition only has producer 3's commit.
+        let mut f = AbortedFilter::new(vec![(0, 9)]);
+        assert!(!f.skip(3, 4, true, false, false));
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct ProducerBatch {
     pub(crate) retry_at: Option<Instant>,
     /// The last error that made it retry, for the delivery-timeout message.
     pub(crate) last_error: Option<String>,
+    /// Producer id, epoch and sequence the batch was stamped with (idempotence).
+    pub(crate) stamp: Option<super::idempotence::Stamp>,
     /// Bytes of `buffer.memory` this batch holds until it completes.
     pub(crate) memory: usize,
 }
@@ -155,6 +157,7 @@ impl Accumulator {
                     attempts: 0,
                     retry_at: None,
                     last_error: None,
+                    stamp: None,
                     memory: open.memory,
                 });
                 Ok(())
@@ -261,6 +264,18 @@ impl Accumulator {
     }
 }
 
+impl Accumulator {
+    /// Takes every batch not in flight, open or closed (a transaction abort fails them).
+    pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for (tp, q) in self.queues.iter_mut() {
+            let _ = Self::close_open(tp, q);
+            out.extend(q.closed.drain(..));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,8 +302,16 @@ mod tests {
         let mut acc = Accumulator::new(Compression::None, batch_size);
         for i in 0..10u8 {
             let (tx, _rx) = oneshot::channel();
-            acc.append(&tp(), 1000 + i64::from(i), None, Some(&[i; 50]), &[], 60, tx)
-                .unwrap();
+            acc.append(
+                &tp(),
+                1000 + i64::from(i),
+                None,
+                Some(&[i; 50]),
+                &[],
+                60,
+                tx,
+            )
+            .unwrap();
         }
         let mut seen = Vec::new();
         let mut batches = 0;
@@ -300,13 +323,24 @@ mod tests {
             };
             assert!(batch.data.len() <= batch_size, "{} bytes", batch.data.len());
             // Nothing more of this partition while its batch is in flight.
-            assert!(acc.drain_ready(Instant::now(), Duration::ZERO, true).0.is_empty());
+            assert!(
+                acc.drain_ready(Instant::now(), Duration::ZERO, true)
+                    .0
+                    .is_empty()
+            );
             seen.extend(values(&batch));
             batches += 1;
             acc.done(&batch.tp);
         }
-        assert_eq!(seen, (0..10).collect::<Vec<u8>>(), "every record once, in order");
-        assert!(batches >= 3, "200-byte batches cannot hold ten 50-byte records in {batches}");
+        assert_eq!(
+            seen,
+            (0..10).collect::<Vec<u8>>(),
+            "every record once, in order"
+        );
+        assert!(
+            batches >= 3,
+            "200-byte batches cannot hold ten 50-byte records in {batches}"
+        );
         assert!(acc.is_empty());
     }
 

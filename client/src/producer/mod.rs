@@ -24,8 +24,10 @@
 //! ```
 
 mod accumulator;
+mod idempotence;
 pub mod partitioner;
 mod sender;
+mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,7 +41,11 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use accumulator::{Accumulator, Tp};
+pub use idempotence::ProducerIdentity;
+use idempotence::Sequences;
 use partitioner::{StickyPartitioner, partition_for_key};
+use txn::TxnManager;
+pub use txn::{ConsumerGroupMetadata, PreparedTransaction, TxnState};
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
@@ -151,11 +157,42 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     pub(crate) in_flight: AtomicUsize,
     sticky: Mutex<StickyPartitioner>,
+    /// `enable.idempotence`.
+    pub(crate) idempotent: bool,
+    pub(crate) sequences: Mutex<Sequences>,
+    /// Set after an error that leaves sequences unknown: bump the epoch once nothing is in
+    /// flight (KIP-360).
+    pub(crate) needs_bump: AtomicBool,
+    /// Why an idempotent producer cannot go on (fenced, unauthorized), if it cannot.
+    pub(crate) fatal: Mutex<Option<String>>,
+    pub(crate) txn: Option<TxnManager>,
 }
 
 impl Shared {
     pub(crate) fn acc(&self) -> std::sync::MutexGuard<'_, Accumulator> {
         self.acc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn sequences(&self) -> std::sync::MutexGuard<'_, Sequences> {
+        self.sequences.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn fatal_error(&self) -> Option<Error> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(|message| Error::ProducerFatal { message })
+    }
+
+    pub(crate) fn set_fatal(&self, message: String) {
+        if let Some(txn) = &self.txn {
+            txn.fail_fatal(message.clone());
+        }
+        let mut f = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(message);
+        }
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -201,7 +238,16 @@ impl Producer {
     /// A producer on an existing cluster handle.
     pub fn with_cluster(cluster: Cluster) -> Result<Self> {
         let config = cluster.config();
+        let txn = config
+            .transactional_id
+            .clone()
+            .map(|id| TxnManager::new(id, config.transaction_timeout));
         let shared = Arc::new(Shared {
+            idempotent: config.enable_idempotence,
+            sequences: Mutex::new(Sequences::default()),
+            needs_bump: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            txn,
             acc: Mutex::new(Accumulator::new(config.compression, config.batch_size)),
             memory: Semaphore::new(config.buffer_memory),
             sticky: Mutex::new(StickyPartitioner::new(config.batch_size)),
@@ -232,6 +278,12 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
+        }
+        if let Some(e) = self.shared.fatal_error() {
+            return Err(e);
+        }
+        if let Some(txn) = &self.shared.txn {
+            txn.check_send()?;
         }
         let config = self.shared.cluster.config();
         let max_block = config.max_block;
@@ -382,6 +434,111 @@ impl Producer {
         .await;
         self.shared.flushing.fetch_sub(1, Ordering::AcqRel);
         result
+    }
+
+    fn txn(&self, operation: &'static str) -> Result<&TxnManager> {
+        self.shared.txn.as_ref().ok_or(Error::TransactionState {
+            operation,
+            state: "not transactional (no transactional.id)",
+        })
+    }
+
+    /// The producer id and epoch in use, once the idempotent or transactional producer has
+    /// one.
+    pub fn identity(&self) -> Option<ProducerIdentity> {
+        self.shared.sequences().identity()
+    }
+
+    /// The transaction state (transactional producers only).
+    pub fn transaction_state(&self) -> Option<TxnState> {
+        self.shared.txn.as_ref().map(|t| t.state())
+    }
+
+    /// Whether transactions use protocol version 2 (KIP-890) with this cluster; known after
+    /// `init_transactions`.
+    pub fn uses_transaction_v2(&self) -> bool {
+        self.shared.txn.as_ref().is_some_and(|t| t.uses_v2())
+    }
+
+    /// Registers the `transactional.id` with its coordinator: fences any older producer with
+    /// the same id and completes or aborts the transaction it left open. Call once, before the
+    /// first transaction. Blocks at most `max.block.ms`.
+    pub async fn init_transactions(&self) -> Result<()> {
+        self.txn("init_transactions")?.init(&self.shared).await
+    }
+
+    /// Opens a transaction: records sent until commit or abort belong to it.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.txn("begin_transaction")?.begin()
+    }
+
+    /// Adds consumed offsets (the next offset to read, per partition) to the transaction, so
+    /// that they commit with its records. `group` identifies the consumer group member; a member
+    /// of an older generation is fenced (KIP-447).
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[((String, i32), i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        self.txn("send_offsets_to_transaction")?
+            .send_offsets(&self.shared, offsets, group)
+            .await
+    }
+
+    /// Flushes and commits the transaction. An [`Error::TransactionAbortable`] means a record
+    /// failed: call [`abort_transaction`](Self::abort_transaction).
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let txn = self.txn("commit_transaction")?;
+        txn.start_commit()?;
+        self.flush().await?;
+        if let TxnState::AbortableError(message) = txn.state() {
+            return Err(Error::TransactionAbortable { message });
+        }
+        txn.end(&self.shared, true).await
+    }
+
+    /// Aborts the transaction: records not yet sent fail with [`Error::TransactionAbortable`],
+    /// records already written are discarded for `read_committed` readers.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let txn = self.txn("abort_transaction")?;
+        txn.start_abort()?;
+        let unsent = self.shared.acc().take_unsent();
+        for b in unsent {
+            self.shared.memory.add_permits(b.memory);
+            b.fail(|| Error::TransactionAbortable {
+                message: "the transaction was aborted".to_owned(),
+            });
+        }
+        self.flush().await?;
+        txn.end(&self.shared, false).await?;
+        if self.shared.needs_bump.swap(false, Ordering::AcqRel) && !txn.uses_v2() {
+            // Sequences are unknown after the failure: bump the epoch (InitProducerId with the
+            // current id and epoch, KIP-360).
+            txn.init(&self.shared).await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and leaves the transaction open, returning what another process needs to commit
+    /// or abort it with [`resume_transaction`](Self::resume_transaction) (the first phase of a
+    /// two-phase commit). The transaction must end before `transaction.timeout.ms`, or the
+    /// coordinator aborts it.
+    pub async fn prepare_transaction(&self) -> Result<PreparedTransaction> {
+        let txn = self.txn("prepare_transaction")?;
+        self.flush().await?;
+        if let TxnState::AbortableError(message) = txn.state() {
+            return Err(Error::TransactionAbortable { message });
+        }
+        txn.prepare(&self.shared)
+    }
+
+    /// Takes over a prepared transaction of the same `transactional.id` (instead of
+    /// `init_transactions`, which would abort it); `commit_transaction` or `abort_transaction`
+    /// then finishes it.
+    pub async fn resume_transaction(&self, prepared: &PreparedTransaction) -> Result<()> {
+        self.txn("resume_transaction")?
+            .resume(&self.shared, prepared)
+            .await
     }
 
     /// Flushes, then stops the sender. Records sent before `close` are delivered (or fail by

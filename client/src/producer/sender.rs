@@ -11,13 +11,16 @@ use std::time::Instant;
 use laminar_kafka_protocol::messages::messages::produce_request::{
     PartitionProduceData, TopicProduceData,
 };
-use laminar_kafka_protocol::messages::messages::{ProduceRequest, TopicName};
+use laminar_kafka_protocol::messages::messages::{
+    ApiKey, InitProducerIdRequest, ProduceRequest, TopicName, TransactionalId,
+};
 use laminar_kafka_protocol::messages::protocol::StrBytes;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::Shared;
 use super::accumulator::{ProducerBatch, Tp};
+use super::idempotence::{ProducerIdentity, record_count, stamp};
 use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -56,6 +59,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
         for b in expired {
             // Not in flight: its partition's in-flight flag is not ours to clear.
             release(&shared, &b);
+            if b.stamp.is_some() {
+                outcome_unknown(&shared, "a batch expired after it was sent");
+            }
             let (topic, partition) = (b.tp.0.to_string(), b.tp.1);
             let last = b.last_error.clone();
             b.fail(|| Error::DeliveryTimeout {
@@ -66,8 +72,88 @@ pub(super) async fn run(shared: Arc<Shared>) {
             });
         }
 
-        let (mut ready, mut next_due) = shared.acc().drain_ready(now, config.linger, force);
+        let mut can_send = true;
+        if shared.idempotent {
+            if shared.needs_bump.load(Ordering::Acquire)
+                && requests.is_empty()
+                && held_back.is_empty()
+                && shared.txn.is_none()
+            {
+                // KIP-360: a new epoch once nothing is in flight; every partition restarts at 0.
+                let mut seq = shared.sequences();
+                match seq.bumped() {
+                    Some(next) => seq.set_identity(next),
+                    None => seq.reset(),
+                }
+                shared.needs_bump.store(false, Ordering::Release);
+            }
+            if shared.sequences().identity().is_none() {
+                can_send = false;
+                if shared.txn.is_none() && !shared.acc().is_empty() {
+                    match init_idempotent(&shared).await {
+                        Ok(identity) => {
+                            shared.sequences().set_identity(identity);
+                            can_send = true;
+                        }
+                        Err(e) if e.is_fatal() => {
+                            shared.set_fatal(e.to_string());
+                            fail_unsent(&shared, &e.to_string());
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            if shared.fatal_error().is_some() {
+                fail_unsent(
+                    &shared,
+                    &shared
+                        .fatal_error()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
+                );
+                can_send = false;
+            }
+        }
+
+        let (mut ready, mut next_due) = if can_send {
+            shared.acc().drain_ready(now, config.linger, force)
+        } else {
+            let soon = now + config.retry_backoff;
+            (Vec::new(), Some(soon))
+        };
         ready.append(&mut held_back);
+
+        if shared.idempotent && !ready.is_empty() {
+            let transactional = shared.txn.is_some();
+            let mut seq = shared.sequences();
+            let identity = seq.identity();
+            for b in ready.iter_mut() {
+                if b.stamp.map(|s| s.identity) != identity {
+                    if let Some(st) = seq.assign(&b.tp, record_count(&b.data)) {
+                        b.data = stamp(std::mem::take(&mut b.data), st, transactional);
+                        b.stamp = Some(st);
+                    }
+                }
+            }
+        }
+
+        if let Some(txn) = &shared.txn {
+            let tps: Vec<Tp> = ready.iter().map(|b| b.tp.clone()).collect();
+            if txn.uses_v2() {
+                txn.mark_added(&tps);
+            } else {
+                let missing = txn.missing(&tps);
+                if let Err(e) = txn.add_partitions(&shared, &missing).await {
+                    let fatal = e.is_fatal();
+                    let message = e.to_string();
+                    for b in ready.drain(..) {
+                        release(&shared, &b);
+                        shared.acc().done(&b.tp);
+                        b.fail(|| txn_failure(fatal, &message));
+                    }
+                }
+            }
+        }
 
         // Group by leader; batches without a leader wait for fresh metadata.
         let mut by_leader: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
@@ -149,6 +235,77 @@ pub(super) async fn run(shared: Arc<Shared>) {
     }
 }
 
+/// The error a record of a transactional (or fenced idempotent) producer gets.
+fn txn_failure(fatal: bool, message: &str) -> Error {
+    if fatal {
+        Error::ProducerFatal {
+            message: message.to_owned(),
+        }
+    } else {
+        Error::TransactionAbortable {
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// A batch may or may not have been written: sequences are no longer known.
+fn outcome_unknown(shared: &Shared, why: &str) {
+    if !shared.idempotent {
+        return;
+    }
+    shared.needs_bump.store(true, Ordering::Release);
+    if let Some(txn) = &shared.txn {
+        txn.fail_abortable(why.to_owned());
+    }
+}
+
+/// Fails every batch not yet sent.
+fn fail_unsent(shared: &Shared, message: &str) {
+    let unsent = shared.acc().take_unsent();
+    for b in unsent {
+        release(shared, &b);
+        b.fail(|| Error::ProducerFatal {
+            message: message.to_owned(),
+        });
+    }
+}
+
+/// InitProducerId for an idempotent producer without a transactional id.
+async fn init_idempotent(shared: &Shared) -> Result<ProducerIdentity> {
+    let conn = shared.cluster.any_connection().await?;
+    let version = conn
+        .versions()
+        .version(ApiKey::InitProducerId)
+        .map_err(|source| Error::Protocol {
+            broker: conn.broker().to_owned(),
+            source,
+        })?;
+    let response = conn
+        .send_at(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(-1),
+            version,
+        )
+        .await?;
+    match KafkaCode::check(response.error_code) {
+        Ok(()) => Ok(ProducerIdentity {
+            id: response.producer_id.0,
+            epoch: response.producer_epoch,
+        }),
+        // CLUSTER_AUTHORIZATION_FAILED / TRANSACTIONAL_ID_AUTHORIZATION_FAILED: no way on.
+        Err(code) if matches!(code.code(), 31 | 53) => Err(Error::ProducerFatal {
+            message: format!("InitProducerId: {code}"),
+        }),
+        Err(code) => Err(Error::Broker {
+            api: "InitProducerId",
+            code,
+            context: None,
+            message: None,
+        }),
+    }
+}
+
 fn release(shared: &Shared, batch: &ProducerBatch) {
     shared.memory.add_permits(batch.memory);
 }
@@ -182,6 +339,9 @@ fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
 fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
     let config = shared.cluster.config();
     if batch.created.elapsed() >= config.delivery_timeout {
+        if batch.stamp.is_some() {
+            outcome_unknown(shared, "a batch's delivery timed out after it was sent");
+        }
         batch.last_error = Some(reason);
         finish_failed(shared, batch, None);
         return;
@@ -204,13 +364,42 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                 shared.acc().done(&batch.tp);
                 batch.succeed(base_offset, log_append_time);
             }
+            Settled::Retry(e) | Settled::Fail(e)
+                if shared.idempotent
+                    && e.kafka_code().is_some_and(|c| matches!(c.code(), 45 | 59)) =>
+            {
+                // OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID: the broker's sequence
+                // state is not ours. Idempotent: new epoch, then retry. Transactional: the
+                // transaction must abort (the abort bumps the epoch).
+                shared.needs_bump.store(true, Ordering::Release);
+                match &shared.txn {
+                    None => retry_later(shared, batch, e.to_string()),
+                    Some(txn) => {
+                        txn.fail_abortable(e.to_string());
+                        finish_failed(shared, batch, Some(txn_failure(false, &e.to_string())));
+                    }
+                }
+            }
+            Settled::Retry(e) | Settled::Fail(e)
+                if e.kafka_code().is_some_and(|c| matches!(c.code(), 47 | 90)) =>
+            {
+                // INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: a newer producer took over.
+                let message = e.to_string();
+                shared.set_fatal(message.clone());
+                finish_failed(shared, batch, Some(txn_failure(true, &message)));
+            }
             Settled::Retry(e) => {
                 if e.kafka_code().is_none_or(|c| c.needs_metadata_refresh()) {
                     refresh.push(batch.tp.0.to_string());
                 }
                 retry_later(shared, batch, e.to_string());
             }
-            Settled::Fail(e) => finish_failed(shared, batch, Some(e)),
+            Settled::Fail(e) => {
+                if let Some(txn) = &shared.txn {
+                    txn.fail_abortable(e.to_string());
+                }
+                finish_failed(shared, batch, Some(e));
+            }
         }
     }
     if !refresh.is_empty() {
@@ -275,9 +464,15 @@ async fn try_send(
 ) -> Result<HashMap<Tp, Settled>> {
     let config = shared.cluster.config();
     let conn = shared.cluster.connect_to_node(leader).await?;
+    // A transactional producer without transaction version 2 must not send the Produce
+    // versions that add partitions implicitly.
+    let cap = match &shared.txn {
+        Some(txn) if !txn.uses_v2() => 11,
+        _ => i16::MAX,
+    };
     let version = conn
         .versions()
-        .version_for::<ProduceRequest>()
+        .version_at_most(ApiKey::Produce, cap)
         .map_err(|source| Error::Protocol {
             broker: conn.broker().to_owned(),
             source,
@@ -297,6 +492,12 @@ async fn try_send(
     }
     let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
     let request = ProduceRequest::default()
+        .with_transactional_id(
+            shared
+                .txn
+                .as_ref()
+                .map(|t| TransactionalId(StrBytes::from_string(t.transactional_id.clone()))),
+        )
         .with_acks(config.acks.as_i16())
         .with_timeout_ms(config.request_timeout.as_millis().min(i32::MAX as u128) as i32)
         .with_topic_data(
@@ -339,6 +540,11 @@ async fn try_send(
         for p in t.partition_responses {
             let tp: Tp = (name.clone(), p.index);
             let settled = match KafkaCode::check(p.error_code) {
+                // DUPLICATE_SEQUENCE_NUMBER: written before; the offset is not known.
+                Err(code) if code.code() == 46 => Settled::Ok {
+                    base_offset: -1,
+                    log_append_time: None,
+                },
                 Ok(()) => Settled::Ok {
                     base_offset: p.base_offset,
                     log_append_time: (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms),
