@@ -138,8 +138,8 @@ jars_current() {
 
 fetch_jars() {
     jars_current && return 0
-    command -v mvn >/dev/null || die "mvn (Apache Maven) is needed to fetch Kafka; install it (apt-get install -y maven)"
-    command -v java >/dev/null || die "java is needed to run Kafka; install a JDK 17+ (apt-get install -y openjdk-17-jdk-headless)"
+    ensure_command java openjdk-17-jdk-headless
+    ensure_command mvn maven
     mkdir -p "$CACHE_DIR"
     exec 8>"$CACHE_DIR/.lock"
     flock 8
@@ -255,7 +255,6 @@ logging_opts() {
 generate_tls() {
     local dir="$RUN_DIR/tls"
     [[ -f $dir/.complete ]] && return 0
-    command -v openssl >/dev/null || die "openssl is needed to make the test certificates (apt-get install -y openssl)"
     rm -rf "$dir"
     mkdir -p "$dir"
     log "generating the test CA and certificates in $dir"
@@ -471,17 +470,21 @@ port_open() {
     timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
 }
 
-ensure_kcat() {
-    command -v kcat >/dev/null && return 0
-    log "kcat is missing: installing it from Debian"
+# Installs a Debian package when its command is missing (the harness runs as root on CI).
+ensure_command() { # command package
+    command -v "$1" >/dev/null && return 0
+    log "$1 is missing: installing the Debian package $2"
     local sudo=()
     if [[ $(id -u) -ne 0 ]]; then
-        command -v sudo >/dev/null || die "kcat is missing and this is not root: install it (apt-get install -y kcat)"
+        command -v sudo >/dev/null || die "$1 is missing and this is not root: install it (apt-get install -y $2)"
         sudo=(sudo)
     fi
-    "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed; install kcat by hand"
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq kcat >/dev/null ||
-        die "apt-get install kcat failed"
+    if [[ -z ${APT_UPDATED:-} ]]; then
+        "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed; install $2 by hand"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$2" >/dev/null ||
+        die "apt-get install $2 failed"
 }
 
 kcat_metadata() { # bootstrap extra-args...
@@ -564,7 +567,8 @@ cmd_start() {
     mkdir -p "$RUN_DIR" "$REGISTRY_DIR"
     exec 9>"$RUN_DIR/.lock"
     flock 9
-    ensure_kcat
+    ensure_command kcat kcat
+    ensure_command openssl openssl
     local pid owner
     if pid=$(running_pid_of "$RUN_DIR"); then
         wait_ready "$pid"
