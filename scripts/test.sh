@@ -2,7 +2,7 @@
 # The whole test suite: formatting, lints, then every test of the workspace (unit tests, the fuzz
 # corpora, doctests and the broker tests) against the harness broker of scripts/kafka.sh.
 # Installs what is missing, starts the broker if none runs and stops it again at the end.
-# Exits non-zero on the first failure.
+# Exits non-zero if any check fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,7 +18,7 @@ if ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add clippy
 fi
 cargo --version
-java -version 2>&1 | head -n 1
+java -version 2>&1 | sed -n 1p
 
 step "broker"
 we_started_broker=0
@@ -33,16 +33,24 @@ stop_broker() {
 trap stop_broker EXIT
 scripts/kafka.sh start
 eval "$(scripts/kafka.sh env)"
-kcat -V | head -n 1
+kcat -V | sed -n 1p
 echo "Kafka $KAFKA_VERSION at $KAFKA_BOOTSTRAP (SASL_PLAINTEXT $KAFKA_BOOTSTRAP_SASL_PLAINTEXT, SSL $KAFKA_BOOTSTRAP_SSL, SASL_SSL $KAFKA_BOOTSTRAP_SASL_SSL)"
 
-step "cargo fmt --all -- --check"
-cargo fmt --all -- --check
+# Every check runs even when an earlier one failed, so one run shows all that is wrong.
+failed=()
+check() {
+    step "$*"
+    if ! "$@"; then
+        failed+=("$*")
+    fi
+}
+check cargo fmt --all -- --check
+check cargo clippy --workspace --all-targets -- -D warnings
+check cargo test --workspace
 
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
-
-step "cargo test --workspace"
-cargo test --workspace
-
+if ((${#failed[@]})); then
+    step "FAILED after $((SECONDS - started_at))s:"
+    printf '    %s\n' "${failed[@]}"
+    exit 1
+fi
 step "all checks passed in $((SECONDS - started_at))s"
