@@ -706,7 +706,10 @@ proptest! {
                 }
             }
             Err(e) => {
-                if password.len() >= 4 && !e.to_string().contains("`auth.password`") {
+                // The password may legitimately appear when another field holds the same text.
+                let elsewhere = servers.contains(&password) || topic.contains(&password)
+                    || column_type.contains(&password);
+                if password.len() >= 4 && !elsewhere && !e.to_string().contains("`auth.password`") {
                     prop_assert!(!e.to_string().contains(&password), "{}", e);
                 }
             }

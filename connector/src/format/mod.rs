@@ -11,7 +11,10 @@
 //! This module does not depend on the protocol crate's record types: payloads are plain bytes.
 //! Formats live one per file; `raw` ([`raw`]) is the first.
 
+mod columns;
+pub mod json;
 pub mod raw;
+mod temporal;
 
 use std::sync::Arc;
 
@@ -302,6 +305,7 @@ impl Decoder {
             Format::RawString | Format::RawBytes => {
                 Box::new(raw::RawDecoder::new(format, &payload_fields)?)
             }
+            Format::Json => Box::new(json::JsonDecoder::new(&payload_fields)?),
             other => return Err(FormatError::Unsupported(other.as_str())),
         };
         Ok(Decoder {
