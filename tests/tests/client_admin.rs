@@ -10,8 +10,11 @@ use laminar_kafka_client::admin::{Admin, ConfigResource, NewTopic};
 use laminar_kafka_client::config::IsolationLevel;
 use laminar_kafka_client::offsets::OffsetSpec;
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_protocol::messages::messages::delete_topics_request::DeleteTopicState;
+use laminar_kafka_protocol::messages::messages::{DeleteTopicsRequest, TopicName};
+use laminar_kafka_protocol::messages::protocol::StrBytes;
 use laminar_kafka_tests::unique_topic;
-use support::{broker, plaintext_config, send_all};
+use support::{broker, connect_plaintext, plaintext_config, send_all};
 
 fn config_value(
     entries: &[laminar_kafka_client::admin::ConfigEntry],
@@ -106,17 +109,63 @@ async fn topic_lifecycle_create_describe_list_delete() {
         .delete_topics(&[&compacted, &plain])
         .await
         .expect("delete");
+    // Deletion completes asynchronously on the controller: describe until both are gone.
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let topics = admin.list_topics().await.unwrap();
-        if !topics.contains(&compacted) && !topics.contains(&plain) {
-            break;
+    for topic in [&compacted, &plain] {
+        loop {
+            match admin.describe_topics(&[topic]).await {
+                Err(error) => {
+                    assert_eq!(error.kafka_code().map(|c| c.code()), Some(3), "{error}");
+                    break;
+                }
+                Ok(_) => assert!(Instant::now() < deadline, "{topic} still described"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(Instant::now() < deadline, "deleted topics still listed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let error = admin.describe_topics(&[&plain]).await.expect_err("deleted");
-    assert_eq!(error.kafka_code().map(|c| c.code()), Some(3), "{error}");
+    let topics = admin.list_topics().await.unwrap();
+    assert!(
+        !topics.contains(&compacted) && !topics.contains(&plain),
+        "{topics:?}"
+    );
+}
+
+/// A topic deleted by another client disappears from `list_topics` (a full metadata refresh
+/// replaces the topic list; it must not keep topics the broker no longer reports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_topics_forgets_topics_deleted_elsewhere() {
+    let broker = broker();
+    let admin = Admin::new(plaintext_config(broker, &[])).unwrap();
+    let topic = unique_topic("admin-deleted-elsewhere");
+    admin
+        .create_topics(&[NewTopic::new(topic.clone(), 1, 1)])
+        .await
+        .unwrap();
+    assert!(admin.list_topics().await.unwrap().contains(&topic));
+
+    let conn = connect_plaintext(broker).await;
+    let request = DeleteTopicsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topic_names(vec![TopicName(StrBytes::from_string(topic.clone()))])
+        .with_topics(vec![
+            DeleteTopicState::default()
+                .with_name(Some(TopicName(StrBytes::from_string(topic.clone())))),
+        ]);
+    let response = conn.send(&request).await.expect("DeleteTopics");
+    assert_eq!(response.responses[0].error_code, 0);
+    // Wait until the broker's own metadata no longer has it.
+    let other = Admin::new(plaintext_config(broker, &[])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while other.describe_topics(&[&topic]).await.is_ok() {
+        assert!(Instant::now() < deadline, "{topic} not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let topics = admin.list_topics().await.unwrap();
+    assert!(
+        !topics.contains(&topic),
+        "list_topics still lists {topic}, deleted by another client"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
