@@ -41,10 +41,10 @@ struct RestartGuard<'a> {
 
 impl Drop for RestartGuard<'_> {
     fn drop(&mut self) {
-        if harness(self.broker, "status").is_err() {
-            if let Err(e) = harness(self.broker, "start") {
-                eprintln!("could not start the broker again: {e}");
-            }
+        if harness(self.broker, "status").is_err()
+            && let Err(e) = harness(self.broker, "start")
+        {
+            eprintln!("could not start the broker again: {e}");
         }
     }
 }
