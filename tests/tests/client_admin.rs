@@ -28,6 +28,18 @@ fn config_value(
         .clone()
 }
 
+async fn wait_until_described(admin: &Admin, topics: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(error) = admin.describe_topics(topics).await {
+        assert_eq!(error.kafka_code().map(|c| c.code()), Some(3), "{error}");
+        assert!(
+            Instant::now() < deadline,
+            "{topics:?} not served after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_lifecycle_create_describe_list_delete() {
     let broker = broker();
@@ -43,6 +55,10 @@ async fn topic_lifecycle_create_describe_list_delete() {
         ])
         .await
         .expect("create");
+
+    // CreateTopics returns once the controller accepted the topics; the broker serves them a
+    // moment later.
+    wait_until_described(&admin, &[&compacted, &plain]).await;
 
     let configs = admin
         .describe_configs(ConfigResource::Topic, &compacted)
@@ -141,6 +157,7 @@ async fn list_topics_forgets_topics_deleted_elsewhere() {
         .create_topics(&[NewTopic::new(topic.clone(), 1, 1)])
         .await
         .unwrap();
+    wait_until_described(&admin, &[&topic]).await;
     assert!(admin.list_topics().await.unwrap().contains(&topic));
 
     let conn = connect_plaintext(broker).await;
@@ -177,6 +194,7 @@ async fn creating_an_existing_topic_is_topic_already_exists() {
         .create_topics(&[NewTopic::new(topic.clone(), 1, 1)])
         .await
         .unwrap();
+    wait_until_described(&admin, &[&topic]).await;
     let error = admin
         .create_topics(&[NewTopic::new(topic.clone(), 3, 1)])
         .await
@@ -241,6 +259,7 @@ async fn list_offsets_earliest_latest_and_by_time() {
         .create_topics(&[NewTopic::new(topic.clone(), 1, 1)])
         .await
         .unwrap();
+    wait_until_described(&admin, &[&topic]).await;
     let producer = Producer::new(plaintext_config(broker, &[])).unwrap();
     let base = 1_700_000_000_000i64;
     send_all(
