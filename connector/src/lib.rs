@@ -6,10 +6,12 @@
 //! - [`sql`]: `CREATE TABLE … WITH (…)` into the same configuration plus an Arrow schema.
 //! - [`format`](mod@format): record payloads and metadata into Arrow batches.
 //! - [`schema`]: conventions on table schemas (metadata columns, JSON columns).
+//! - [`schema_registry`]: a client of the Confluent Schema Registry API.
 
 pub mod config;
 pub mod format;
 pub mod schema;
+pub mod schema_registry;
 pub mod sql;
 
 pub use config::{ConfigError, parse_profile_json, parse_table_json};

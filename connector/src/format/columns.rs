@@ -81,7 +81,10 @@ enum Data {
     I128(Vec<i128>),
     I256(Vec<i256>),
     /// Variable-length: `offsets` has one more entry than there are values.
-    Var { offsets: Vec<i32>, data: Vec<u8> },
+    Var {
+        offsets: Vec<i32>,
+        data: Vec<u8>,
+    },
 }
 
 impl Data {
@@ -339,9 +342,8 @@ impl Column {
                     }
                     Scalar::Str(t) => decimal_digits(t.trim(), p, s),
                     Scalar::DecimalBytes(bytes, scale) => {
-                        let text = unscaled_text(bytes).ok_or_else(|| {
-                            Some("decimal is wider than 256 bits".to_owned())
-                        })?;
+                        let text = unscaled_text(bytes)
+                            .ok_or_else(|| Some("decimal is wider than 256 bits".to_owned()))?;
                         let text = shift_point(&text, scale);
                         decimal_digits(&text, p, s)
                     }
@@ -349,12 +351,15 @@ impl Column {
                 }
                 .map_err(Some)?;
                 match &mut self.data {
-                    Data::I128(d) => d.push(digits.parse::<i128>().map_err(|_| {
-                        Some(format!("does not fit DECIMAL({p},{s})"))
-                    })?),
-                    Data::I256(d) => d.push(i256::from_string(&digits).ok_or_else(|| {
-                        Some(format!("does not fit DECIMAL({p},{s})"))
-                    })?),
+                    Data::I128(d) => d.push(
+                        digits
+                            .parse::<i128>()
+                            .map_err(|_| Some(format!("does not fit DECIMAL({p},{s})")))?,
+                    ),
+                    Data::I256(d) => d.push(
+                        i256::from_string(&digits)
+                            .ok_or_else(|| Some(format!("does not fit DECIMAL({p},{s})")))?,
+                    ),
                     _ => return Err(None),
                 }
             }
@@ -365,7 +370,9 @@ impl Column {
                         let quoted = serde_json::to_string(s).map_err(|e| Some(e.to_string()))?;
                         self.push_var(quoted.as_bytes()).map_err(Some)?;
                     }
-                    Scalar::Str(s) | Scalar::Json(s) => self.push_var(s.as_bytes()).map_err(Some)?,
+                    Scalar::Str(s) | Scalar::Json(s) => {
+                        self.push_var(s.as_bytes()).map_err(Some)?
+                    }
                     Scalar::Bool(b) => self
                         .push_var(if b { b"true" } else { b"false" })
                         .map_err(Some)?,
@@ -530,9 +537,9 @@ impl Column {
                     TimeUnit::Microsecond => Arc::new(
                         TimestampMicrosecondArray::new(values, nulls).with_timezone_opt(tz),
                     ),
-                    TimeUnit::Nanosecond => Arc::new(
-                        TimestampNanosecondArray::new(values, nulls).with_timezone_opt(tz),
-                    ),
+                    TimeUnit::Nanosecond => {
+                        Arc::new(TimestampNanosecondArray::new(values, nulls).with_timezone_opt(tz))
+                    }
                 }
             }
             (Data::I64(v), _) => prim!(Int64Array, v),
@@ -694,7 +701,10 @@ pub(crate) fn decimal_digits(text: &str, precision: u8, scale: i8) -> Result<Str
             }
         }
     }
-    let first = digits.iter().position(|d| *d != b'0').unwrap_or(digits.len());
+    let first = digits
+        .iter()
+        .position(|d| *d != b'0')
+        .unwrap_or(digits.len());
     let significant = &digits[first..];
     if significant.len() > usize::from(precision) {
         return Err(format!("does not fit DECIMAL({precision},{scale})"));
@@ -801,7 +811,10 @@ mod tests {
         assert_eq!(decimal_digits("-0.001", 3, 2).unwrap(), "0");
         assert_eq!(decimal_digits(".5", 3, 1).unwrap(), "5");
         assert!(decimal_digits("1000", 3, 0).is_err());
-        assert!(decimal_digits("99.995", 4, 2).is_err(), "rounds up past precision");
+        assert!(
+            decimal_digits("99.995", 4, 2).is_err(),
+            "rounds up past precision"
+        );
         assert!(decimal_digits("1e999", 38, 0).is_err());
         assert!(decimal_digits("abc", 3, 0).is_err());
         assert!(decimal_digits("", 3, 0).is_err());

@@ -377,7 +377,10 @@ mod tests {
         ]))
     }
 
-    fn decode(records: &[&str], policy: BadDataPolicy) -> (Result<RecordBatch, FormatError>, Vec<FormatError>, u64) {
+    fn decode(
+        records: &[&str],
+        policy: BadDataPolicy,
+    ) -> (Result<RecordBatch, FormatError>, Vec<FormatError>, u64) {
         let mut d = Decoder::new(schema(), Format::Json, policy).unwrap();
         let mut errors = Vec::new();
         for (i, r) in records.iter().enumerate() {
@@ -404,19 +407,36 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let batch = batch.unwrap();
         assert_eq!(batch.num_rows(), 3);
-        assert_eq!(batch.column(0).as_primitive::<Int64Type>().values(), &[1, 2, 3]);
+        assert_eq!(
+            batch.column(0).as_primitive::<Int64Type>().values(),
+            &[1, 2, 3]
+        );
         assert_eq!(batch.column(1).as_primitive::<Int16Type>().value(0), -3);
         assert!(batch.column(1).is_null(1));
         let names = batch.column(2).as_string::<i32>();
         assert_eq!(names.value(0), "a\"b");
-        assert_eq!(names.value(1), r#"{"n":1}"#, "a nested object in TEXT is its JSON");
+        assert_eq!(
+            names.value(1),
+            r#"{"n":1}"#,
+            "a nested object in TEXT is its JSON"
+        );
         assert_eq!(batch.column(3).as_primitive::<Float64Type>().value(0), 1.5);
         let prices = batch.column(4).as_primitive::<Decimal128Type>();
-        assert_eq!((prices.value(0), prices.value(1), prices.value(2)), (1235, 10, 10000));
+        assert_eq!(
+            (prices.value(0), prices.value(1), prices.value(2)),
+            (1235, 10, 10000)
+        );
         let at = batch.column(5).as_primitive::<TimestampMillisecondType>();
         assert_eq!(at.value(0), 1_704_164_645_678);
-        assert_eq!(at.value(1), 1_700_000_000_123, "numbers are epoch milliseconds");
-        assert_eq!(batch.column(6).as_primitive::<Date32Type>().value(0), 19_782);
+        assert_eq!(
+            at.value(1),
+            1_700_000_000_123,
+            "numbers are epoch milliseconds"
+        );
+        assert_eq!(
+            batch.column(6).as_primitive::<Date32Type>().value(0),
+            19_782
+        );
         assert_eq!(batch.column(7).as_binary::<i32>().value(0), &[0, 1, 255]);
         assert!(batch.column(8).as_boolean().value(0));
         let payload = batch.column(9).as_string::<i32>();
@@ -443,7 +463,10 @@ mod tests {
         ];
         let (batch, errors, _) = decode(&records, BadDataPolicy::Fail);
         let batch = batch.unwrap();
-        assert_eq!(batch.column(0).as_primitive::<Int64Type>().values(), &[1, 12]);
+        assert_eq!(
+            batch.column(0).as_primitive::<Int64Type>().values(),
+            &[1, 12]
+        );
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             messages,
@@ -461,7 +484,10 @@ mod tests {
             ]
         );
         for m in &messages {
-            assert!(!m.contains("maybe") && !m.contains("yesterday"), "payload leaked: {m}");
+            assert!(
+                !m.contains("maybe") && !m.contains("yesterday"),
+                "payload leaked: {m}"
+            );
         }
 
         let (batch, errors, dropped) = decode(&records, BadDataPolicy::Drop);

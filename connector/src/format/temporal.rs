@@ -125,7 +125,10 @@ fn time(c: &mut Cursor<'_>) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    Some((i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000_000 + nanos)
+    Some(
+        (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000_000
+            + nanos,
+    )
 }
 
 /// A date as days since 1970-01-01.
@@ -293,10 +296,7 @@ mod tests {
         let mut s = String::new();
         format_timestamp(1_700_000_000_123, TimeUnit::Millisecond, true, &mut s);
         assert_eq!(s, "2023-11-14T22:13:20.123Z");
-        assert_eq!(
-            parse_timestamp_nanos(&s),
-            Some(1_700_000_000_123_000_000)
-        );
+        assert_eq!(parse_timestamp_nanos(&s), Some(1_700_000_000_123_000_000));
         s.clear();
         format_timestamp(-1, TimeUnit::Microsecond, false, &mut s);
         assert_eq!(s, "1969-12-31T23:59:59.999999");
