@@ -7,7 +7,7 @@ use std::time::Duration;
 use laminar_kafka_tests::{Broker, SaslMechanism, Security, unique_topic};
 
 /// Deadline of runs that are expected to fail: kcat keeps retrying until its metadata timeout.
-const SHORT: Duration = Duration::from_secs(8);
+const SHORT: Duration = Duration::from_secs(5);
 
 fn values(topic: &str) -> Vec<String> {
     (0..3).map(|i| format!("{topic}-value-{i}")).collect()
