@@ -13,7 +13,7 @@ use super::batch::{
 use super::compression::{Compression, Compressor};
 use super::control::{ControlRecordType, control_key, marker_value};
 use super::error::{RecordError, Result};
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::varint::{put_varint, varint_len, varlong_len, write_varint_at, write_varlong_at};
 
 /// A header to write: a string key and a nullable value.
 pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
@@ -219,12 +219,23 @@ impl BatchBuilder {
         let ts_delta = timestamp.wrapping_sub(self.base_timestamp);
         let out = &mut self.records;
         out.reserve(body + 5);
-        put_varint(out, body as i32);
-        out.push(0); // attributes
-        put_varlong(out, ts_delta);
-        put_varint(out, self.count);
-        put_bytes(out, key);
-        put_bytes(out, value);
+        // The fixed fields up to the key, assembled on the stack and appended at once.
+        let mut head = [0u8; 5 + 1 + 10 + 5 + 5];
+        let mut n = write_varint_at(&mut head, 0, body as i32);
+        head[n] = 0; // attributes
+        n = write_varlong_at(&mut head, n + 1, ts_delta);
+        n = write_varint_at(&mut head, n, self.count);
+        n = write_varint_at(&mut head, n, key.map_or(-1, |k| k.len() as i32));
+        out.extend_from_slice(&head[..n]);
+        if let Some(k) = key {
+            out.extend_from_slice(k);
+        }
+        let mut mid = [0u8; 5];
+        let n = write_varint_at(&mut mid, 0, value.map_or(-1, |v| v.len() as i32));
+        out.extend_from_slice(&mid[..n]);
+        if let Some(v) = value {
+            out.extend_from_slice(v);
+        }
         put_varint(out, headers.len() as i32);
         for (k, v) in headers {
             put_varint(out, k.len() as i32);

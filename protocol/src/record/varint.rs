@@ -11,14 +11,44 @@ use super::error::{Result, truncated};
 /// Reads a zigzag-encoded 32-bit varint from the front of `input` and advances it.
 #[inline(always)]
 pub(crate) fn read_varint(input: &mut &[u8], what: &'static str) -> Result<i32> {
-    let raw = match **input {
-        [b0, ref rest @ ..] if b0 < 0x80 => {
-            *input = rest;
-            u32::from(b0)
-        }
-        _ => read_raw32_slow(input, what)?,
-    };
+    let raw = read_raw32(input, what)?;
     Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// The unsigned varint at the front of `input`. Records' varints are mostly 1–3 bytes: with five
+/// bytes in sight one length check covers the whole decode, unrolled.
+#[inline(always)]
+fn read_raw32(input: &mut &[u8], what: &'static str) -> Result<u32> {
+    if let [b0, ref rest @ ..] = **input {
+        if b0 < 0x80 {
+            *input = rest;
+            return Ok(u32::from(b0));
+        }
+    }
+    if let [b0, b1, b2, b3, b4, ..] = **input {
+        let mut v = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7);
+        if b1 < 0x80 {
+            *input = &input[2..];
+            return Ok(v);
+        }
+        v |= u32::from(b2 & 0x7f) << 14;
+        if b2 < 0x80 {
+            *input = &input[3..];
+            return Ok(v);
+        }
+        v |= u32::from(b3 & 0x7f) << 21;
+        if b3 < 0x80 {
+            *input = &input[4..];
+            return Ok(v);
+        }
+        if b4 < 0x80 {
+            *input = &input[5..];
+            // Like Java, the bits beyond 32 are dropped.
+            return Ok(v | (u32::from(b4) << 28));
+        }
+        return Err(RecordError::VarintOverflow { what });
+    }
+    read_raw32_slow(input, what)
 }
 
 #[inline(never)]
@@ -44,6 +74,14 @@ pub(crate) fn read_varlong(input: &mut &[u8], what: &'static str) -> Result<i64>
         [b0, ref rest @ ..] if b0 < 0x80 => {
             *input = rest;
             u64::from(b0)
+        }
+        [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+            *input = rest;
+            u64::from(b0 & 0x7f) | (u64::from(b1) << 7)
+        }
+        [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
+            *input = rest;
+            u64::from(b0 & 0x7f) | (u64::from(b1 & 0x7f) << 7) | (u64::from(b2) << 14)
         }
         _ => read_raw64_slow(input, what)?,
     };
@@ -91,6 +129,31 @@ pub(crate) fn varlong_len(v: i64) -> usize {
     (70 - z.leading_zeros() as usize) / 7
 }
 
+/// Writes `v` as a zigzag varint into `buf` at `pos`, returning the position after it. `buf`
+/// must have 5 bytes free at `pos`.
+#[inline(always)]
+pub(crate) fn write_varint_at(buf: &mut [u8], pos: usize, v: i32) -> usize {
+    write_raw_at(buf, pos, u64::from(zigzag32(v)))
+}
+
+/// Writes `v` as a zigzag varlong into `buf` at `pos`, returning the position after it. `buf`
+/// must have 10 bytes free at `pos`.
+#[inline(always)]
+pub(crate) fn write_varlong_at(buf: &mut [u8], pos: usize, v: i64) -> usize {
+    write_raw_at(buf, pos, zigzag64(v))
+}
+
+#[inline(always)]
+fn write_raw_at(buf: &mut [u8], mut pos: usize, mut z: u64) -> usize {
+    while z >= 0x80 {
+        buf[pos] = (z as u8) | 0x80;
+        z >>= 7;
+        pos += 1;
+    }
+    buf[pos] = z as u8;
+    pos + 1
+}
+
 /// Appends `v` as a zigzag varint.
 #[inline(always)]
 pub(crate) fn put_varint(dst: &mut Vec<u8>, v: i32) {
@@ -107,7 +170,7 @@ pub(crate) fn put_varint(dst: &mut Vec<u8>, v: i32) {
 }
 
 /// Appends `v` as a zigzag varlong.
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn put_varlong(dst: &mut Vec<u8>, v: i64) {
     let mut z = zigzag64(v);
     if z < 0x80 {
@@ -177,11 +240,52 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn fast_and_slow_paths_agree_near_the_end_of_the_input() {
+        // The unrolled path needs five bytes in sight; shorter tails take the checked path.
+        for v in [
+            0,
+            1,
+            -1,
+            63,
+            64,
+            -65,
+            8191,
+            8192,
+            1 << 20,
+            i32::MAX,
+            i32::MIN,
+        ] {
+            let mut enc = Vec::new();
+            put_varint(&mut enc, v);
+            for pad in 0..6 {
+                let mut buf = enc.clone();
+                buf.extend(std::iter::repeat_n(0xAB, pad));
+                let mut cur = &buf[..];
+                assert_eq!(read_varint(&mut cur, "t").unwrap(), v, "{v} pad {pad}");
+                assert_eq!(cur.len(), pad);
+            }
+        }
+        // Five bytes with the high bit on the last one: overflow on both paths.
+        for tail in [&[][..], &[0u8, 0, 0][..]] {
+            let mut buf = vec![0x80, 0x80, 0x80, 0x80, 0x80];
+            buf.extend_from_slice(tail);
+            let mut cur = &buf[..];
+            assert!(matches!(
+                read_varint(&mut cur, "t"),
+                Err(RecordError::VarintOverflow { .. })
+            ));
+        }
+    }
+
     proptest! {
         #[test]
         fn varints_round_trip(v in any::<i32>(), tail in proptest::collection::vec(any::<u8>(), 0..4)) {
             let mut out = Vec::new();
             put_varint(&mut out, v);
+            let mut arr = [0u8; 7];
+            let end = write_varint_at(&mut arr, 2, v);
+            prop_assert_eq!(&arr[2..end], &out[..]);
             prop_assert_eq!(out.len(), varint_len(v));
             out.extend_from_slice(&tail);
             let mut cur = &out[..];
@@ -194,6 +298,9 @@ mod tests {
             let mut out = Vec::new();
             put_varlong(&mut out, v);
             prop_assert_eq!(out.len(), varlong_len(v));
+            let mut arr = [0u8; 10];
+            let end = write_varlong_at(&mut arr, 0, v);
+            prop_assert_eq!(&arr[..end], &out[..]);
             let mut cur = &out[..];
             prop_assert_eq!(read_varlong(&mut cur, "t").unwrap(), v);
             prop_assert!(cur.is_empty());

@@ -215,17 +215,36 @@ fn size_bound(mut input: &[u8]) -> Result<usize> {
     Ok(bound)
 }
 
+thread_local! {
+    /// Per-thread block buffer, reused between batches: each compressed block decompresses here
+    /// and is appended to the output, so the output is never zero-filled (at most 4 MiB, the
+    /// largest LZ4 block, and never more than the caller's limit).
+    static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     if input.is_empty() {
         return Err(corrupt("empty LZ4 payload"));
     }
     let bound = size_bound(input)?;
-    let mut out = vec![0u8; bound.min(limit)];
-    let mut pos = 0usize;
+    let mut out: Vec<u8> = Vec::with_capacity(bound.min(limit));
+    BLOCK.with(|block_buf| {
+        let mut block_buf = block_buf.borrow_mut();
+        decompress_frames(input, limit, &mut out, &mut block_buf)
+    })?;
+    Ok(out)
+}
+
+fn decompress_frames(
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
     let mut rest = input;
     while !rest.is_empty() {
         let info = read_frame_header(&mut rest)?;
-        let frame_start = pos;
+        let frame_start = out.len();
         loop {
             let word = take_u32(&mut rest, "block size")?;
             if word == 0 {
@@ -237,24 +256,26 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
                 take(&mut rest, 4, "block checksum")?;
             }
             if word & UNCOMPRESSED_BIT != 0 {
-                let Some(dst) = out.get_mut(pos..pos + size) else {
+                if out.len() + size > limit {
                     return Err(too_large(limit));
-                };
-                dst.copy_from_slice(block);
-                pos += size;
+                }
+                out.extend_from_slice(block);
                 continue;
             }
-            let room = (out.len() - pos).min(info.block_max);
+            let room = (limit - out.len()).min(info.block_max);
             let limited = room < info.block_max;
-            let result = if info.independent || pos == frame_start {
-                decompress_into(block, &mut out[pos..pos + room])
+            if scratch.len() < room {
+                scratch.resize(room, 0);
+            }
+            let dst = &mut scratch[..room];
+            let result = if info.independent || out.len() == frame_start {
+                decompress_into(block, dst)
             } else {
-                let (done, free) = out.split_at_mut(pos);
-                let dict = &done[frame_start.max(pos.saturating_sub(WINDOW))..];
-                decompress_into_with_dict(block, &mut free[..room], dict)
+                let dict = &out[frame_start.max(out.len().saturating_sub(WINDOW))..];
+                decompress_into_with_dict(block, dst, dict)
             };
             match result {
-                Ok(n) => pos += n,
+                Ok(n) => out.extend_from_slice(&scratch[..n]),
                 Err(DecompressError::OutputTooSmall { .. }) if limited => {
                     return Err(too_large(limit));
                 }
@@ -265,16 +286,15 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
             take(&mut rest, 4, "content checksum")?;
         }
         if let Some(cs) = info.content_size {
-            if cs != (pos - frame_start) as u64 {
+            let got = out.len() - frame_start;
+            if cs != got as u64 {
                 return Err(corrupt(format!(
-                    "LZ4 frame declares {cs} bytes but holds {}",
-                    pos - frame_start
+                    "LZ4 frame declares {cs} bytes but holds {got}"
                 )));
             }
         }
     }
-    out.truncate(pos);
-    Ok(out)
+    Ok(())
 }
 
 pub(super) fn compress(input: &[u8], dst: &mut Vec<u8>) -> Result<()> {

@@ -9,6 +9,13 @@
 use super::{Compression, read_bounded};
 use crate::record::error::{RecordError, Result};
 
+thread_local! {
+    /// One decompression context per thread: creating one costs more than decompressing a small
+    /// batch.
+    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The Java client's default level (`compression.zstd.level`).
 const LEVEL: i32 = 3;
 
@@ -31,8 +38,16 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
             });
         }
         let mut out = Vec::with_capacity(size);
-        let mut dec = zstd::bulk::Decompressor::new().map_err(corrupt)?;
-        if dec.decompress_to_buffer(input, &mut out).is_ok() {
+        let done = DCTX.with(|cell| -> Result<bool> {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new().map_err(corrupt)?);
+            }
+            Ok(slot
+                .as_mut()
+                .is_some_and(|d| d.decompress_to_buffer(input, &mut out).is_ok()))
+        })?;
+        if done {
             return Ok(out);
         }
         // Several frames, or a lying size: fall through to the bounded stream, which reports
