@@ -133,6 +133,9 @@ async fn our_keyed_records_are_read_by_java_and_kcat_in_the_java_partition() {
     .collect();
     java_read.sort();
     assert_eq!(java_read, want, "the Java console consumer's view");
+    // `-c`: wait for every record (with `-e`, kcat may see a stale end of partition and stop
+    // early); the helper's deadline bounds the wait.
+    let count = sent.len().to_string();
     let output = blocking(|| {
         support::kcat(
             broker,
@@ -142,7 +145,8 @@ async fn our_keyed_records_are_read_by_java_and_kcat_in_the_java_partition() {
                 &ours,
                 "-o",
                 "beginning",
-                "-e",
+                "-c",
+                &count,
                 "-q",
                 "-f",
                 "%p\t%k\t%s\n",

@@ -397,6 +397,9 @@ async fn our_batches_read_back_by_java_and_kcat(codec: Compression) {
             )
         })
         .collect();
+    // `-c`: wait for every record (with `-e`, kcat may see a stale end of partition and stop
+    // early); the helper's deadline bounds the wait.
+    let count = sent.len().to_string();
     let output = blocking(|| {
         support::kcat(
             broker,
@@ -406,7 +409,8 @@ async fn our_batches_read_back_by_java_and_kcat(codec: Compression) {
                 &topic,
                 "-o",
                 "beginning",
-                "-e",
+                "-c",
+                &count,
                 "-q",
                 "-f",
                 "%T|%o|%K|%k|%S|%s|%h\n",
