@@ -171,6 +171,18 @@ pub struct RegisteredSchema {
     pub references: Vec<SchemaReference>,
 }
 
+impl RegisteredSchema {
+    /// A schema without references (for schemas known without asking a registry).
+    pub fn new(id: u32, schema_type: SchemaType, schema: String) -> Self {
+        RegisteredSchema {
+            id,
+            schema_type,
+            schema,
+            references: Vec::new(),
+        }
+    }
+}
+
 /// One version of a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

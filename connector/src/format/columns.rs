@@ -88,21 +88,6 @@ enum Data {
 }
 
 impl Data {
-    fn len(&self) -> usize {
-        match self {
-            Data::Bool(b) => b.len(),
-            Data::I8(v) => v.len(),
-            Data::I16(v) => v.len(),
-            Data::I32(v) => v.len(),
-            Data::I64(v) => v.len(),
-            Data::F32(v) => v.len(),
-            Data::F64(v) => v.len(),
-            Data::I128(v) => v.len(),
-            Data::I256(v) => v.len(),
-            Data::Var { offsets, .. } => offsets.len() - 1,
-        }
-    }
-
     fn truncate(&mut self, len: usize) {
         match self {
             Data::Bool(b) => b.truncate(len),
@@ -366,7 +351,11 @@ impl Column {
             Kind::Utf8 | Kind::Json => {
                 let json = self.kind == Kind::Json;
                 match value {
-                    Scalar::Str(s) if json => {
+                    // Text into a JSON column (Avro and Protobuf carry JSON as strings): kept
+                    // as written when it is JSON, else stored as a JSON string.
+                    Scalar::Str(s)
+                        if json && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() =>
+                    {
                         let quoted = serde_json::to_string(s).map_err(|e| Some(e.to_string()))?;
                         self.push_var(quoted.as_bytes()).map_err(Some)?;
                     }
@@ -472,11 +461,6 @@ impl Column {
             }
         }
         Ok(())
-    }
-
-    /// Whether this row has set the column.
-    pub(crate) fn is_set(&self) -> bool {
-        self.set
     }
 
     fn end_row(&mut self) -> Result<(), String> {
@@ -588,7 +572,7 @@ fn integer(value: Scalar<'_>) -> Result<i128, Option<String>> {
 }
 
 /// The decimal text of a big-endian two's complement integer of at most 32 bytes.
-fn unscaled_text(bytes: &[u8]) -> Option<String> {
+pub(crate) fn unscaled_text(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return Some("0".to_owned());
     }
@@ -608,7 +592,7 @@ fn unscaled_text(bytes: &[u8]) -> Option<String> {
 }
 
 /// An integer's text divided by 10^scale, as decimal text.
-fn shift_point(int_text: &str, scale: i8) -> String {
+pub(crate) fn shift_point(int_text: &str, scale: i8) -> String {
     if scale <= 0 {
         let mut s = int_text.to_owned();
         if int_text != "0" {
@@ -738,11 +722,6 @@ impl Columns {
                 .collect::<Result<_, _>>()?,
             rows: 0,
         })
-    }
-
-    /// Rows completed since the last finish.
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
     }
 
     /// Sets column `index` of the current row.

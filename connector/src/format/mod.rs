@@ -11,6 +11,7 @@
 //! This module does not depend on the protocol crate's record types: payloads are plain bytes.
 //! Formats live one per file; `raw` ([`raw`]) is the first.
 
+pub mod avro;
 mod columns;
 pub mod json;
 pub mod raw;
@@ -27,6 +28,7 @@ use arrow_schema::{ArrowError, DataType, Field, SchemaRef, TimeUnit};
 
 use crate::config::{BadDataPolicy, Format};
 use crate::schema::MetadataColumn;
+use crate::schema_registry::{RegisteredSchema, RegistryError, SchemaRegistryClient};
 
 /// A record's metadata, borrowed from wherever the source keeps it.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +74,13 @@ pub enum FormatError {
     /// The format is configured but has no decoder yet.
     #[error("format `{0}` has no decoder yet")]
     Unsupported(&'static str),
+    /// A row that cannot be encoded for a sink (a null in a NOT NULL column, a value out of
+    /// the format's range).
+    #[error("encoding a row: {0}")]
+    Encode(String),
+    /// The schema registry failed while looking up a writer schema.
+    #[error("schema registry: {0}")]
+    Registry(String),
     /// Arrow refused the assembled batch (a bug if it happens: columns are built to the schema).
     #[error("building the batch: {0}")]
     Arrow(String),
@@ -89,7 +98,20 @@ pub(crate) trait PayloadDecoder: Send {
     fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String>;
     /// The payload columns built so far, in schema order of the payload fields; resets.
     fn finish(&mut self) -> Vec<ArrayRef>;
+    /// The registry id of the writer schema `payload` needs, when it has not been added yet.
+    fn missing_schema(&self, _payload: &[u8]) -> Option<u32> {
+        None
+    }
+    /// Adds a writer schema fetched from the registry, with the text of the schemas it
+    /// references (dependencies first). A schema that does not suit the table is remembered
+    /// as such: its records are bad records.
+    fn add_schema(&mut self, _schema: &RegisteredSchema, _references: &[(String, String)]) {}
+    /// Remembers that writer schema `id` cannot be had (the registry does not know it).
+    fn schema_failed(&mut self, _id: u32, _reason: String) {}
 }
+
+/// Most schemas one writer schema may reference, directly or not.
+const MAX_REFERENCES: usize = 256;
 
 /// One metadata column's pending values.
 #[derive(Debug)]
@@ -270,11 +292,44 @@ impl std::fmt::Debug for Decoder {
 }
 
 impl Decoder {
-    /// A decoder for `schema` (the table's, metadata columns included) in `format`.
+    /// A decoder for `schema` (the table's, metadata columns included) in `format`. Avro and
+    /// Protobuf records are Confluent-framed; their writer schemas are loaded from the registry
+    /// with [`decode_with_registry`](Self::decode_with_registry) (or added with
+    /// [`add_schema`](Self::add_schema)).
     pub fn new(
         schema: SchemaRef,
         format: Format,
         policy: BadDataPolicy,
+    ) -> Result<Self, FormatError> {
+        Self::build(schema, format, policy, |fields| {
+            Ok(match format {
+                Format::RawString | Format::RawBytes => {
+                    Box::new(raw::RawDecoder::new(format, fields)?)
+                }
+                Format::Json => Box::new(json::JsonDecoder::new(fields)?),
+                Format::Avro => Box::new(avro::AvroDecoder::registry(fields)?),
+                other => return Err(FormatError::Unsupported(other.as_str())),
+            })
+        })
+    }
+
+    /// A decoder of plain Avro records (no registry framing) all written with the Avro
+    /// schema `writer_schema` (JSON text), resolved against the table's columns.
+    pub fn plain_avro(
+        schema: SchemaRef,
+        writer_schema: &str,
+        policy: BadDataPolicy,
+    ) -> Result<Self, FormatError> {
+        Self::build(schema, Format::Avro, policy, |fields| {
+            Ok(Box::new(avro::AvroDecoder::plain(fields, writer_schema)?))
+        })
+    }
+
+    fn build(
+        schema: SchemaRef,
+        format: Format,
+        policy: BadDataPolicy,
+        payload: impl FnOnce(&[arrow_schema::FieldRef]) -> Result<Box<dyn PayloadDecoder>, FormatError>,
     ) -> Result<Self, FormatError> {
         let mut metadata = Vec::new();
         let mut payload_indices = Vec::new();
@@ -301,13 +356,7 @@ impl Decoder {
                 }
             }
         }
-        let payload: Box<dyn PayloadDecoder> = match format {
-            Format::RawString | Format::RawBytes => {
-                Box::new(raw::RawDecoder::new(format, &payload_fields)?)
-            }
-            Format::Json => Box::new(json::JsonDecoder::new(&payload_fields)?),
-            other => return Err(FormatError::Unsupported(other.as_str())),
-        };
+        let payload = payload(&payload_fields)?;
         Ok(Decoder {
             schema,
             format,
@@ -318,6 +367,53 @@ impl Decoder {
             rows: 0,
             dropped: 0,
         })
+    }
+
+    /// The registry id of the writer schema this payload needs, if it has not been loaded.
+    pub fn missing_schema(&self, payload: Option<&[u8]>) -> Option<u32> {
+        payload.and_then(|p| self.payload.missing_schema(p))
+    }
+
+    /// Adds a writer schema (with the text of the schemas it references, dependencies first,
+    /// as `(name, text)`).
+    pub fn add_schema(&mut self, schema: &RegisteredSchema, references: &[(String, String)]) {
+        self.payload.add_schema(schema, references);
+    }
+
+    /// Loads writer schema `id` and everything it references from `registry`. A schema the
+    /// registry does not know makes the records that use it bad records; a registry that
+    /// cannot be asked is an error (the record can be retried).
+    pub async fn load_schema(
+        &mut self,
+        registry: &SchemaRegistryClient,
+        id: u32,
+    ) -> Result<(), FormatError> {
+        match fetch_with_references(registry, id).await {
+            Ok((schema, references)) => {
+                self.payload.add_schema(&schema, &references);
+                Ok(())
+            }
+            Err(RegistryError::NotFound { message, .. }) => {
+                self.payload
+                    .schema_failed(id, format!("the registry does not know it ({message})"));
+                Ok(())
+            }
+            Err(e) => Err(FormatError::Registry(e.to_string())),
+        }
+    }
+
+    /// [`decode`](Self::decode), loading the record's writer schema from `registry` first
+    /// when it is not loaded yet (once per schema id).
+    pub async fn decode_with_registry(
+        &mut self,
+        registry: &SchemaRegistryClient,
+        payload: Option<&[u8]>,
+        meta: &RecordMetadata<'_>,
+    ) -> Result<(), FormatError> {
+        if let Some(id) = self.missing_schema(payload) {
+            self.load_schema(registry, id).await?;
+        }
+        self.decode(payload, meta)
     }
 
     /// Decodes one record. Under `drop`, a bad record is counted and `Ok` returned.
@@ -386,4 +482,53 @@ impl Decoder {
             &options,
         )?)
     }
+}
+
+/// Schema `id` and the schemas it references, transitively, dependencies first.
+async fn fetch_with_references(
+    registry: &SchemaRegistryClient,
+    id: u32,
+) -> Result<(Arc<RegisteredSchema>, Vec<(String, String)>), RegistryError> {
+    let schema = registry.schema_by_id(id).await?;
+    let mut ordered: Vec<(String, String)> = Vec::new();
+    let mut seen: std::collections::HashSet<(String, i32)> = std::collections::HashSet::new();
+    // Depth-first, post-order: a reference's own references come before it.
+    let mut stack: Vec<(crate::schema_registry::SchemaReference, bool)> = schema
+        .references
+        .iter()
+        .rev()
+        .map(|r| (r.clone(), false))
+        .collect();
+    let mut texts: std::collections::HashMap<(String, i32), Arc<RegisteredSchema>> =
+        std::collections::HashMap::new();
+    while let Some((reference, expanded)) = stack.pop() {
+        let key = (reference.subject.clone(), reference.version);
+        if expanded {
+            if let Some(s) = texts.get(&key) {
+                if !ordered.iter().any(|(n, _)| *n == reference.name) {
+                    ordered.push((reference.name.clone(), s.schema.clone()));
+                }
+            }
+            continue;
+        }
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        if seen.len() > MAX_REFERENCES {
+            return Err(RegistryError::InvalidResponse {
+                url: registry.endpoint().to_owned(),
+                reason: format!("schema {id} references more than {MAX_REFERENCES} schemas"),
+            });
+        }
+        let version = registry
+            .version(&reference.subject, reference.version)
+            .await?;
+        let referenced = Arc::new(version.schema);
+        stack.push((reference, true));
+        for r in referenced.references.iter().rev() {
+            stack.push((r.clone(), false));
+        }
+        texts.insert(key, referenced);
+    }
+    Ok((schema, ordered))
 }

@@ -204,11 +204,6 @@ pub(crate) fn unit_nanos(unit: TimeUnit) -> i128 {
     }
 }
 
-/// Converts `value` ticks of `from` into ticks of `to`, if it fits.
-pub(crate) fn convert_unit(value: i64, from: TimeUnit, to: TimeUnit) -> Option<i64> {
-    nanos_to_unit(i128::from(value) * unit_nanos(from), to)
-}
-
 /// `YYYY-MM-DD`.
 pub(crate) fn format_date(days: i64, out: &mut String) {
     use std::fmt::Write;
