@@ -48,11 +48,15 @@ fn read_raw32(input: &mut &[u8], what: &'static str) -> Result<u32> {
         }
         return Err(RecordError::VarintOverflow { what });
     }
-    read_raw32_slow(input, what)
+    let (value, used) = read_raw32_slow(input, what)?;
+    *input = &input[used..];
+    Ok(value)
 }
 
+/// The checked path, near the end of the input. Takes the slice by value so that the caller's
+/// cursor does not have to live in memory.
 #[inline(never)]
-fn read_raw32_slow(input: &mut &[u8], what: &'static str) -> Result<u32> {
+fn read_raw32_slow(input: &[u8], what: &'static str) -> Result<(u32, usize)> {
     let mut value = 0u32;
     for i in 0..5 {
         let Some(&b) = input.get(i) else {
@@ -60,8 +64,7 @@ fn read_raw32_slow(input: &mut &[u8], what: &'static str) -> Result<u32> {
         };
         value |= u32::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
-            *input = &input[i + 1..];
-            return Ok(value);
+            return Ok((value, i + 1));
         }
     }
     Err(RecordError::VarintOverflow { what })
@@ -83,13 +86,17 @@ pub(crate) fn read_varlong(input: &mut &[u8], what: &'static str) -> Result<i64>
             *input = rest;
             u64::from(b0 & 0x7f) | (u64::from(b1 & 0x7f) << 7) | (u64::from(b2) << 14)
         }
-        _ => read_raw64_slow(input, what)?,
+        _ => {
+            let (value, used) = read_raw64_slow(input, what)?;
+            *input = &input[used..];
+            value
+        }
     };
     Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
 }
 
 #[inline(never)]
-fn read_raw64_slow(input: &mut &[u8], what: &'static str) -> Result<u64> {
+fn read_raw64_slow(input: &[u8], what: &'static str) -> Result<(u64, usize)> {
     let mut value = 0u64;
     for i in 0..10 {
         let Some(&b) = input.get(i) else {
@@ -97,8 +104,7 @@ fn read_raw64_slow(input: &mut &[u8], what: &'static str) -> Result<u64> {
         };
         value |= u64::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
-            *input = &input[i + 1..];
-            return Ok(value);
+            return Ok((value, i + 1));
         }
     }
     Err(RecordError::VarintOverflow { what })
