@@ -16,7 +16,10 @@
 #
 # Environment (inputs): KAFKA_VERSION (default 4.3.1; 3.9.x works too), KAFKA_PLAINTEXT_PORT (19092),
 # KAFKA_SASL_PLAINTEXT_PORT (19093), KAFKA_SSL_PORT (19094), KAFKA_SASL_SSL_PORT (19095),
-# KAFKA_CONTROLLER_PORT (19096), KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT (seconds, 120).
+# KAFKA_CONTROLLER_PORT (19096), KAFKA_REAUTH_PORT (19097: SASL_PLAINTEXT whose sessions last
+# KAFKA_REAUTH_MS, 3000, so clients must re-authenticate, KIP-368), KAFKA_PROXIED_PORT (19098: PLAINTEXT,
+# advertised as KAFKA_PROXY_PORT, 19099, where a test's fault-injecting proxy listens and forwards to
+# it, so that every connection of a client goes through the proxy), KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT (seconds, 120).
 #
 # Layout: jars in target/kafka/<version>/libs (copied from the local Maven repository), the broker's
 # config, data, logs, certificates and pid under target/kafka-run/<version>/. Only one broker can own
@@ -45,7 +48,11 @@ SASL_PLAINTEXT_PORT=${KAFKA_SASL_PLAINTEXT_PORT:-19093}
 SSL_PORT=${KAFKA_SSL_PORT:-19094}
 SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-19095}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19096}
-ALL_PORTS=("$PLAINTEXT_PORT" "$SASL_PLAINTEXT_PORT" "$SSL_PORT" "$SASL_SSL_PORT" "$CONTROLLER_PORT")
+REAUTH_PORT=${KAFKA_REAUTH_PORT:-19097}
+PROXIED_PORT=${KAFKA_PROXIED_PORT:-19098}
+PROXY_PORT=${KAFKA_PROXY_PORT:-19099}
+REAUTH_MS=${KAFKA_REAUTH_MS:-3000}
+ALL_PORTS=("$PLAINTEXT_PORT" "$SASL_PLAINTEXT_PORT" "$SSL_PORT" "$SASL_SSL_PORT" "$CONTROLLER_PORT" "$REAUTH_PORT" "$PROXIED_PORT")
 
 # Test credentials: not secrets, but kept out of the broker's log all the same.
 SASL_USERNAME=laminar
@@ -314,9 +321,9 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXIED_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXY_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT,REAUTH:SASL_PLAINTEXT,PROXIED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$RUN_DIR/data
 
@@ -342,12 +349,16 @@ log.retention.check.interval.ms=30000
 # SASL: PLAIN users come from the JAAS config below, SCRAM credentials were written at format time.
 sasl.enabled.mechanisms=$(IFS=,; echo "${SASL_MECHANISMS[*]}")
 EOF
-        for listener in sasl_plaintext sasl_ssl; do
+        for listener in sasl_plaintext sasl_ssl reauth; do
             echo "listener.name.$listener.plain.sasl.jaas.config=$(jaas_plain)"
             for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
                 lower=$(tr '[:upper:]' '[:lower:]' <<<"$mech")
                 echo "listener.name.$listener.$lower.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
             done
+        done
+        # The REAUTH listener grants short sessions: clients re-authenticate or are disconnected.
+        for mech in plain scram-sha-256 scram-sha-512; do
+            echo "listener.name.reauth.$mech.connections.max.reauth.ms=$REAUTH_MS"
         done
         cat <<EOF
 
@@ -402,6 +413,10 @@ env_lines() {
         KAFKA_BOOTSTRAP_SASL_PLAINTEXT "$HOST:$SASL_PLAINTEXT_PORT"
         KAFKA_BOOTSTRAP_SSL "$HOST:$SSL_PORT"
         KAFKA_BOOTSTRAP_SASL_SSL "$HOST:$SASL_SSL_PORT"
+        KAFKA_BOOTSTRAP_REAUTH "$HOST:$REAUTH_PORT"
+        KAFKA_REAUTH_MS "$REAUTH_MS"
+        KAFKA_BOOTSTRAP_PROXIED "$HOST:$PROXY_PORT"
+        KAFKA_PROXIED_TARGET "$HOST:$PROXIED_PORT"
         KAFKA_SASL_USERNAME "$SASL_USERNAME"
         KAFKA_SASL_PASSWORD "$SASL_PASSWORD"
         KAFKA_SASL_MECHANISMS "${SASL_MECHANISMS[*]}"
@@ -558,7 +573,7 @@ check_ports_free() {
     for port in "${ALL_PORTS[@]}"; do
         if port_open "$port"; then
             holders=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed 's/.*users:/users:/' | head -n 1)
-            die "port $port on $HOST is already in use${holders:+ ($holders)}; stop that process or choose other ports (KAFKA_PLAINTEXT_PORT, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_SSL_PORT, KAFKA_SASL_SSL_PORT, KAFKA_CONTROLLER_PORT)"
+            die "port $port on $HOST is already in use${holders:+ ($holders)}; stop that process or choose other ports (KAFKA_PLAINTEXT_PORT, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_SSL_PORT, KAFKA_SASL_SSL_PORT, KAFKA_CONTROLLER_PORT, KAFKA_REAUTH_PORT, KAFKA_PROXIED_PORT)"
         fi
     done
 }

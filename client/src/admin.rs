@@ -223,7 +223,8 @@ impl Admin {
                 topic_error("DeleteTopics", &name, code, r.error_message.as_ref())
             })?;
         }
-        let _ = self.cluster.refresh_metadata(names).await;
+        // The broker may still list the topics for a moment: forget them rather than refresh.
+        self.cluster.forget_topics(names);
         Ok(())
     }
 

@@ -231,11 +231,16 @@ impl Cluster {
                 )
             });
         let response = conn.send(&request).await?;
-        self.inner
+        let mut cache = self
+            .inner
             .metadata
             .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .update(&response);
+            .unwrap_or_else(|e| e.into_inner());
+        if topics.is_empty() {
+            cache.replace_all(&response);
+        } else {
+            cache.update(&response);
+        }
         Ok(())
     }
 
@@ -362,6 +367,19 @@ impl Cluster {
             self.inner.config.retry_backoff_max,
             SplitMix::from_entropy(),
         )
+    }
+
+    /// Forgets what the cache knows of `topics` (after deleting them), so that the next use
+    /// asks the broker again.
+    pub fn forget_topics(&self, topics: &[&str]) {
+        let mut cache = self
+            .inner
+            .metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for t in topics {
+            cache.forget(t);
+        }
     }
 
     /// Closes every connection.

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -167,7 +167,40 @@ pub struct Connection {
     next_correlation_id: Arc<AtomicI32>,
     client_id: Arc<str>,
     request_timeout: Duration,
+    /// Held shared while a request is queued, exclusively while re-authenticating (KIP-368:
+    /// nothing else may be sent until the new session is established).
+    gate: Arc<tokio::sync::RwLock<()>>,
+    reauthentications: Arc<AtomicU64>,
     _tasks: Arc<Tasks>,
+}
+
+/// A connection handle that does not keep the connection alive (for its own timers).
+struct WeakConnection {
+    shared: std::sync::Weak<Shared>,
+    outbox: mpsc::WeakSender<Bytes>,
+    versions: Arc<NegotiatedVersions>,
+    next_correlation_id: Arc<AtomicI32>,
+    client_id: Arc<str>,
+    request_timeout: Duration,
+    gate: Arc<tokio::sync::RwLock<()>>,
+    reauthentications: Arc<AtomicU64>,
+    tasks: std::sync::Weak<Tasks>,
+}
+
+impl WeakConnection {
+    fn upgrade(&self) -> Option<Connection> {
+        Some(Connection {
+            shared: self.shared.upgrade()?,
+            outbox: self.outbox.upgrade()?,
+            versions: self.versions.clone(),
+            next_correlation_id: self.next_correlation_id.clone(),
+            client_id: self.client_id.clone(),
+            request_timeout: self.request_timeout,
+            gate: self.gate.clone(),
+            reauthentications: self.reauthentications.clone(),
+            _tasks: self.tasks.upgrade()?,
+        })
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -198,22 +231,47 @@ impl Connection {
             let mut stream = config.security.wrap(broker, tcp).await?;
             let versions = negotiate(&mut *stream, broker, config).await?;
             let mut next_cid = 1;
-            // The session lifetime (KIP-368) is not acted upon yet: a broker that sets
-            // `connections.max.reauth.ms` closes the connection at its end, and the cluster
-            // reconnects.
-            let _authenticated = config
+            let authenticated = config
                 .security
                 .authenticate(&mut *stream, broker, config, &versions, &mut next_cid)
                 .await?;
-            Ok::<_, Error>((stream, versions, next_cid))
+            Ok::<_, Error>((stream, versions, next_cid, authenticated))
         };
-        let (stream, versions, next_cid) = tokio::time::timeout(config.connect_timeout, setup)
-            .await
-            .map_err(|_| Error::ConnectTimeout {
-                broker: broker.to_owned(),
-                timeout: config.connect_timeout,
-            })??;
-        Ok(Self::start(broker, stream, versions, next_cid, config))
+        let (stream, versions, next_cid, authenticated) =
+            tokio::time::timeout(config.connect_timeout, setup)
+                .await
+                .map_err(|_| Error::ConnectTimeout {
+                    broker: broker.to_owned(),
+                    timeout: config.connect_timeout,
+                })??;
+        let conn = Self::start(broker, stream, versions, next_cid, config);
+        if let Some(lifetime) = authenticated.session_lifetime {
+            tokio::spawn(reauthenticate_before_expiry(
+                conn.downgrade(),
+                config.clone(),
+                lifetime,
+            ));
+        }
+        Ok(conn)
+    }
+
+    fn downgrade(&self) -> WeakConnection {
+        WeakConnection {
+            shared: Arc::downgrade(&self.shared),
+            outbox: self.outbox.downgrade(),
+            versions: self.versions.clone(),
+            next_correlation_id: self.next_correlation_id.clone(),
+            client_id: self.client_id.clone(),
+            request_timeout: self.request_timeout,
+            gate: self.gate.clone(),
+            reauthentications: self.reauthentications.clone(),
+            tasks: Arc::downgrade(&self._tasks),
+        }
+    }
+
+    /// How many times this connection re-authenticated (KIP-368) so far.
+    pub fn reauthentications(&self) -> u64 {
+        self.reauthentications.load(Ordering::Relaxed)
     }
 
     fn start(
@@ -245,6 +303,8 @@ impl Connection {
             next_correlation_id: Arc::new(AtomicI32::new(next_cid)),
             client_id: config.client_id.as_str().into(),
             request_timeout: config.request_timeout,
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            reauthentications: Arc::new(AtomicU64::new(0)),
             _tasks: Arc::new(Tasks { reader, writer }),
         }
     }
@@ -300,6 +360,28 @@ impl Connection {
     /// Sends `request` at `version` and returns the raw response frame (header included), for
     /// callers that decode it themselves, such as fetchers that want to keep record bytes.
     pub async fn send_raw_at<R: Request>(&self, request: &R, version: i16) -> Result<Bytes> {
+        self.send_raw_inner(request, version, true).await
+    }
+
+    /// Like [`send_at`](Self::send_at), but past the re-authentication gate: only the
+    /// re-authentication exchange itself uses it.
+    pub(crate) async fn send_ungated_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response> {
+        let frame = self.send_raw_inner(request, version, false).await?;
+        decode_response::<R>(frame, version)
+            .map(|(_, body)| body)
+            .map_err(|e| self.protocol_error(e))
+    }
+
+    async fn send_raw_inner<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        gated: bool,
+    ) -> Result<Bytes> {
         let api = ApiKey::try_from(R::KEY)
             .map(api_key_name)
             .unwrap_or("unknown API");
@@ -327,7 +409,13 @@ impl Connection {
         }
         // If this future is dropped from here on, the entry stays until the response arrives
         // and is then discarded: the byte stream stays in step either way.
-        if self.outbox.send(buf.freeze()).await.is_err() {
+        let queued = if gated {
+            let _gate = self.gate.read().await;
+            self.outbox.send(buf.freeze()).await
+        } else {
+            self.outbox.send(buf.freeze()).await
+        };
+        if queued.is_err() {
             return Err(self.shared.closed_error());
         }
         match tokio::time::timeout(self.request_timeout, rx).await {
@@ -362,6 +450,7 @@ impl Connection {
             request,
         )
         .map_err(|e| self.protocol_error(e))?;
+        let _gate = self.gate.read().await;
         self.outbox
             .send(buf.freeze())
             .await
@@ -373,6 +462,40 @@ impl Connection {
         self.shared.close("closed by the client".to_owned());
         self._tasks.writer.abort();
         self._tasks.reader.abort();
+    }
+}
+
+/// Re-authenticates at a random 85–95 % of each session lifetime the broker grants (KIP-368),
+/// holding new requests back meanwhile; responses to requests already in flight keep arriving.
+/// A failure closes the connection (its requests fail and the cluster reconnects).
+async fn reauthenticate_before_expiry(
+    weak: WeakConnection,
+    config: ConnectionConfig,
+    mut lifetime: Duration,
+) {
+    let mut jitter = crate::backoff::SplitMix::from_entropy();
+    loop {
+        let fraction = 0.85 + 0.10 * crate::backoff::Jitter::next_unit(&mut jitter);
+        tokio::time::sleep(lifetime.mul_f64(fraction)).await;
+        let Some(conn) = weak.upgrade() else { return };
+        if conn.is_closed() {
+            return;
+        }
+        let gate = conn.gate.clone();
+        let _exclusive = gate.write().await;
+        match config.security.reauthenticate(&conn).await {
+            Ok(auth) => {
+                conn.reauthentications.fetch_add(1, Ordering::Relaxed);
+                match auth.session_lifetime {
+                    Some(next) => lifetime = next,
+                    None => return,
+                }
+            }
+            Err(e) => {
+                conn.shared.close(format!("re-authentication failed: {e}"));
+                return;
+            }
+        }
     }
 }
 

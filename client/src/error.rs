@@ -238,6 +238,96 @@ impl Error {
         matches!(self, Error::TransactionAbortable { .. })
     }
 
+    /// A copy of this error for another record of the same failed batch. Variants that hold
+    /// non-cloneable sources (I/O, TLS, SASL, protocol) keep their kind and message.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::UnknownProperty { name, suggestion } => Error::UnknownProperty {
+                name: name.clone(),
+                suggestion: *suggestion,
+            },
+            Error::InvalidProperty { name, reason } => Error::InvalidProperty {
+                name: name.clone(),
+                reason: reason.clone(),
+            },
+            Error::Connect { broker, source } => Error::Connect {
+                broker: broker.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::ConnectTimeout { broker, timeout } => Error::ConnectTimeout {
+                broker: broker.clone(),
+                timeout: *timeout,
+            },
+            Error::Io { broker, source } => Error::Io {
+                broker: broker.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::ConnectionClosed { broker, reason } => Error::ConnectionClosed {
+                broker: broker.clone(),
+                reason: reason.clone(),
+            },
+            Error::RequestTimeout {
+                broker,
+                api,
+                timeout,
+            } => Error::RequestTimeout {
+                broker: broker.clone(),
+                api,
+                timeout: *timeout,
+            },
+            Error::Broker {
+                api,
+                code,
+                context,
+                message,
+            } => Error::Broker {
+                api,
+                code: *code,
+                context: context.clone(),
+                message: message.clone(),
+            },
+            Error::DeliveryTimeout {
+                topic,
+                partition,
+                timeout,
+                last_error,
+            } => Error::DeliveryTimeout {
+                topic: topic.clone(),
+                partition: *partition,
+                timeout: *timeout,
+                last_error: last_error.clone(),
+            },
+            Error::RecordTooLarge {
+                size,
+                limit_name,
+                limit,
+            } => Error::RecordTooLarge {
+                size: *size,
+                limit_name,
+                limit: *limit,
+            },
+            Error::MaxBlock { timeout, reason } => Error::MaxBlock {
+                timeout: *timeout,
+                reason: reason.clone(),
+            },
+            Error::ProducerFatal { message } => Error::ProducerFatal {
+                message: message.clone(),
+            },
+            Error::TransactionAbortable { message } => Error::TransactionAbortable {
+                message: message.clone(),
+            },
+            Error::TransactionState { operation, state } => {
+                Error::TransactionState { operation, state }
+            }
+            Error::UnknownBroker { node_id } => Error::UnknownBroker { node_id: *node_id },
+            Error::Closed => Error::Closed,
+            other => Error::ConnectionClosed {
+                broker: String::new(),
+                reason: Some(other.to_string()),
+            },
+        }
+    }
+
     /// The Kafka error code, if the broker returned one.
     pub fn kafka_code(&self) -> Option<KafkaCode> {
         match self {

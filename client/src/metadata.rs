@@ -89,6 +89,18 @@ impl MetadataCache {
         Self::default()
     }
 
+    /// Takes a Metadata response for *all* topics: topics the broker no longer lists (deleted
+    /// elsewhere) are forgotten, the others are merged as by [`update`](Self::update).
+    pub fn replace_all(&mut self, response: &MetadataResponse) {
+        let listed: std::collections::HashSet<String> = response
+            .topics
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+            .collect();
+        self.topics.retain(|name, _| listed.contains(name));
+        self.update(response);
+    }
+
     /// Merges a Metadata response. Brokers are replaced wholesale (the response lists them
     /// all); topics named in the response are updated, others are kept.
     pub fn update(&mut self, response: &MetadataResponse) {
@@ -307,6 +319,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(cache.known_topic("missing").is_none());
+    }
+
+    #[test]
+    fn a_full_refresh_forgets_deleted_topics() {
+        let mut cache = MetadataCache::new();
+        cache.update(&response("gone", Uuid::from_u128(1), &[(1, 0)]));
+        cache.update(&response("kept", Uuid::from_u128(2), &[(1, 0)]));
+        // A partial response (one topic asked for) keeps the others...
+        cache.update(&response("kept", Uuid::from_u128(2), &[(1, 1)]));
+        assert!(cache.known_topic("gone").is_some());
+        // ...a response for all topics does not.
+        cache.replace_all(&response("kept", Uuid::from_u128(2), &[(1, 1)]));
+        assert!(cache.topic("gone").is_none());
+        assert_eq!(cache.topic_names().collect::<Vec<_>>(), vec!["kept"]);
     }
 
     #[test]

@@ -237,6 +237,82 @@ impl Security {
     }
 }
 
+impl Security {
+    /// Re-authenticates an established connection (KIP-368): SaslHandshake and
+    /// SaslAuthenticate on the same connection, without ApiVersions. The caller holds new
+    /// requests back meanwhile.
+    pub(crate) async fn reauthenticate(
+        &self,
+        conn: &crate::connection::Connection,
+    ) -> Result<Authenticated> {
+        let Some(sasl) = &self.sasl else {
+            return Ok(Authenticated::default());
+        };
+        let broker = conn.broker().to_owned();
+        let mechanism = sasl.mechanism();
+        let sasl_err = |source: SaslError| Error::Sasl {
+            broker: broker.clone(),
+            source,
+        };
+        let protocol_err = |source| Error::Protocol {
+            broker: broker.clone(),
+            source,
+        };
+        let handshake_version = conn
+            .versions()
+            .version_at_most(ApiKey::SaslHandshake, 1)
+            .map_err(protocol_err)?;
+        let response = conn
+            .send_ungated_at(
+                &SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism.name())),
+                handshake_version,
+            )
+            .await?;
+        if response.error_code != 0 {
+            return Err(sasl_err(SaslError::authentication_failed(
+                mechanism,
+                response.error_code,
+                None,
+            )));
+        }
+        let auth_version = conn
+            .versions()
+            .version(ApiKey::SaslAuthenticate)
+            .map_err(protocol_err)?;
+        let mut session = sasl.start().map_err(sasl_err)?;
+        let mut server: Option<Bytes> = None;
+        let mut lifetime = None;
+        loop {
+            let step = session.step(server.as_deref()).map_err(sasl_err)?;
+            let Step::Send(bytes) = step else { break };
+            let response = conn
+                .send_ungated_at(
+                    &SaslAuthenticateRequest::default().with_auth_bytes(bytes.into()),
+                    auth_version,
+                )
+                .await?;
+            if response.error_code != 0 {
+                return Err(sasl_err(SaslError::authentication_failed(
+                    mechanism,
+                    response.error_code,
+                    response.error_message.as_deref(),
+                )));
+            }
+            if response.session_lifetime_ms > 0 {
+                lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
+            }
+            server = Some(response.auth_bytes);
+            if session.is_done() {
+                break;
+            }
+        }
+        Ok(Authenticated {
+            session_lifetime: lifetime,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

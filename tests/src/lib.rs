@@ -295,6 +295,17 @@ pub struct Broker {
     pub ssl: String,
     /// Bootstrap of the SASL_SSL listener (`KAFKA_BOOTSTRAP_SASL_SSL`).
     pub sasl_ssl: String,
+    /// Bootstrap of the REAUTH listener: SASL_PLAINTEXT with sessions of `reauth_ms`
+    /// (`KAFKA_BOOTSTRAP_REAUTH`).
+    pub reauth: String,
+    /// The session lifetime of the REAUTH listener in ms (`KAFKA_REAUTH_MS`).
+    pub reauth_ms: u64,
+    /// The address the PROXIED listener advertises, where a test's proxy must listen
+    /// (`KAFKA_BOOTSTRAP_PROXIED`).
+    pub proxied: String,
+    /// Where the PROXIED listener really listens: the proxy's target
+    /// (`KAFKA_PROXIED_TARGET`).
+    pub proxied_target: String,
     /// SASL user, valid for every mechanism (`KAFKA_SASL_USERNAME`).
     pub username: String,
     password: String,
@@ -401,6 +412,16 @@ impl Broker {
             sasl_plaintext: address("KAFKA_BOOTSTRAP_SASL_PLAINTEXT")?,
             ssl: address("KAFKA_BOOTSTRAP_SSL")?,
             sasl_ssl: address("KAFKA_BOOTSTRAP_SASL_SSL")?,
+            reauth: address("KAFKA_BOOTSTRAP_REAUTH")?,
+            reauth_ms: get("KAFKA_REAUTH_MS")?.parse().map_err(|_| {
+                HarnessError::InvalidVariable {
+                    name: "KAFKA_REAUTH_MS",
+                    value: lookup("KAFKA_REAUTH_MS").unwrap_or_default(),
+                    reason: "expected milliseconds".to_owned(),
+                }
+            })?,
+            proxied: address("KAFKA_BOOTSTRAP_PROXIED")?,
+            proxied_target: address("KAFKA_PROXIED_TARGET")?,
             username: get("KAFKA_SASL_USERNAME")?,
             password: get("KAFKA_SASL_PASSWORD")?,
             ca_file: file("KAFKA_CA_FILE")?,
@@ -1169,6 +1190,10 @@ mod tests {
             ("KAFKA_BOOTSTRAP_SASL_PLAINTEXT", "127.0.0.1:19093"),
             ("KAFKA_BOOTSTRAP_SSL", "127.0.0.1:19094"),
             ("KAFKA_BOOTSTRAP_SASL_SSL", "127.0.0.1:19095"),
+            ("KAFKA_BOOTSTRAP_REAUTH", "127.0.0.1:19097"),
+            ("KAFKA_REAUTH_MS", "3000"),
+            ("KAFKA_BOOTSTRAP_PROXIED", "127.0.0.1:19099"),
+            ("KAFKA_PROXIED_TARGET", "127.0.0.1:19098"),
             ("KAFKA_SASL_USERNAME", "laminar"),
             ("KAFKA_SASL_PASSWORD", "s3cret-value"),
         ] {

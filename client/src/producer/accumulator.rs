@@ -4,6 +4,10 @@
 //! The accumulator owns the batches and their completion handles; it does no I/O. Order within a
 //! partition is the order of `append` calls, and a batch that is sent again after a retriable
 //! error goes back to the front of its queue, so order survives retries.
+//!
+//! Hot path: `append` looks the partition up by `&str` (no allocation once the partition has a
+//! queue), encodes the record into the open batch, and hands back a future that shares the
+//! batch's result (no allocation per record).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -11,25 +15,18 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use laminar_kafka_protocol::record::{BatchBuilder, Compression, HeaderRef};
-use tokio::sync::oneshot;
 
-use super::RecordMetadata;
+use super::delivery::{Completer, DeliveryFuture, ErrorFactory};
 use crate::error::{Error, Result};
 
 /// A topic and partition, with the topic shared between its batches.
 pub(crate) type Tp = (Arc<str>, i32);
 
-/// How to tell one producer of the outcome of its record.
-pub(crate) struct Completion {
-    pub(crate) tx: oneshot::Sender<Result<RecordMetadata>>,
-    pub(crate) timestamp: i64,
-}
-
 /// A closed batch, encoded and ready to send (and re-send).
 pub(crate) struct ProducerBatch {
     pub(crate) tp: Tp,
     pub(crate) data: Bytes,
-    pub(crate) completions: Vec<Completion>,
+    pub(crate) completer: Completer,
     pub(crate) created: Instant,
     pub(crate) attempts: u32,
     /// Not to be sent again before this instant (retry backoff).
@@ -44,34 +41,22 @@ pub(crate) struct ProducerBatch {
 
 impl ProducerBatch {
     /// Completes every record of the batch. `base_offset` -1 means "no offset known"
-    /// (acks=0).
+    /// (acks=0, or a duplicate of a batch written before).
     pub(crate) fn succeed(self, base_offset: i64, log_append_time: Option<i64>) {
-        for (i, c) in self.completions.into_iter().enumerate() {
-            let offset = if base_offset >= 0 {
-                base_offset + i as i64
-            } else {
-                -1
-            };
-            let _ = c.tx.send(Ok(RecordMetadata {
-                topic: self.tp.0.clone(),
-                partition: self.tp.1,
-                offset,
-                timestamp: log_append_time.unwrap_or(c.timestamp),
-            }));
-        }
+        self.completer.succeed(base_offset, log_append_time);
     }
 
-    /// Fails every record of the batch with (a copy of) `error`.
-    pub(crate) fn fail(self, mut error: impl FnMut() -> Error) {
-        for c in self.completions {
-            let _ = c.tx.send(Err(error()));
-        }
+    /// Fails every record of the batch with copies of `error`.
+    pub(crate) fn fail_with(self, error: Error) {
+        let make: ErrorFactory = Arc::new(move || error.duplicate());
+        self.completer.fail(make);
     }
 }
 
 struct OpenBatch {
     builder: BatchBuilder,
-    completions: Vec<Completion>,
+    completer: Completer,
+    records: u32,
     created: Instant,
     memory: usize,
 }
@@ -84,9 +69,17 @@ struct PartitionQueue {
     in_flight: bool,
 }
 
+/// What the sender needs to know after an `append`.
+pub(crate) struct Appended {
+    /// The record's future.
+    pub(crate) delivery: DeliveryFuture,
+    /// A batch was opened (its linger starts) or closed (ready now): wake the sender.
+    pub(crate) wake_sender: bool,
+}
+
 /// Every partition's batches.
 pub(crate) struct Accumulator {
-    queues: HashMap<Tp, PartitionQueue>,
+    topics: HashMap<Arc<str>, Vec<PartitionQueue>>,
     compression: Compression,
     batch_size: usize,
 }
@@ -94,10 +87,27 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     pub(crate) fn new(compression: Compression, batch_size: usize) -> Self {
         Self {
-            queues: HashMap::new(),
+            topics: HashMap::new(),
             compression,
             batch_size,
         }
+    }
+
+    fn queue(&mut self, topic: &str, partition: i32) -> (Arc<str>, &mut PartitionQueue) {
+        let idx = usize::try_from(partition).unwrap_or(0);
+        if !self.topics.contains_key(topic) {
+            self.topics.insert(Arc::from(topic), Vec::new());
+        }
+        let (name, queues) = self
+            .topics
+            .get_key_value(topic)
+            .map(|(k, _)| k.clone())
+            .and_then(|k| self.topics.get_mut(&k).map(|q| (k, q)))
+            .expect("inserted above");
+        if queues.len() <= idx {
+            queues.resize_with(idx + 1, PartitionQueue::default);
+        }
+        (name, &mut queues[idx])
     }
 
     /// Appends one record to its partition's open batch, closing the batch first if the record
@@ -106,82 +116,102 @@ impl Accumulator {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &mut self,
-        tp: &Tp,
+        topic: &str,
+        partition: i32,
         timestamp: i64,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[HeaderRef<'_>],
         memory: usize,
-        tx: oneshot::Sender<Result<RecordMetadata>>,
-    ) -> Result<()> {
+    ) -> Result<Appended> {
         let compression = self.compression;
         let batch_size = self.batch_size;
-        let q = self.queues.entry(tp.clone()).or_default();
+        let (name, q) = self.queue(topic, partition);
+        let tp: Tp = (name, partition);
+        let mut wake_sender = false;
         if let Some(open) = &q.open {
             let size = open.builder.uncompressed_size();
             if size > 0 && size + memory > batch_size {
-                Self::close_open(tp, q)?;
+                Self::close_open(&tp, q);
+                wake_sender = true;
             }
         }
-        let open = q.open.get_or_insert_with(|| OpenBatch {
-            builder: BatchBuilder::new(compression),
-            completions: Vec::new(),
-            created: Instant::now(),
-            memory: 0,
-        });
+        if q.open.is_none() {
+            q.open = Some(OpenBatch {
+                builder: BatchBuilder::new(compression),
+                completer: Completer::new(),
+                records: 0,
+                created: Instant::now(),
+                memory: 0,
+            });
+            wake_sender = true;
+        }
+        let open = q.open.as_mut().expect("opened above");
         open.builder
             .append(timestamp, key, value, headers)
             .map_err(|e| Error::Protocol {
                 broker: format!("partition {}-{}", tp.0, tp.1),
                 source: e.into(),
             })?;
-        open.completions.push(Completion { tx, timestamp });
+        let delivery = DeliveryFuture {
+            result: open.completer.result(),
+            topic: tp.0.clone(),
+            partition,
+            index: open.records,
+            timestamp,
+        };
+        open.records += 1;
         open.memory += memory;
         if open.builder.uncompressed_size() >= batch_size {
-            Self::close_open(tp, q)?;
+            Self::close_open(&tp, q);
+            wake_sender = true;
         }
-        Ok(())
+        Ok(Appended {
+            delivery,
+            wake_sender,
+        })
     }
 
-    fn close_open(tp: &Tp, q: &mut PartitionQueue) -> Result<()> {
+    fn close_open(tp: &Tp, q: &mut PartitionQueue) {
         let Some(mut open) = q.open.take() else {
-            return Ok(());
+            return;
         };
         match open.builder.finish() {
-            Ok(data) => {
-                q.closed.push_back(ProducerBatch {
-                    tp: tp.clone(),
-                    data,
-                    completions: open.completions,
-                    created: open.created,
-                    attempts: 0,
-                    retry_at: None,
-                    last_error: None,
-                    stamp: None,
-                    memory: open.memory,
-                });
-                Ok(())
-            }
+            Ok(data) => q.closed.push_back(ProducerBatch {
+                tp: tp.clone(),
+                data,
+                completer: open.completer,
+                created: open.created,
+                attempts: 0,
+                retry_at: None,
+                last_error: None,
+                stamp: None,
+                memory: open.memory,
+            }),
             Err(e) => {
                 let msg = e.to_string();
-                for c in open.completions {
-                    let _ = c.tx.send(Err(Error::InvalidProperty {
+                open.completer
+                    .fail(Arc::new(move || Error::InvalidProperty {
                         name: "record".to_owned(),
                         reason: msg.clone(),
                     }));
-                }
-                Err(Error::InvalidProperty {
-                    name: "record".to_owned(),
-                    reason: msg,
-                })
             }
         }
+    }
+
+    fn each_queue(&mut self) -> impl Iterator<Item = (Tp, &mut PartitionQueue)> {
+        self.topics.iter_mut().flat_map(|(name, queues)| {
+            queues
+                .iter_mut()
+                .enumerate()
+                .map(move |(p, q)| ((name.clone(), p as i32), q))
+        })
     }
 
     /// Takes, for each partition with nothing in flight, its next batch if one is ready:
     /// closed already, or open and older than `linger` (or `force`: flush and close).
     /// Marks those partitions in flight. Returns the batches and the earliest instant at which
-    /// an open batch will become ready.
+    /// an open batch (or a batch waiting out its retry backoff) will become ready.
     pub(crate) fn drain_ready(
         &mut self,
         now: Instant,
@@ -190,7 +220,7 @@ impl Accumulator {
     ) -> (Vec<ProducerBatch>, Option<Instant>) {
         let mut ready = Vec::new();
         let mut next: Option<Instant> = None;
-        for (tp, q) in self.queues.iter_mut() {
+        for (tp, q) in self.each_queue() {
             if q.in_flight {
                 continue;
             }
@@ -198,7 +228,7 @@ impl Accumulator {
                 if let Some(open) = &q.open {
                     let due = open.created + linger;
                     if force || due <= now {
-                        let _ = Self::close_open(tp, q);
+                        Self::close_open(&tp, q);
                     } else {
                         next = Some(next.map_or(due, |n| n.min(due)));
                     }
@@ -223,36 +253,36 @@ impl Accumulator {
 
     /// A batch came back for another try: it goes to the front of its queue.
     pub(crate) fn requeue(&mut self, batch: ProducerBatch) {
-        let q = self.queues.entry(batch.tp.clone()).or_default();
+        let (_, q) = self.queue(&batch.tp.0, batch.tp.1);
         q.in_flight = false;
         q.closed.push_front(batch);
     }
 
     /// The partition's in-flight batch completed (either way).
     pub(crate) fn done(&mut self, tp: &Tp) {
-        if let Some(q) = self.queues.get_mut(tp) {
-            q.in_flight = false;
-        }
+        let (_, q) = self.queue(&tp.0, tp.1);
+        q.in_flight = false;
     }
 
     /// Whether any record is waiting or in flight.
     pub(crate) fn is_empty(&self) -> bool {
-        self.queues
+        self.topics
             .values()
+            .flatten()
             .all(|q| q.open.is_none() && q.closed.is_empty() && !q.in_flight)
     }
 
     /// Takes every batch, open or closed, not in flight and created more than `timeout` ago:
-    /// their delivery timeout has passed. Returns them with the memory they held.
+    /// their delivery timeout has passed.
     pub(crate) fn expire(
         &mut self,
         now: Instant,
         timeout: std::time::Duration,
     ) -> Vec<ProducerBatch> {
         let mut expired = Vec::new();
-        for (tp, q) in self.queues.iter_mut() {
+        for (tp, q) in self.each_queue() {
             if q.open.as_ref().is_some_and(|o| o.created + timeout <= now) {
-                let _ = Self::close_open(tp, q);
+                Self::close_open(&tp, q);
             }
             while q.closed.front().is_some_and(|b| b.created + timeout <= now) {
                 if let Some(b) = q.closed.pop_front() {
@@ -262,14 +292,12 @@ impl Accumulator {
         }
         expired
     }
-}
 
-impl Accumulator {
     /// Takes every batch not in flight, open or closed (a transaction abort fails them).
     pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
-        for (tp, q) in self.queues.iter_mut() {
-            let _ = Self::close_open(tp, q);
+        for (tp, q) in self.each_queue() {
+            Self::close_open(&tp, q);
             out.extend(q.closed.drain(..));
         }
         out
@@ -281,10 +309,6 @@ mod tests {
     use super::*;
     use laminar_kafka_protocol::record::{DecodeOptions, RecordBatch};
     use std::time::Duration;
-
-    fn tp() -> Tp {
-        ("t".into(), 0)
-    }
 
     fn values(batch: &ProducerBatch) -> Vec<u8> {
         let decoded = RecordBatch::decode(batch.data.clone(), &DecodeOptions::default()).unwrap();
@@ -301,17 +325,8 @@ mod tests {
         let batch_size = 200;
         let mut acc = Accumulator::new(Compression::None, batch_size);
         for i in 0..10u8 {
-            let (tx, _rx) = oneshot::channel();
-            acc.append(
-                &tp(),
-                1000 + i64::from(i),
-                None,
-                Some(&[i; 50]),
-                &[],
-                60,
-                tx,
-            )
-            .unwrap();
+            acc.append("t", 0, 1000 + i64::from(i), None, Some(&[i; 50]), &[], 60)
+                .unwrap();
         }
         let mut seen = Vec::new();
         let mut batches = 0;
@@ -331,6 +346,7 @@ mod tests {
             seen.extend(values(&batch));
             batches += 1;
             acc.done(&batch.tp);
+            batch.succeed(0, None);
         }
         assert_eq!(
             seen,
@@ -347,8 +363,8 @@ mod tests {
     #[test]
     fn linger_holds_an_open_batch_until_due_and_requeue_goes_first() {
         let mut acc = Accumulator::new(Compression::None, 1 << 20);
-        let (tx, _rx) = oneshot::channel();
-        acc.append(&tp(), 1, None, Some(b"a"), &[], 10, tx).unwrap();
+        let first = acc.append("t", 0, 1, None, Some(b"a"), &[], 10).unwrap();
+        assert!(first.wake_sender, "a new batch starts its linger");
         let now = Instant::now();
         let (ready, next) = acc.drain_ready(now, Duration::from_millis(500), false);
         assert!(ready.is_empty());
@@ -360,13 +376,18 @@ mod tests {
         );
         assert_eq!(ready.len(), 1);
         let batch = ready.into_iter().next().unwrap();
-        let (tx, _rx2) = oneshot::channel();
-        acc.append(&tp(), 2, None, Some(b"b"), &[], 10, tx).unwrap();
+        let second = acc.append("t", 0, 2, None, Some(b"b"), &[], 10).unwrap();
+        assert!(second.wake_sender);
+        let again = acc.append("t", 0, 3, None, Some(b"c"), &[], 10).unwrap();
+        assert!(
+            !again.wake_sender,
+            "appending to an open batch needs no wake-up"
+        );
         acc.requeue(batch);
         let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
-        assert_eq!(ready[0].completions.len(), 1);
         assert_eq!(
-            ready[0].completions[0].timestamp, 1,
+            values(&ready[0]),
+            vec![b'a'],
             "the retried batch goes first"
         );
     }
@@ -374,19 +395,31 @@ mod tests {
     #[tokio::test]
     async fn completions_carry_offsets_in_order() {
         let mut acc = Accumulator::new(Compression::None, 1 << 20);
-        let mut rxs = Vec::new();
+        let mut futures = Vec::new();
         for i in 0..3 {
-            let (tx, rx) = oneshot::channel();
-            acc.append(&tp(), 100 + i, None, Some(b"x"), &[], 1, tx)
-                .unwrap();
-            rxs.push(rx);
+            futures.push(
+                acc.append("t", 0, 100 + i, None, Some(b"x"), &[], 1)
+                    .unwrap()
+                    .delivery,
+            );
         }
         let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
         ready.into_iter().next().unwrap().succeed(40, None);
-        for (i, rx) in rxs.into_iter().enumerate() {
-            let md = rx.await.unwrap().unwrap();
+        for (i, f) in futures.into_iter().enumerate() {
+            let md = f.await.unwrap();
             assert_eq!(md.offset, 40 + i as i64);
             assert_eq!(md.timestamp, 100 + i as i64);
         }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_accumulator_fails_its_records_as_closed() {
+        let mut acc = Accumulator::new(Compression::None, 1 << 20);
+        let f = acc
+            .append("t", 3, 1, None, Some(b"x"), &[], 1)
+            .unwrap()
+            .delivery;
+        drop(acc);
+        assert!(matches!(f.await, Err(Error::Closed)));
     }
 }

@@ -24,23 +24,22 @@
 //! ```
 
 mod accumulator;
+mod delivery;
 mod idempotence;
 pub mod partitioner;
 mod sender;
 mod txn;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
-use accumulator::{Accumulator, Tp};
+use accumulator::Accumulator;
+pub use delivery::DeliveryFuture;
 pub use idempotence::ProducerIdentity;
 use idempotence::Sequences;
 use partitioner::{StickyPartitioner, partition_for_key};
@@ -127,22 +126,6 @@ pub struct RecordMetadata {
     /// The timestamp the broker keeps for it (the record's, or the broker's with
     /// LogAppendTime).
     pub timestamp: i64,
-}
-
-/// The outcome of one `send`; resolves when the record is acknowledged or has failed.
-#[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
-    }
 }
 
 pub(crate) struct Shared {
@@ -272,9 +255,11 @@ impl Producer {
 
     /// Queues a record and returns the future of its delivery.
     ///
-    /// Waits (at most `max.block.ms`) for the topic's metadata and for `buffer.memory`. The
-    /// record is on its way once this returns; dropping the returned future does not cancel
-    /// it.
+    /// Waits (at most `max.block.ms`) for the topic's metadata and for `buffer.memory`. A topic
+    /// the broker still does not know after `max.block.ms` is an
+    /// [`Error::Broker`] with UNKNOWN_TOPIC_OR_PARTITION (this client never creates topics by
+    /// producing to them). The record is on its way once this returns; dropping the returned
+    /// future does not cancel it.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -343,27 +328,27 @@ impl Producer {
                 });
             }
         }
-        let tp: Tp = (topic.name.as_str().into(), partition);
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_deref()))
             .collect();
-        let (tx, rx) = oneshot::channel();
         let appended = self.shared.acc().append(
-            &tp,
+            &topic.name,
+            partition,
             timestamp,
             record.key.as_deref(),
             record.value.as_deref(),
             &headers,
             size,
-            tx,
         );
         match appended {
-            Ok(_) => {
-                self.shared.wake.notify_one();
-                Ok(DeliveryFuture { rx })
+            Ok(appended) => {
+                if appended.wake_sender {
+                    self.shared.wake.notify_one();
+                }
+                Ok(appended.delivery)
             }
             Err(e) => {
                 self.shared.memory.add_permits(size);
@@ -379,28 +364,24 @@ impl Producer {
     ) -> Result<Arc<crate::metadata::TopicInfo>> {
         let mut backoff = self.shared.cluster.retry_backoff();
         loop {
-            match self.shared.cluster.topic(topic).await {
+            let last = match self.shared.cluster.topic(topic).await {
                 Ok(t) if !t.partitions.is_empty() => return Ok(t),
-                Ok(_) => {}
-                // A topic that does not exist is reported at once: this client never creates
-                // topics by producing to them.
-                Err(e) if !e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
-                    return Err(e);
+                Ok(_) => None,
+                // Like the Java client, wait up to max.block.ms for a topic the broker does
+                // not know yet (it may just have been created), then report it as unknown.
+                Err(e) if e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
+                    Some(e)
                 }
-                Err(e) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(e);
-                    }
-                }
-            }
-            let delay = backoff.next_delay();
-            if tokio::time::Instant::now() + delay >= deadline {
-                return Err(Error::MaxBlock {
+                Err(e) => return Err(e),
+            };
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(last.unwrap_or_else(|| Error::MaxBlock {
                     timeout: self.shared.cluster.config().max_block,
                     reason: format!("no usable metadata for topic `{topic}`"),
-                });
+                }));
             }
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
             let _ = self.shared.cluster.refresh_metadata(&[topic]).await;
         }
     }
@@ -505,7 +486,7 @@ impl Producer {
         let unsent = self.shared.acc().take_unsent();
         for b in unsent {
             self.shared.memory.add_permits(b.memory);
-            b.fail(|| Error::TransactionAbortable {
+            b.fail_with(Error::TransactionAbortable {
                 message: "the transaction was aborted".to_owned(),
             });
         }

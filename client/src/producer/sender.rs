@@ -62,14 +62,13 @@ pub(super) async fn run(shared: Arc<Shared>) {
             if b.stamp.is_some() {
                 outcome_unknown(&shared, "a batch expired after it was sent");
             }
-            let (topic, partition) = (b.tp.0.to_string(), b.tp.1);
-            let last = b.last_error.clone();
-            b.fail(|| Error::DeliveryTimeout {
-                topic: topic.clone(),
-                partition,
+            let error = Error::DeliveryTimeout {
+                topic: b.tp.0.to_string(),
+                partition: b.tp.1,
                 timeout: config.delivery_timeout,
-                last_error: last.clone(),
-            });
+                last_error: b.last_error.clone(),
+            };
+            b.fail_with(error);
         }
 
         let mut can_send = true;
@@ -144,12 +143,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
             } else {
                 let missing = txn.missing(&tps);
                 if let Err(e) = txn.add_partitions(&shared, &missing).await {
-                    let fatal = e.is_fatal();
-                    let message = e.to_string();
+                    let error = txn_failure(e.is_fatal(), &e.to_string());
                     for b in ready.drain(..) {
                         release(&shared, &b);
                         shared.acc().done(&b.tp);
-                        b.fail(|| txn_failure(fatal, &message));
+                        b.fail_with(error.duplicate());
                     }
                 }
             }
@@ -264,7 +262,7 @@ fn fail_unsent(shared: &Shared, message: &str) {
     let unsent = shared.acc().take_unsent();
     for b in unsent {
         release(shared, &b);
-        b.fail(|| Error::ProducerFatal {
+        b.fail_with(Error::ProducerFatal {
             message: message.to_owned(),
         });
     }
@@ -313,27 +311,13 @@ fn release(shared: &Shared, batch: &ProducerBatch) {
 fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
     release(shared, &batch);
     shared.acc().done(&batch.tp);
-    let timeout = shared.cluster.config().delivery_timeout;
-    let (topic, partition) = (batch.tp.0.to_string(), batch.tp.1);
-    let last = batch.last_error.clone();
-    match error {
-        Some(e) => {
-            let msg = e.to_string();
-            let mut first = Some(e);
-            batch.fail(|| {
-                first.take().unwrap_or_else(|| Error::ConnectionClosed {
-                    broker: String::new(),
-                    reason: Some(msg.clone()),
-                })
-            });
-        }
-        None => batch.fail(|| Error::DeliveryTimeout {
-            topic: topic.clone(),
-            partition,
-            timeout,
-            last_error: last.clone(),
-        }),
-    }
+    let error = error.unwrap_or_else(|| Error::DeliveryTimeout {
+        topic: batch.tp.0.to_string(),
+        partition: batch.tp.1,
+        timeout: shared.cluster.config().delivery_timeout,
+        last_error: batch.last_error.clone(),
+    });
+    batch.fail_with(error);
 }
 
 fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
