@@ -13,7 +13,9 @@
 
 pub mod avro;
 mod columns;
+pub mod encoder;
 pub mod json;
+pub mod protobuf;
 pub mod raw;
 mod temporal;
 
@@ -25,6 +27,8 @@ use arrow_array::{
     TimestampSecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, SchemaRef, TimeUnit};
+
+pub use encoder::{EncodedRecord, Encoder};
 
 use crate::config::{BadDataPolicy, Format};
 use crate::schema::MetadataColumn;
@@ -308,6 +312,7 @@ impl Decoder {
                 }
                 Format::Json => Box::new(json::JsonDecoder::new(fields)?),
                 Format::Avro => Box::new(avro::AvroDecoder::registry(fields)?),
+                Format::Protobuf => Box::new(protobuf::ProtobufDecoder::new(fields)?),
                 other => return Err(FormatError::Unsupported(other.as_str())),
             })
         })
