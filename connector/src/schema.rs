@@ -17,6 +17,58 @@ pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
 /// The canonical Arrow extension type name for JSON text.
 pub const JSON_EXTENSION_NAME: &str = "arrow.json";
 
+/// The column a changelog source (`debezium_json`) adds to its rows: what each row does to
+/// the table. Its values are [`ChangeOp`] codes; rows whose code starts with `-` retract an
+/// earlier row, the others insert one.
+pub const CHANGE_OP_COLUMN: &str = "_op";
+
+/// The operation of a changelog row, as written in [`CHANGE_OP_COLUMN`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeOp {
+    /// `+I`: a new row (Debezium `c` create, `r` snapshot read).
+    Insert,
+    /// `-U`: the old version of an updated row, retracted.
+    UpdateBefore,
+    /// `+U`: the new version of an updated row.
+    UpdateAfter,
+    /// `-D`: a deleted row, retracted.
+    Delete,
+}
+
+impl ChangeOp {
+    /// The code in the column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Insert => "+I",
+            ChangeOp::UpdateBefore => "-U",
+            ChangeOp::UpdateAfter => "+U",
+            ChangeOp::Delete => "-D",
+        }
+    }
+
+    /// Whether the row retracts an earlier one.
+    pub fn is_retraction(self) -> bool {
+        matches!(self, ChangeOp::UpdateBefore | ChangeOp::Delete)
+    }
+
+    /// The operation with code `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            ChangeOp::Insert,
+            ChangeOp::UpdateBefore,
+            ChangeOp::UpdateAfter,
+            ChangeOp::Delete,
+        ]
+        .into_iter()
+        .find(|op| op.as_str() == code)
+    }
+}
+
+/// The non-null `Utf8` field [`CHANGE_OP_COLUMN`].
+pub fn change_op_field() -> Field {
+    Field::new(CHANGE_OP_COLUMN, DataType::Utf8, false)
+}
+
 /// Record metadata a source can expose as a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetadataColumn {

@@ -672,7 +672,7 @@ fn columns_for(fields: &[FieldRef]) -> Result<Columns, FormatError> {
 }
 
 impl PayloadDecoder for AvroDecoder {
-    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String> {
+    fn append(&mut self, payload: Option<&[u8]>, _key: Option<&[u8]>) -> Result<usize, String> {
         let Some(bytes) = payload else {
             return Err("null value (tombstone) where an Avro record was expected".to_owned());
         };
@@ -691,7 +691,7 @@ impl PayloadDecoder for AvroDecoder {
                 }
             }
         };
-        self.columns.row(|c| plan.read(datum, c))
+        self.columns.row(|c| plan.read(datum, c)).map(|()| 1)
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {

@@ -724,6 +724,20 @@ impl Columns {
         })
     }
 
+    /// Rows completed since the last finish.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Forgets the rows after the first `rows` (and any row in progress).
+    pub(crate) fn truncate_rows(&mut self, rows: usize) {
+        let rows = rows.min(self.rows);
+        for c in &mut self.columns {
+            c.rollback(rows);
+        }
+        self.rows = rows;
+    }
+
     /// Sets column `index` of the current row.
     #[inline]
     pub(crate) fn set(&mut self, index: usize, value: Scalar<'_>) -> Result<(), String> {

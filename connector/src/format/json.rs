@@ -69,13 +69,14 @@ impl JsonDecoder {
 }
 
 impl PayloadDecoder for JsonDecoder {
-    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String> {
+    fn append(&mut self, payload: Option<&[u8]>, _key: Option<&[u8]>) -> Result<usize, String> {
         let Some(bytes) = payload else {
             return Err("null value (tombstone) where a JSON object was expected".to_owned());
         };
         let index = &self.index;
         self.columns
             .row(|columns| read_object_into(bytes, index, columns))
+            .map(|()| 1)
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {

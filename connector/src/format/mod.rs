@@ -13,6 +13,7 @@
 
 pub mod avro;
 mod columns;
+pub mod debezium;
 pub mod encoder;
 pub mod json;
 pub mod protobuf;
@@ -98,8 +99,9 @@ impl From<ArrowError> for FormatError {
 
 /// The part of a format that reads payloads into the schema's payload columns.
 pub(crate) trait PayloadDecoder: Send {
-    /// Appends the row of one payload, or appends nothing and says why not.
-    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String>;
+    /// Appends the rows of one payload (one for most formats; none, one or two for change
+    /// events), or appends nothing and says why not. `key` is the record's key.
+    fn append(&mut self, payload: Option<&[u8]>, key: Option<&[u8]>) -> Result<usize, String>;
     /// The payload columns built so far, in schema order of the payload fields; resets.
     fn finish(&mut self) -> Vec<ArrayRef>;
     /// The registry id of the writer schema `payload` needs, when it has not been added yet.
@@ -134,6 +136,7 @@ struct MetaColumn {
 }
 
 /// A value computed for a metadata column before anything is appended.
+#[derive(Clone)]
 enum MetaValue {
     Text(Option<String>),
     Binary(Option<Vec<u8>>),
@@ -313,7 +316,7 @@ impl Decoder {
                 Format::Json => Box::new(json::JsonDecoder::new(fields)?),
                 Format::Avro => Box::new(avro::AvroDecoder::registry(fields)?),
                 Format::Protobuf => Box::new(protobuf::ProtobufDecoder::new(fields)?),
-                other => return Err(FormatError::Unsupported(other.as_str())),
+                Format::DebeziumJson => Box::new(debezium::DebeziumDecoder::new(fields)?),
             })
         })
     }
@@ -336,6 +339,21 @@ impl Decoder {
         policy: BadDataPolicy,
         payload: impl FnOnce(&[arrow_schema::FieldRef]) -> Result<Box<dyn PayloadDecoder>, FormatError>,
     ) -> Result<Self, FormatError> {
+        // A changelog's rows carry what they do to the table.
+        let schema = if format == Format::DebeziumJson
+            && schema
+                .field_with_name(crate::schema::CHANGE_OP_COLUMN)
+                .is_err()
+        {
+            let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+            fields.push(Arc::new(crate::schema::change_op_field()));
+            Arc::new(arrow_schema::Schema::new_with_metadata(
+                fields,
+                schema.metadata().clone(),
+            ))
+        } else {
+            schema
+        };
         let mut metadata = Vec::new();
         let mut payload_indices = Vec::new();
         let mut payload_fields = Vec::new();
@@ -432,13 +450,22 @@ impl Decoder {
             .iter()
             .map(|(_, column)| column.value(meta))
             .collect::<Result<Vec<_>, _>>()
-            .and_then(|values| self.payload.append(payload).map(|()| values));
+            .and_then(|values| {
+                self.payload
+                    .append(payload, meta.key)
+                    .map(|rows| (rows, values))
+            });
         match outcome {
-            Ok(values) => {
+            Ok((rows, values)) => {
                 for ((_, column), value) in self.metadata.iter_mut().zip(values) {
-                    column.push(value);
+                    for _ in 1..rows {
+                        column.push(value.clone());
+                    }
+                    if rows > 0 {
+                        column.push(value);
+                    }
                 }
-                self.rows += 1;
+                self.rows += rows;
                 Ok(())
             }
             Err(reason) => match self.policy {
@@ -454,6 +481,12 @@ impl Decoder {
                 }),
             },
         }
+    }
+
+    /// The schema of the batches [`flush`](Self::flush) returns: the table's, plus
+    /// [`CHANGE_OP_COLUMN`](crate::schema::CHANGE_OP_COLUMN) for `debezium_json`.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
     /// Rows decoded since the last flush.

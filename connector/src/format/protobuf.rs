@@ -187,7 +187,7 @@ impl ProtobufDecoder {
 }
 
 impl PayloadDecoder for ProtobufDecoder {
-    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String> {
+    fn append(&mut self, payload: Option<&[u8]>, _key: Option<&[u8]>) -> Result<usize, String> {
         let Some(bytes) = payload else {
             return Err("null value (tombstone) where a Protobuf message was expected".to_owned());
         };
@@ -196,18 +196,20 @@ impl PayloadDecoder for ProtobufDecoder {
         let target = self.target(id, indexes)?;
         let message = DynamicMessage::decode(target.message.clone(), body)
             .map_err(|e| format!("invalid Protobuf message: {e}"))?;
-        self.columns.row(|columns| {
-            for (i, field) in target.fields.iter().enumerate() {
-                let Some(field) = field else { continue };
-                if field.supports_presence() && !message.has_field(field) {
-                    columns.set(i, Scalar::Null)?;
-                    continue;
+        self.columns
+            .row(|columns| {
+                for (i, field) in target.fields.iter().enumerate() {
+                    let Some(field) = field else { continue };
+                    if field.supports_presence() && !message.has_field(field) {
+                        columns.set(i, Scalar::Null)?;
+                        continue;
+                    }
+                    let value = message.get_field(field);
+                    set_value(columns, i, field, &value)?;
                 }
-                let value = message.get_field(field);
-                set_value(columns, i, field, &value)?;
-            }
-            Ok(())
-        })
+                Ok(())
+            })
+            .map(|()| 1)
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {

@@ -56,7 +56,7 @@ impl RawDecoder {
 }
 
 impl PayloadDecoder for RawDecoder {
-    fn append(&mut self, payload: Option<&[u8]>) -> Result<(), String> {
+    fn append(&mut self, payload: Option<&[u8]>, _key: Option<&[u8]>) -> Result<usize, String> {
         let Some(bytes) = payload else {
             if !self.nullable {
                 return Err("null value (tombstone) for NOT NULL column `value`".to_owned());
@@ -65,7 +65,7 @@ impl PayloadDecoder for RawDecoder {
                 Builder::Text(b) => b.append_null(),
                 Builder::Bytes(b) => b.append_null(),
             }
-            return Ok(());
+            return Ok(1);
         };
         match &mut self.builder {
             Builder::Text(b) => match std::str::from_utf8(bytes) {
@@ -79,7 +79,7 @@ impl PayloadDecoder for RawDecoder {
             },
             Builder::Bytes(b) => b.append_value(bytes),
         }
-        Ok(())
+        Ok(1)
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {
