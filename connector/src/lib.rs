@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod schema;
 pub mod schema_registry;
 pub mod sql;
