@@ -1,0 +1,111 @@
+//! Producer and consumer benchmark of laminar-kafka-client against librdkafka and the Java
+//! client, on a real broker.
+//!
+//! `laminar-kafka-client-bench run` (what `scripts/bench-client.sh` starts) creates fresh topics,
+//! runs every client as a separate process (this program again with a `produce-*`/`consume-*`
+//! subcommand, or the Java performance tools), measures each process's CPU time, repeats, and
+//! prints the medians and our ratios to each rival; the same goes to a JSON file.
+//!
+//! librdkafka is built in only with the `rival-librdkafka` feature (linked dynamically against
+//! the system's librdkafka), so the default workspace build links no C Kafka client.
+
+mod clients;
+mod measure;
+mod report;
+mod run;
+mod workload;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use clients::ChildReport;
+use workload::{Codec, Workload};
+
+/// Throughput and CPU of Kafka clients, ours against librdkafka and Java.
+#[derive(Debug, Parser)]
+#[command(name = "laminar-kafka-client-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run the whole benchmark (all clients, codecs, repetitions).
+    Run(Box<run::RunArgs>),
+    /// Produce the workload with our client, report on stdout (one measured process).
+    ProduceOurs(ChildArgs),
+    /// Consume the workload with our client, report on stdout (one measured process).
+    ConsumeOurs(ChildArgs),
+    /// Produce the workload with librdkafka, report on stdout (one measured process).
+    #[cfg(feature = "rival-librdkafka")]
+    ProduceLibrdkafka(ChildArgs),
+    /// Consume the workload with librdkafka, report on stdout (one measured process).
+    #[cfg(feature = "rival-librdkafka")]
+    ConsumeLibrdkafka(ChildArgs),
+}
+
+/// What a client process needs to know.
+#[derive(Debug, Clone, Args)]
+struct ChildArgs {
+    /// The broker.
+    #[arg(long, env = "KAFKA_BOOTSTRAP")]
+    bootstrap: String,
+    /// The topic (it must exist, with `--partitions` partitions).
+    #[arg(long)]
+    topic: String,
+    /// The producer's compression.
+    #[arg(long, default_value = "lz4")]
+    codec: Codec,
+    #[command(flatten)]
+    workload: Workload,
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
+    // What an application would use: the multi-threaded runtime, one worker per core.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")
+}
+
+fn child(run: impl FnOnce() -> Result<ChildReport>) -> Result<()> {
+    let report = run()?;
+    println!("{}", report.to_line());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Run(args) => run::run(*args),
+        Commands::ProduceOurs(a) => child(|| {
+            tokio_runtime()?.block_on(clients::ours::produce(
+                &a.bootstrap,
+                &a.topic,
+                a.codec,
+                &a.workload,
+            ))
+        }),
+        Commands::ConsumeOurs(a) => child(|| {
+            tokio_runtime()?.block_on(clients::ours::consume(&a.bootstrap, &a.topic, &a.workload))
+        }),
+        #[cfg(feature = "rival-librdkafka")]
+        Commands::ProduceLibrdkafka(a) => {
+            child(|| clients::librdkafka::produce(&a.bootstrap, &a.topic, a.codec, &a.workload))
+        }
+        #[cfg(feature = "rival-librdkafka")]
+        Commands::ConsumeLibrdkafka(a) => {
+            child(|| clients::librdkafka::consume(&a.bootstrap, &a.topic, &a.workload))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
