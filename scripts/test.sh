@@ -47,6 +47,9 @@ check() {
 check cargo fmt --all -- --check
 check cargo clippy --workspace --all-targets -- -D warnings
 check cargo test --workspace
+# The default build's dependency policy, and the static musl binary working against the broker.
+check scripts/check-deps.sh
+check scripts/check-musl.sh
 
 if ((${#failed[@]})); then
     step "FAILED after $((SECONDS - started_at))s:"
