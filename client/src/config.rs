@@ -112,6 +112,18 @@ impl SaslMechanism {
     }
 }
 
+/// `sasl.oauthbearer.method`: where OAUTHBEARER tokens come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OauthBearerMethod {
+    /// `default`: the provider set with [`ClientConfig::with_oauthbearer_token_provider`].
+    #[default]
+    Default,
+    /// `aws_msk_iam`: Amazon MSK's token, signed with AWS credentials from the standard sources
+    /// for `sasl.aws.region`.
+    AwsMskIam,
+}
+
 /// `acks`: how many replicas must have a record before the produce request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Acks {
@@ -194,6 +206,17 @@ pub struct ClientConfig {
     pub sasl_username: Option<String>,
     /// `sasl.password`.
     pub sasl_password: Option<Secret>,
+    /// `sasl.aws.region`: the AWS region of an MSK cluster (AWS_MSK_IAM, and the MSK
+    /// OAUTHBEARER token). Unset: from the broker host name, then `AWS_REGION`.
+    pub sasl_aws_region: Option<String>,
+    /// `sasl.aws.profile`: the profile of the shared AWS files, instead of `AWS_PROFILE`.
+    pub sasl_aws_profile: Option<String>,
+    /// `sasl.oauthbearer.method`: `default` (a provider set in code) or `aws_msk_iam`.
+    pub sasl_oauthbearer_method: OauthBearerMethod,
+    /// The OAUTHBEARER token provider, set with
+    /// [`with_oauthbearer_token_provider`](Self::with_oauthbearer_token_provider).
+    pub oauthbearer_token_provider:
+        Option<std::sync::Arc<dyn crate::sasl::oauthbearer::TokenProvider>>,
     /// `ssl.ca.location`: a PEM file of trusted CAs; the system roots when unset.
     pub ssl_ca_location: Option<PathBuf>,
     /// `ssl.certificate.location`: the client certificate chain (PEM) for mutual TLS.
@@ -292,6 +315,10 @@ impl Default for ClientConfig {
             sasl_mechanism: SaslMechanism::Plain,
             sasl_username: None,
             sasl_password: None,
+            sasl_aws_region: None,
+            sasl_aws_profile: None,
+            sasl_oauthbearer_method: OauthBearerMethod::Default,
+            oauthbearer_token_provider: None,
             ssl_ca_location: None,
             ssl_certificate_location: None,
             ssl_key_location: None,
@@ -350,6 +377,12 @@ impl fmt::Debug for ClientConfig {
             .field("sasl_mechanism", &self.sasl_mechanism)
             .field("sasl_username", &self.sasl_username)
             .field("sasl_password", &self.sasl_password.as_ref().map(|_| "***"))
+            .field("sasl_aws_region", &self.sasl_aws_region)
+            .field("sasl_oauthbearer_method", &self.sasl_oauthbearer_method)
+            .field(
+                "oauthbearer_token_provider",
+                &self.oauthbearer_token_provider.is_some(),
+            )
             .field("ssl_ca_location", &self.ssl_ca_location)
             .field("acks", &self.acks)
             .field("linger", &self.linger)
@@ -475,6 +508,26 @@ static PROPERTIES: &[Property] = &[
     prop!("sasl.username", [], |c, v| c.sasl_username =
         Some(v.to_owned())),
     prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::new(v))),
+    prop!("sasl.aws.region", [], |c, v| {
+        let region = opt_string(v);
+        if let Some(r) = &region {
+            if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(format!("`{r}` is not an AWS region name"));
+            }
+        }
+        c.sasl_aws_region = region
+    }),
+    prop!("sasl.aws.profile", [], |c, v| c.sasl_aws_profile =
+        opt_string(v)),
+    prop!("sasl.oauthbearer.method", [], |c, v| {
+        c.sasl_oauthbearer_method = parse_enum(
+            v,
+            &[
+                ("default", OauthBearerMethod::Default),
+                ("aws_msk_iam", OauthBearerMethod::AwsMskIam),
+            ],
+        )?
+    }),
     prop!("ssl.ca.location", [], |c, v| c.ssl_ca_location =
         opt_string(v).map(PathBuf::from)),
     prop!("ssl.certificate.location", [], |c, v| {
@@ -682,6 +735,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 impl ClientConfig {
+    /// Sets the OAUTHBEARER token provider (for `sasl.mechanism=OAUTHBEARER`), asked for a token
+    /// at every authentication and re-authentication.
+    pub fn with_oauthbearer_token_provider(
+        mut self,
+        provider: std::sync::Arc<dyn crate::sasl::oauthbearer::TokenProvider>,
+    ) -> Self {
+        self.oauthbearer_token_provider = Some(provider);
+        self
+    }
+
     /// A configuration with every default and the given bootstrap servers.
     pub fn new(bootstrap_servers: &str) -> Result<Self> {
         let mut c = Self::default();

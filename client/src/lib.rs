@@ -5,6 +5,8 @@
 //! [`laminar_kafka_protocol`].
 
 pub mod admin;
+#[cfg(feature = "aws-msk-iam")]
+pub mod aws;
 pub mod backoff;
 pub mod cluster;
 pub mod config;

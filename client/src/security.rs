@@ -5,6 +5,10 @@
 //! and applies them in order during [`Connection::connect`](crate::connection::Connection::connect):
 //! TLS around the TCP stream, ApiVersions (in the connection), then SaslHandshake v1 and
 //! SaslAuthenticate rounds driven by the [`sasl`](crate::sasl) state machines.
+//!
+//! Token mechanisms (OAUTHBEARER, AWS_MSK_IAM) fetch their token or credentials before the
+//! SaslHandshake, at every authentication and re-authentication. For OAUTHBEARER the session
+//! lifetime used for re-authentication is the broker's, capped by the token's own expiry.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,10 +22,10 @@ use laminar_kafka_protocol::messages::protocol::StrBytes;
 use laminar_kafka_protocol::versions::NegotiatedVersions;
 use tokio::net::TcpStream;
 
-use crate::config::{ClientConfig, SaslMechanism};
+use crate::config::{ClientConfig, OauthBearerMethod, SaslMechanism};
 use crate::connection::{ConnectionConfig, Transport, roundtrip};
 use crate::error::{Error, Result};
-use crate::sasl::{Mechanism, SaslConfig, SaslError, Step};
+use crate::sasl::{Mechanism, SaslConfig, SaslError, SaslSession, Step};
 use crate::tls::{self, PemSource, TlsConfig};
 
 /// UNSUPPORTED_SASL_MECHANISM.
@@ -84,29 +88,21 @@ impl Security {
             security.tls = Some(built);
         }
         if config.security_protocol.uses_sasl() {
-            let mechanism = match config.sasl_mechanism {
-                SaslMechanism::Plain => Mechanism::Plain,
-                SaslMechanism::ScramSha256 => Mechanism::ScramSha256,
-                SaslMechanism::ScramSha512 => Mechanism::ScramSha512,
-                other => {
-                    return Err(Error::InvalidProperty {
-                        name: "sasl.mechanism".to_owned(),
-                        reason: format!(
-                            "{} is not available in this client yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
-                            other.name()
-                        ),
-                    });
-                }
-            };
-            let username = config.sasl_username.clone().unwrap_or_default();
-            let password = config
-                .sasl_password
-                .as_ref()
-                .map(|p| p.expose().to_owned())
-                .unwrap_or_default();
-            security.sasl = Some(SaslConfig::with_credentials(mechanism, username, password));
+            security.sasl = Some(sasl_config(config)?);
         }
         Ok(security)
+    }
+
+    /// These layers with `sasl` as the SASL configuration (e.g. an OAUTHBEARER provider built
+    /// in code).
+    pub fn with_sasl(mut self, sasl: SaslConfig) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
+    /// The SASL configuration, if SASL is on.
+    pub fn sasl(&self) -> Option<&SaslConfig> {
+        self.sasl.as_ref()
     }
 
     /// Wraps the TCP stream in TLS when configured.
@@ -148,6 +144,7 @@ impl Security {
             broker: broker.to_owned(),
             source,
         };
+        let mut session = sasl.begin(host_of(broker)).await.map_err(sasl_err)?;
         let handshake_version = versions
             .version_at_most(ApiKey::SaslHandshake, 1)
             .map_err(protocol_err)?;
@@ -179,13 +176,10 @@ impl Security {
         let auth_version = versions
             .version(ApiKey::SaslAuthenticate)
             .map_err(protocol_err)?;
-        let mut session = sasl.start().map_err(sasl_err)?;
         let mut server: Option<Bytes> = None;
         let mut lifetime = None;
         loop {
-            let step = if matches!(mechanism, Mechanism::ScramSha256 | Mechanism::ScramSha512)
-                && server.is_some()
-            {
+            let step = if session.step_is_expensive(server.as_deref()) {
                 // The SCRAM step runs PBKDF2: keep it off the async workers.
                 let bytes = server.take();
                 let (s, step) = tokio::task::spawn_blocking(move || {
@@ -215,11 +209,9 @@ impl Security {
                     .await?;
                     *next_correlation_id += 1;
                     if response.error_code != 0 {
-                        return Err(sasl_err(SaslError::authentication_failed(
-                            mechanism,
-                            response.error_code,
-                            response.error_message.as_deref(),
-                        )));
+                        return Err(sasl_err(
+                            session.failure(response.error_code, response.error_message.as_deref()),
+                        ));
                     }
                     if response.session_lifetime_ms > 0 {
                         lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
@@ -232,8 +224,99 @@ impl Security {
             }
         }
         Ok(Authenticated {
-            session_lifetime: lifetime,
+            session_lifetime: session_lifetime(lifetime, &session),
         })
+    }
+}
+
+/// The lifetime to re-authenticate within: the broker's (KIP-368), capped by the token's
+/// expiry when the mechanism sends one. Without a broker lifetime the broker does not expect
+/// re-authentication, and none is scheduled (as in the Java client).
+fn session_lifetime(broker: Option<Duration>, session: &SaslSession) -> Option<Duration> {
+    match (broker, session.token_lifetime()) {
+        (Some(broker), Some(token)) => Some(broker.min(token)),
+        (broker, _) => broker,
+    }
+}
+
+/// The SASL configuration `sasl.mechanism` and its properties ask for.
+fn sasl_config(config: &ClientConfig) -> Result<SaslConfig> {
+    let invalid = |name: &str, reason: String| Error::InvalidProperty {
+        name: name.to_owned(),
+        reason,
+    };
+    let mechanism = match config.sasl_mechanism {
+        SaslMechanism::Plain => Mechanism::Plain,
+        SaslMechanism::ScramSha256 => Mechanism::ScramSha256,
+        SaslMechanism::ScramSha512 => Mechanism::ScramSha512,
+        SaslMechanism::OauthBearer => {
+            if let Some(provider) = &config.oauthbearer_token_provider {
+                return Ok(SaslConfig::oauthbearer(provider.clone()));
+            }
+            return match config.sasl_oauthbearer_method {
+                OauthBearerMethod::AwsMskIam => msk_oauthbearer(config),
+                _ => Err(invalid(
+                    "sasl.mechanism",
+                    "OAUTHBEARER needs a token provider: set one with \
+                     ClientConfig::with_oauthbearer_token_provider, or set \
+                     sasl.oauthbearer.method=aws_msk_iam for Amazon MSK"
+                        .to_owned(),
+                )),
+            };
+        }
+        SaslMechanism::AwsMskIam => return aws_msk_iam(config),
+    };
+    let username = config.sasl_username.clone().unwrap_or_default();
+    let password = config
+        .sasl_password
+        .as_ref()
+        .map(|p| p.expose().to_owned())
+        .unwrap_or_default();
+    SaslConfig::with_credentials(mechanism, username, password)
+        .map_err(|e| invalid("sasl.mechanism", e.to_string()))
+}
+
+#[cfg(feature = "aws-msk-iam")]
+fn msk_config(config: &ClientConfig) -> crate::sasl::aws_msk_iam::AwsMskIamConfig {
+    crate::sasl::aws_msk_iam::AwsMskIamConfig::from_environment(
+        config.sasl_aws_region.clone(),
+        config.sasl_aws_profile.as_deref(),
+    )
+}
+
+#[cfg(feature = "aws-msk-iam")]
+fn aws_msk_iam(config: &ClientConfig) -> Result<SaslConfig> {
+    Ok(SaslConfig::aws_msk_iam(msk_config(config)))
+}
+
+#[cfg(feature = "aws-msk-iam")]
+fn msk_oauthbearer(config: &ClientConfig) -> Result<SaslConfig> {
+    let msk = msk_config(config);
+    // The token names its region in its host: it must be known before any broker is.
+    msk.region_for("").map_err(|_| Error::InvalidProperty {
+        name: "sasl.aws.region".to_owned(),
+        reason: "required by sasl.oauthbearer.method=aws_msk_iam (or set AWS_REGION)".to_owned(),
+    })?;
+    Ok(SaslConfig::oauthbearer(std::sync::Arc::new(
+        crate::sasl::aws_msk_iam::MskTokenProvider::new(msk),
+    )))
+}
+
+#[cfg(not(feature = "aws-msk-iam"))]
+fn aws_msk_iam(_config: &ClientConfig) -> Result<SaslConfig> {
+    Err(not_built_in())
+}
+
+#[cfg(not(feature = "aws-msk-iam"))]
+fn msk_oauthbearer(_config: &ClientConfig) -> Result<SaslConfig> {
+    Err(not_built_in())
+}
+
+#[cfg(not(feature = "aws-msk-iam"))]
+fn not_built_in() -> Error {
+    Error::InvalidProperty {
+        name: "sasl.mechanism".to_owned(),
+        reason: "Amazon MSK IAM needs the client built with feature `aws-msk-iam`".to_owned(),
     }
 }
 
@@ -258,6 +341,8 @@ impl Security {
             broker: broker.clone(),
             source,
         };
+        // A fresh token (or fresh AWS credentials) for every re-authentication.
+        let mut session = sasl.begin(host_of(&broker)).await.map_err(sasl_err)?;
         let handshake_version = conn
             .versions()
             .version_at_most(ApiKey::SaslHandshake, 1)
@@ -280,7 +365,6 @@ impl Security {
             .versions()
             .version(ApiKey::SaslAuthenticate)
             .map_err(protocol_err)?;
-        let mut session = sasl.start().map_err(sasl_err)?;
         let mut server: Option<Bytes> = None;
         let mut lifetime = None;
         loop {
@@ -293,11 +377,9 @@ impl Security {
                 )
                 .await?;
             if response.error_code != 0 {
-                return Err(sasl_err(SaslError::authentication_failed(
-                    mechanism,
-                    response.error_code,
-                    response.error_message.as_deref(),
-                )));
+                return Err(sasl_err(
+                    session.failure(response.error_code, response.error_message.as_deref()),
+                ));
             }
             if response.session_lifetime_ms > 0 {
                 lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
@@ -308,7 +390,7 @@ impl Security {
             }
         }
         Ok(Authenticated {
-            session_lifetime: lifetime,
+            session_lifetime: session_lifetime(lifetime, &session),
         })
     }
 }

@@ -10,7 +10,9 @@ use super::Mechanism;
 #[non_exhaustive]
 pub enum SaslError {
     /// `sasl.mechanism` names a mechanism this client does not implement.
-    #[error("unknown SASL mechanism {name:?}: supported are PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")]
+    #[error(
+        "unknown SASL mechanism {name:?}: supported are PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, AWS_MSK_IAM"
+    )]
     UnknownMechanism {
         /// The name as configured.
         name: String,
@@ -137,6 +139,72 @@ pub enum SaslError {
         message: String,
     },
 
+    /// The token to send has already expired (it is not sent).
+    #[error(
+        "{mechanism}: the token expired {expired_ago:?} ago; the token provider must supply a fresh one"
+    )]
+    TokenExpired {
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// How long ago it expired.
+        expired_ago: std::time::Duration,
+    },
+
+    /// The broker rejected the OAUTHBEARER token with an RFC 7628 error document.
+    #[error(
+        "{mechanism}: the broker rejected the token: status {status}{}{}",
+        scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default(),
+        broker_message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+    )]
+    TokenRejected {
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// The document's `status`, e.g. `invalid_token`.
+        status: String,
+        /// The document's `scope`, if any.
+        scope: Option<String>,
+        /// The document's `openid-configuration`, if any.
+        openid_configuration: Option<String>,
+        /// The broker's SaslAuthenticate error message, if any.
+        broker_message: Option<String>,
+    },
+
+    /// The token provider failed.
+    #[error("{mechanism}: the token provider failed: {source}")]
+    TokenProvider {
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// The provider's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// AWS credentials could not be loaded, or the request could not be signed.
+    #[cfg(feature = "aws-msk-iam")]
+    #[error("{mechanism}: {source}")]
+    Aws {
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// What failed.
+        source: crate::aws::AwsError,
+    },
+
+    /// The mechanism needs an asynchronous start (a token or credentials to fetch): use
+    /// [`SaslConfig::begin`](super::SaslConfig::begin).
+    #[error("{mechanism}: the exchange must be started with SaslConfig::begin")]
+    NeedsAsyncStart {
+        /// The mechanism used.
+        mechanism: Mechanism,
+    },
+
+    /// This client was built without the mechanism (a disabled feature).
+    #[error("{mechanism} is not available: the client was built without feature `{feature}`")]
+    NotBuiltIn {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The feature that provides it.
+        feature: &'static str,
+    },
+
     /// The server signature `v=` does not match: the broker does not know the credentials (or
     /// someone in the middle does not).
     #[error("{mechanism}: the server signature does not match; the broker is not authenticated")]
@@ -147,6 +215,14 @@ pub enum SaslError {
 }
 
 impl SaslError {
+    /// A [`SaslError::TokenProvider`] for an OAUTHBEARER token provider's own error.
+    pub fn token_provider(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SaslError::TokenProvider {
+            mechanism: Mechanism::OauthBearer,
+            source: source.into(),
+        }
+    }
+
     /// The error for a `SaslAuthenticate` (or `SaslHandshake`) response with a non-zero error
     /// code, for the connection code. A missing or empty broker message is replaced by a
     /// description of the code.

@@ -8,8 +8,14 @@
 //! on either request becomes a [`SaslError`] through [`SaslError::authentication_failed`] or
 //! [`SaslError::unsupported_mechanism`].
 //!
-//! Mechanisms live one per file: [`plain`] (RFC 4616) and [`scram`] (RFC 5802 with the hashes
-//! of RFC 7677 and SHA-512, as Kafka uses them).
+//! Mechanisms live one per file: [`plain`] (RFC 4616), [`scram`] (RFC 5802 with the hashes
+//! of RFC 7677 and SHA-512, as Kafka uses them), [`oauthbearer`] (RFC 7628, with a pluggable
+//! async token provider) and `aws_msk_iam` (Amazon MSK IAM, feature `aws-msk-iam`).
+//!
+//! Token mechanisms fetch their token or credentials before the exchange starts: the connection
+//! calls the async [`SaslConfig::begin`] (which works for every mechanism) once per
+//! authentication and once per re-authentication, so each re-authentication carries a fresh
+//! token. The sync [`SaslConfig::start`] serves PLAIN and SCRAM only.
 //!
 //! ```
 //! use laminar_kafka_client::sasl::{SaslConfig, Step};
@@ -26,15 +32,23 @@
 //! # Ok::<(), laminar_kafka_client::sasl::SaslError>(())
 //! ```
 
+#[cfg(feature = "aws-msk-iam")]
+pub mod aws_msk_iam;
 mod error;
+pub mod oauthbearer;
 pub mod plain;
 pub mod scram;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 pub use error::SaslError;
 
+#[cfg(feature = "aws-msk-iam")]
+use aws_msk_iam::{AwsMskIamClient, AwsMskIamConfig};
+use oauthbearer::{OauthBearerClient, ServerError, TokenProvider};
 use plain::PlainClient;
 use scram::{ScramClient, ScramHash};
 
@@ -51,11 +65,24 @@ pub enum Mechanism {
     ScramSha256,
     /// `SCRAM-SHA-512` (RFC 5802 with SHA-512, as Kafka defines it).
     ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628) with a token from a [`TokenProvider`].
+    OauthBearer,
+    /// `AWS_MSK_IAM`: Amazon MSK IAM with AWS credentials.
+    AwsMskIam,
 }
 
 impl Mechanism {
     /// Every mechanism this client implements.
-    pub const ALL: [Mechanism; 3] = [
+    pub const ALL: [Mechanism; 5] = [
+        Mechanism::Plain,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha512,
+        Mechanism::OauthBearer,
+        Mechanism::AwsMskIam,
+    ];
+
+    /// The mechanisms configured by a user name and password.
+    pub const PASSWORD: [Mechanism; 3] = [
         Mechanism::Plain,
         Mechanism::ScramSha256,
         Mechanism::ScramSha512,
@@ -67,6 +94,8 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
             Mechanism::ScramSha512 => "SCRAM-SHA-512",
+            Mechanism::OauthBearer => "OAUTHBEARER",
+            Mechanism::AwsMskIam => "AWS_MSK_IAM",
         }
     }
 }
@@ -139,8 +168,8 @@ impl From<&str> for Password {
 /// Which SASL mechanism to use, with its credentials (`sasl.mechanism`, `sasl.username`,
 /// `sasl.password`).
 ///
-/// New mechanisms (OAUTHBEARER, AWS_MSK_IAM) will come as new variants, hence
-/// `#[non_exhaustive]`. `Debug` never shows a password.
+/// `Debug` never shows a password or token. Two token configurations are equal when they share
+/// the same provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SaslConfig {
@@ -165,7 +194,27 @@ pub enum SaslConfig {
         /// The password, used as given (no SASLprep, as in Java).
         password: Password,
     },
+    /// `OAUTHBEARER` with tokens from a provider.
+    OauthBearer {
+        /// Where tokens come from; asked at every (re-)authentication.
+        provider: SharedProvider,
+    },
+    /// `AWS_MSK_IAM` with AWS credentials.
+    #[cfg(feature = "aws-msk-iam")]
+    AwsMskIam(AwsMskIamConfig),
 }
+
+/// A token provider shared by the connections of a client; equal when it is the same provider.
+#[derive(Debug, Clone)]
+pub struct SharedProvider(pub Arc<dyn TokenProvider>);
+
+impl PartialEq for SharedProvider {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedProvider {}
 
 impl SaslConfig {
     /// `PLAIN` with these credentials.
@@ -192,17 +241,36 @@ impl SaslConfig {
         }
     }
 
+    /// `OAUTHBEARER` with tokens from `provider`.
+    pub fn oauthbearer(provider: Arc<dyn TokenProvider>) -> Self {
+        SaslConfig::OauthBearer {
+            provider: SharedProvider(provider),
+        }
+    }
+
+    /// `AWS_MSK_IAM` with these credentials and region settings.
+    #[cfg(feature = "aws-msk-iam")]
+    pub fn aws_msk_iam(config: AwsMskIamConfig) -> Self {
+        SaslConfig::AwsMskIam(config)
+    }
+
     /// The configuration for a username/password `mechanism`, as read from `sasl.mechanism`,
-    /// `sasl.username` and `sasl.password`.
+    /// `sasl.username` and `sasl.password`. Token mechanisms are configured otherwise
+    /// ([`SaslConfig::oauthbearer`], `SaslConfig::aws_msk_iam`) and give
+    /// [`SaslError::InvalidCredentials`] here.
     pub fn with_credentials(
         mechanism: Mechanism,
         username: impl Into<String>,
         password: impl Into<Password>,
-    ) -> Self {
+    ) -> Result<Self> {
         match mechanism {
-            Mechanism::Plain => SaslConfig::plain(username, password),
-            Mechanism::ScramSha256 => SaslConfig::scram_sha256(username, password),
-            Mechanism::ScramSha512 => SaslConfig::scram_sha512(username, password),
+            Mechanism::Plain => Ok(SaslConfig::plain(username, password)),
+            Mechanism::ScramSha256 => Ok(SaslConfig::scram_sha256(username, password)),
+            Mechanism::ScramSha512 => Ok(SaslConfig::scram_sha512(username, password)),
+            Mechanism::OauthBearer | Mechanism::AwsMskIam => Err(SaslError::InvalidCredentials {
+                mechanism,
+                reason: "this mechanism takes a token or AWS credentials, not a user name and password",
+            }),
         }
     }
 
@@ -212,6 +280,9 @@ impl SaslConfig {
             SaslConfig::Plain { .. } => Mechanism::Plain,
             SaslConfig::ScramSha256 { .. } => Mechanism::ScramSha256,
             SaslConfig::ScramSha512 { .. } => Mechanism::ScramSha512,
+            SaslConfig::OauthBearer { .. } => Mechanism::OauthBearer,
+            #[cfg(feature = "aws-msk-iam")]
+            SaslConfig::AwsMskIam(_) => Mechanism::AwsMskIam,
         }
     }
 
@@ -220,6 +291,7 @@ impl SaslConfig {
     ///
     /// Fails if the credentials cannot be expressed in the mechanism (a NUL byte in a PLAIN
     /// user name or password) or if the operating system's random source fails (SCRAM nonce).
+    /// Token mechanisms fail with [`SaslError::NeedsAsyncStart`]: use [`begin`](Self::begin).
     pub fn start(&self) -> Result<SaslSession> {
         let inner = match self {
             SaslConfig::Plain { username, password } => {
@@ -231,8 +303,43 @@ impl SaslConfig {
             SaslConfig::ScramSha512 { username, password } => {
                 SessionInner::Scram(ScramClient::new(ScramHash::Sha512, username, password)?)
             }
+            other => {
+                return Err(SaslError::NeedsAsyncStart {
+                    mechanism: other.mechanism(),
+                });
+            }
         };
-        Ok(SaslSession { inner })
+        Ok(SaslSession {
+            inner,
+            token_lifetime: None,
+        })
+    }
+
+    /// Starts one authentication exchange with broker `host` (a host name or address, no
+    /// port), fetching what token mechanisms need first: an OAUTHBEARER token from its
+    /// provider, AWS credentials for `AWS_MSK_IAM`. Called once per connection and again on
+    /// each re-authentication, so a re-authentication always carries a fresh token.
+    pub async fn begin(&self, host: &str) -> Result<SaslSession> {
+        match self {
+            SaslConfig::OauthBearer { provider } => {
+                let token = provider.0.token().await?;
+                let now = SystemTime::now();
+                let client = OauthBearerClient::new(&token, now)?;
+                Ok(SaslSession {
+                    inner: SessionInner::OauthBearer(client),
+                    token_lifetime: Some(token.remaining(now)),
+                })
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            SaslConfig::AwsMskIam(config) => Ok(SaslSession {
+                inner: SessionInner::AwsMskIam(config.start(host).await?),
+                token_lifetime: None,
+            }),
+            _ => {
+                let _ = host;
+                self.start()
+            }
+        }
     }
 }
 
@@ -263,12 +370,16 @@ impl fmt::Debug for Step {
 #[derive(Debug)]
 pub struct SaslSession {
     inner: SessionInner,
+    token_lifetime: Option<Duration>,
 }
 
 #[derive(Debug)]
 enum SessionInner {
     Plain(PlainClient),
     Scram(ScramClient),
+    OauthBearer(OauthBearerClient),
+    #[cfg(feature = "aws-msk-iam")]
+    AwsMskIam(AwsMskIamClient),
 }
 
 impl SaslSession {
@@ -277,7 +388,34 @@ impl SaslSession {
         match &self.inner {
             SessionInner::Plain(_) => Mechanism::Plain,
             SessionInner::Scram(client) => client.mechanism(),
+            SessionInner::OauthBearer(_) => Mechanism::OauthBearer,
+            #[cfg(feature = "aws-msk-iam")]
+            SessionInner::AwsMskIam(_) => Mechanism::AwsMskIam,
         }
+    }
+
+    /// How long the token this exchange sends stays valid (OAUTHBEARER), measured when the
+    /// session began: the connection re-authenticates before it runs out.
+    pub fn token_lifetime(&self) -> Option<Duration> {
+        self.token_lifetime
+    }
+
+    /// Whether this step runs an expensive computation (SCRAM's PBKDF2) that belongs on a
+    /// blocking thread.
+    pub fn step_is_expensive(&self, server_bytes: Option<&[u8]>) -> bool {
+        matches!(self.inner, SessionInner::Scram(_)) && server_bytes.is_some()
+    }
+
+    /// The error for a `SaslAuthenticate` response with a non-zero error code in this
+    /// exchange: [`SaslError::TokenRejected`] when an OAUTHBEARER broker already explained its
+    /// rejection, [`SaslError::AuthenticationFailed`] otherwise.
+    pub fn failure(&self, error_code: i16, message: Option<&str>) -> SaslError {
+        if let SessionInner::OauthBearer(client) = &self.inner {
+            if let Some(rejection) = client.rejection() {
+                return oauthbearer::rejected(ServerError::clone(rejection), message);
+            }
+        }
+        SaslError::authentication_failed(self.mechanism(), error_code, message)
     }
 
     /// Advances the exchange.
@@ -293,6 +431,9 @@ impl SaslSession {
         match &mut self.inner {
             SessionInner::Plain(client) => client.step(server_bytes),
             SessionInner::Scram(client) => client.step(server_bytes),
+            SessionInner::OauthBearer(client) => client.step(server_bytes),
+            #[cfg(feature = "aws-msk-iam")]
+            SessionInner::AwsMskIam(client) => client.step(server_bytes),
         }
     }
 
@@ -301,6 +442,9 @@ impl SaslSession {
         match &self.inner {
             SessionInner::Plain(client) => client.is_done(),
             SessionInner::Scram(client) => client.is_done(),
+            SessionInner::OauthBearer(client) => client.is_done(),
+            #[cfg(feature = "aws-msk-iam")]
+            SessionInner::AwsMskIam(client) => client.is_done(),
         }
     }
 }
@@ -331,8 +475,8 @@ mod tests {
 
     #[test]
     fn config_debug_never_shows_the_password() {
-        for mechanism in Mechanism::ALL {
-            let config = SaslConfig::with_credentials(mechanism, "alice", "s3cr3t-pw");
+        for mechanism in Mechanism::PASSWORD {
+            let config = SaslConfig::with_credentials(mechanism, "alice", "s3cr3t-pw").unwrap();
             assert_eq!(config.mechanism(), mechanism);
             let debug = format!("{config:?}");
             assert!(!debug.contains("s3cr3t-pw"), "{debug}");
@@ -345,6 +489,52 @@ mod tests {
                 assert!(!debug.contains("s3cr3t-pw"), "{debug}");
             }
         }
+    }
+
+    #[test]
+    fn token_mechanisms_take_no_password_and_need_an_async_start() {
+        for mechanism in [Mechanism::OauthBearer, Mechanism::AwsMskIam] {
+            let err = SaslConfig::with_credentials(mechanism, "u", "p").unwrap_err();
+            assert!(matches!(err, SaslError::InvalidCredentials { .. }), "{err}");
+        }
+        let token =
+            oauthbearer::OauthBearerToken::new("tok", SystemTime::now() + Duration::from_secs(60));
+        let config =
+            SaslConfig::oauthbearer(Arc::new(oauthbearer::StaticTokenProvider::new(token)));
+        assert_eq!(config.mechanism(), Mechanism::OauthBearer);
+        assert_eq!(config, config.clone());
+        let err = config.start().unwrap_err();
+        assert!(matches!(err, SaslError::NeedsAsyncStart { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn begin_fetches_a_token_and_reports_its_lifetime() {
+        let token =
+            oauthbearer::OauthBearerToken::new("tok", SystemTime::now() + Duration::from_secs(60));
+        let config =
+            SaslConfig::oauthbearer(Arc::new(oauthbearer::StaticTokenProvider::new(token)));
+        let mut session = config.begin("broker").await.unwrap();
+        let lifetime = session.token_lifetime().unwrap();
+        assert!(lifetime > Duration::from_secs(55) && lifetime <= Duration::from_secs(60));
+        session.step(None).unwrap();
+        session
+            .step(Some(br#"{"status":"invalid_token"}"#))
+            .unwrap();
+        let err = session.failure(58, Some("Authentication failed"));
+        assert!(
+            matches!(err, SaslError::TokenRejected { ref status, .. } if status == "invalid_token"),
+            "{err}"
+        );
+
+        // PLAIN through begin, too.
+        let mut session = SaslConfig::plain("a", "b").begin("broker").await.unwrap();
+        assert!(session.token_lifetime().is_none());
+        assert!(matches!(session.step(None).unwrap(), Step::Send(_)));
+        let err = session.failure(58, None);
+        assert!(
+            matches!(err, SaslError::AuthenticationFailed { .. }),
+            "{err}"
+        );
     }
 
     #[test]
