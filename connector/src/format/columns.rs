@@ -318,6 +318,18 @@ impl Column {
                     _ => return Err(None),
                 }
             }
+            Kind::Decimal128(p, s) if matches!(value, Scalar::Str(_) | Scalar::Int(_)) => {
+                // The common cases without allocating: decimal text, or an integer.
+                let v = match value {
+                    Scalar::Str(t) => decimal_i128(t.trim(), p, s),
+                    Scalar::Int(i) => decimal_i128_from_int(i, p, s),
+                    _ => return Err(None),
+                }
+                .map_err(Some)?;
+                if let Data::I128(d) = &mut self.data {
+                    d.push(v);
+                }
+            }
             Kind::Decimal128(p, s) | Kind::Decimal256(p, s) => {
                 let digits = match value {
                     Scalar::Int(i) => decimal_digits(number_text(&mut scratch, i), p, s),
@@ -614,6 +626,102 @@ pub(crate) fn shift_point(int_text: &str, scale: i8) -> String {
     format!("{sign}{int}.{frac}")
 }
 
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+fn decimal_i128_from_int(v: i64, precision: u8, scale: i8) -> Result<i128, String> {
+    let does_not_fit = || format!("does not fit DECIMAL({precision},{scale})");
+    let v = i128::from(v);
+    let scaled = if scale >= 0 {
+        v.checked_mul(POW10[scale as usize])
+            .ok_or_else(does_not_fit)?
+    } else {
+        let d = POW10[(-scale) as usize];
+        let q = v / d;
+        let r = (v % d).abs();
+        if r * 2 >= d { q + v.signum() } else { q }
+    };
+    if scaled.unsigned_abs() >= POW10[usize::from(precision.min(38))].unsigned_abs() {
+        return Err(does_not_fit());
+    }
+    Ok(scaled)
+}
+
+/// Decimal text as the unscaled `i128` of a `DECIMAL(precision ≤ 38, scale)`, rounded half
+/// away from zero, without allocating; the same results as [`decimal_digits`].
+pub(crate) fn decimal_i128(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    let not_decimal = || "text is not a decimal number".to_owned();
+    let does_not_fit = || format!("does not fit DECIMAL({precision},{scale})");
+    let bytes = text.as_bytes();
+    let (negative, rest) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        Some(b'+') => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let (mantissa, exponent) = match rest.iter().position(|b| *b == b'e' || *b == b'E') {
+        Some(i) => {
+            let exp = std::str::from_utf8(&rest[i + 1..])
+                .ok()
+                .and_then(|e| e.parse::<i32>().ok())
+                .filter(|e| e.abs() <= 1000)
+                .ok_or_else(not_decimal)?;
+            (&rest[..i], exp)
+        }
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = match mantissa.iter().position(|b| *b == b'.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, &[][..]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(not_decimal());
+    }
+    let shift = i64::from(exponent) - frac_part.len() as i64 + i64::from(scale);
+    let total = int_part.len() + frac_part.len();
+    // Digits kept before scaling, and whether the first dropped one rounds up.
+    let keep = if shift >= 0 {
+        total
+    } else {
+        total.saturating_sub((-shift) as usize)
+    };
+    let mut acc: i128 = 0;
+    let mut round_up = false;
+    for (i, &b) in int_part.iter().chain(frac_part).enumerate() {
+        if !b.is_ascii_digit() {
+            return Err(not_decimal());
+        }
+        let d = i128::from(b - b'0');
+        if i < keep {
+            acc = acc
+                .checked_mul(10)
+                .and_then(|a| a.checked_add(d))
+                .ok_or_else(does_not_fit)?;
+        } else if i == keep && shift < 0 && (-shift) as usize <= total {
+            round_up = d >= 5;
+        }
+    }
+    if round_up {
+        acc += 1;
+    }
+    if shift > 0 {
+        if acc != 0 {
+            let factor = POW10.get(shift as usize).ok_or_else(does_not_fit)?;
+            acc = acc.checked_mul(*factor).ok_or_else(does_not_fit)?;
+        }
+    }
+    if acc >= POW10[usize::from(precision.min(38))] {
+        return Err(does_not_fit());
+    }
+    Ok(if negative { -acc } else { acc })
+}
+
 /// Decimal text (`-12.5`, `1e3`, `0.125E-1`) as the digits of the unscaled integer of a
 /// `DECIMAL(precision, scale)`, rounded half away from zero; an error if it does not fit.
 pub(crate) fn decimal_digits(text: &str, precision: u8, scale: i8) -> Result<String, String> {
@@ -815,6 +923,51 @@ mod tests {
         assert_eq!(shift_point("-5", 3), "-0.005");
         assert_eq!(shift_point("12345", 2), "123.45");
         assert_eq!(unscaled_text(&[0xff, 0x85]).unwrap(), "-123");
+    }
+
+    #[test]
+    fn the_fast_decimal_path_agrees_with_the_general_one() {
+        let texts = [
+            "12.345",
+            "-12.344",
+            "1e3",
+            "0.5",
+            "-0.001",
+            ".5",
+            "1000",
+            "99.995",
+            "1e999",
+            "abc",
+            "",
+            "-",
+            "0",
+            "-0.5",
+            "123456789012345678901234567890.123",
+            "5e-1",
+            "4.9999e-1",
+            "0.00000000001",
+            "1.",
+            "+7.25",
+            "1e-1000",
+            "9.5",
+            "-9.5",
+            "1.2.3",
+            "1e",
+            "00012.50",
+        ];
+        for text in texts {
+            for (p, s) in [(3, 0), (10, 2), (38, 10), (5, 5), (38, 0), (4, 2)] {
+                let general = decimal_digits(text, p, s).and_then(|d| {
+                    d.parse::<i128>()
+                        .map_err(|_| format!("does not fit DECIMAL({p},{s})"))
+                });
+                assert_eq!(
+                    decimal_i128(text, p, s),
+                    general,
+                    "{text} as DECIMAL({p},{s})"
+                );
+            }
+        }
     }
 
     #[test]

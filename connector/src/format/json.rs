@@ -14,7 +14,6 @@
 //!
 //! [`BadDataPolicy`]: crate::config::BadDataPolicy
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -26,25 +25,45 @@ use serde_json::value::RawValue;
 use super::columns::{Columns, Kind, Scalar};
 use super::{FormatError, PayloadDecoder};
 
-/// Column lookup by field name.
+/// Column lookup by field name: a linear scan for the usual handful of columns (faster than
+/// hashing a short key), a hash map past [`LINEAR_LOOKUP`] columns.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldIndex {
-    by_name: HashMap<String, usize>,
+    names: Vec<String>,
+    by_name: Option<HashMap<String, usize>>,
 }
+
+/// Most columns looked up by scanning.
+const LINEAR_LOOKUP: usize = 24;
 
 impl FieldIndex {
     pub(crate) fn new(fields: &[FieldRef]) -> Self {
-        FieldIndex {
-            by_name: fields
+        let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+        let by_name = (names.len() > LINEAR_LOOKUP).then(|| {
+            names
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (f.name().clone(), i))
-                .collect(),
+                .map(|(i, n)| (n.clone(), i))
+                .collect()
+        });
+        FieldIndex { names, by_name }
+    }
+
+    /// Like [`get`](Self::get), trying column `hint` first.
+    #[inline]
+    pub(crate) fn get_hinted(&self, name: &str, hint: usize) -> Option<usize> {
+        match self.names.get(hint) {
+            Some(n) if n == name => Some(hint),
+            _ => self.get(name),
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        match &self.by_name {
+            Some(map) => map.get(name).copied(),
+            None => self.names.iter().position(|n| n == name),
+        }
     }
 }
 
@@ -90,12 +109,20 @@ pub(crate) fn read_object_into(
     index: &FieldIndex,
     columns: &mut Columns,
 ) -> Result<(), String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // One UTF-8 check of the whole record (vectorised) instead of one per string.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "invalid JSON: not UTF-8 (invalid byte at {})",
+            e.valid_up_to()
+        )
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let mut error = None;
     let seed = ObjectSeed {
         index,
         columns,
         error: &mut error,
+        next: 0,
     };
     let parsed = seed.deserialize(&mut de).and_then(|()| de.end());
     match (error, parsed) {
@@ -122,6 +149,8 @@ struct ObjectSeed<'a> {
     index: &'a FieldIndex,
     columns: &'a mut Columns,
     error: &'a mut Option<String>,
+    /// The column the next key most likely names (records usually keep their field order).
+    next: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
@@ -139,14 +168,17 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match self.index.get(&key) {
-                Some(i) => map.next_value_seed(ValueSeed {
-                    columns: &mut *self.columns,
-                    column: i,
-                    error: &mut *self.error,
-                })?,
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(column) = map.next_key_seed(KeySeed(self.index, self.next))? {
+            match column {
+                Some(i) => {
+                    self.next = i + 1;
+                    map.next_value_seed(ValueSeed {
+                        columns: &mut *self.columns,
+                        column: i,
+                        error: &mut *self.error,
+                    })?
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -175,6 +207,29 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Err(not_object(self.error, "null"))
+    }
+}
+
+/// Reads a key straight into its column index (serde's `Cow<str>` would allocate every key).
+struct KeySeed<'a>(&'a FieldIndex, usize);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.get_hinted(v, self.1))
     }
 }
 

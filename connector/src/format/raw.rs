@@ -1,12 +1,28 @@
 //! The raw formats: the whole record value in one `value` column, as UTF-8 text
 //! (`raw_string`, a TEXT column) or as bytes (`raw_bytes`, a BYTEA column). A null value (a
 //! tombstone) is a null `value` when the column is nullable and a bad record otherwise.
+//!
+//! What is copied: [`Decoder::decode`](super::Decoder::decode) gets each value as `&[u8]` and
+//! copies its bytes once into the column's contiguous values buffer (Arrow's `Binary` / `Utf8`
+//! layout needs the values of a column end to end, and record values in a Kafka batch are
+//! interleaved with keys and headers), plus a 4-byte offset and a validity bit per row; UTF-8
+//! is validated in place before the copy. Nothing else is allocated per record.
+//!
+//! Without any copy: [`binary_view_of`] and [`string_view_of`] build Arrow's view layout
+//! (`BinaryView` / `Utf8View`) over the record batch's own buffer: the array shares that
+//! allocation, and each view holds the value's offset and length in it (values of 12 bytes or
+//! less are inlined in the 16-byte view itself, as the layout prescribes).
 
 use std::sync::Arc;
 
-use arrow_array::ArrayRef;
-use arrow_array::builder::{BinaryBuilder, StringBuilder};
+use arrow_array::builder::{
+    BinaryBuilder, BinaryViewBuilder, GenericByteViewBuilder, StringBuilder, StringViewBuilder,
+};
+use arrow_array::types::ByteViewType;
+use arrow_array::{ArrayRef, BinaryViewArray, GenericByteViewArray, StringViewArray};
+use arrow_buffer::Buffer;
 use arrow_schema::{DataType, FieldRef};
+use bytes::Bytes;
 
 use super::{FormatError, PayloadDecoder};
 use crate::config::Format;
@@ -89,6 +105,86 @@ impl PayloadDecoder for RawDecoder {
         };
         vec![array]
     }
+}
+
+/// Record values, each a slice of `buffer` (as values decoded from a record batch are), as a
+/// `BinaryView` column over `buffer` itself: nothing is copied except values of at most 12
+/// bytes, which the view layout inlines. `None` is a null.
+///
+/// ```
+/// use bytes::Bytes;
+/// use arrow_array::Array;
+/// use laminar_kafka_connector::format::raw::binary_view_of;
+///
+/// let batch = Bytes::from_static(b"..header..a value longer than twelve bytes..");
+/// let value = batch.slice(10..42);
+/// let column = binary_view_of(&batch, &[Some(value.clone()), None])?;
+/// assert_eq!(column.value(0), &value[..]);
+/// assert!(column.is_null(1));
+/// assert_eq!(column.data_buffers()[0].as_ptr(), batch.as_ptr(), "shares the batch's memory");
+/// # Ok::<(), laminar_kafka_connector::format::FormatError>(())
+/// ```
+pub fn binary_view_of(
+    buffer: &Bytes,
+    values: &[Option<Bytes>],
+) -> Result<BinaryViewArray, FormatError> {
+    views_of(
+        BinaryViewBuilder::with_capacity(values.len()),
+        buffer,
+        values,
+        "raw_bytes",
+    )
+}
+
+/// Like [`binary_view_of`], for text: each value is checked to be UTF-8 (in place).
+pub fn string_view_of(
+    buffer: &Bytes,
+    values: &[Option<Bytes>],
+) -> Result<StringViewArray, FormatError> {
+    views_of(
+        StringViewBuilder::with_capacity(values.len()),
+        buffer,
+        values,
+        "raw_string",
+    )
+}
+
+fn views_of<T: ByteViewType + ?Sized>(
+    mut builder: GenericByteViewBuilder<T>,
+    buffer: &Bytes,
+    values: &[Option<Bytes>],
+    format: &'static str,
+) -> Result<GenericByteViewArray<T>, FormatError> {
+    let bad = |i: usize, reason: &str| FormatError::Schema {
+        format,
+        reason: format!("value {i}: {reason}"),
+    };
+    if u32::try_from(buffer.len()).is_err() {
+        return Err(bad(0, "the buffer is larger than 4 GiB"));
+    }
+    let block = builder.append_block(Buffer::from(buffer.clone()));
+    let base = buffer.as_ptr() as usize;
+    for (i, value) in values.iter().enumerate() {
+        let Some(value) = value else {
+            builder.append_null();
+            continue;
+        };
+        let offset = (value.as_ptr() as usize).wrapping_sub(base);
+        if value.is_empty() {
+            builder
+                .try_append_view(block, 0, 0)
+                .map_err(|e| bad(i, &e.to_string()))?;
+            continue;
+        }
+        if (value.as_ptr() as usize) < base || offset + value.len() > buffer.len() {
+            return Err(bad(i, "it is not a slice of the buffer"));
+        }
+        // Both fit in u32: the buffer is at most 4 GiB and the value lies inside it.
+        builder
+            .try_append_view(block, offset as u32, value.len() as u32)
+            .map_err(|_| bad(i, "it is not valid UTF-8"))?;
+    }
+    Ok(builder.finish())
 }
 
 #[cfg(test)]
@@ -227,6 +323,29 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         let values = batch.column(0).as_string::<i32>();
         assert_eq!((values.value(0), values.value(1)), ("a", "c"));
+    }
+
+    #[test]
+    fn view_columns_point_into_the_batch_buffer() {
+        use arrow_array::Array;
+        let batch =
+            bytes::Bytes::from(b"xxshortxxa value that is well over twelve bytes\xff".to_vec());
+        let short = batch.slice(2..7);
+        let long = batch.slice(9..47);
+        let column =
+            super::string_view_of(&batch, &[Some(short.clone()), None, Some(long.clone())])
+                .unwrap();
+        assert_eq!(column.value(0), "short");
+        assert!(column.is_null(1));
+        assert_eq!(column.value(2).as_bytes(), &long[..]);
+        assert_eq!(column.data_buffers()[0].as_ptr(), batch.as_ptr());
+        // The long value is read from the batch's memory, not a copy.
+        assert_eq!(column.value(2).as_ptr(), long.as_ptr());
+        let invalid = batch.slice(47..48);
+        assert!(super::string_view_of(&batch, &[Some(invalid.clone())]).is_err());
+        assert!(super::binary_view_of(&batch, &[Some(invalid)]).is_ok());
+        let elsewhere = bytes::Bytes::from_static(b"not in the batch at all, no");
+        assert!(super::binary_view_of(&batch, &[Some(elsewhere)]).is_err());
     }
 
     #[test]
