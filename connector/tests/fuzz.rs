@@ -4,8 +4,11 @@
 use laminar_kafka_connector::fuzz;
 use proptest::prelude::*;
 
+/// A fuzz entry point.
+type Target = fn(&[u8]);
+
 /// Valid records of each format, to mutate (so the fuzzing reaches past the first checks).
-fn seeds() -> Vec<(fn(&[u8]), Vec<u8>)> {
+fn seeds() -> Vec<(Target, Vec<u8>)> {
     let json = br#"{"id": 1, "small": 2, "flag": true, "name": "n", "score": 1.5, "price": "1.25",
         "wide": 3, "day": "2024-01-01", "at": "10:00:00", "ts": 5, "blob": "AAE=", "doc": {"a": [1]}}"#
         .to_vec();
@@ -23,7 +26,7 @@ fn seeds() -> Vec<(fn(&[u8]), Vec<u8>)> {
         0, 0, 0, 0, 1, 0, 0x08, 0x01, 0x10, 0x02, 0x62, 0x02, 0x08, 0x02,
     ];
     vec![
-        (fuzz::fuzz_json as fn(&[u8]), json),
+        (fuzz::fuzz_json as Target, json),
         (fuzz::fuzz_debezium_json, debezium),
         (fuzz::fuzz_avro, avro),
         (fuzz::fuzz_avro, framed),

@@ -710,11 +710,9 @@ pub(crate) fn decimal_i128(text: &str, precision: u8, scale: i8) -> Result<i128,
     if round_up {
         acc += 1;
     }
-    if shift > 0 {
-        if acc != 0 {
-            let factor = POW10.get(shift as usize).ok_or_else(does_not_fit)?;
-            acc = acc.checked_mul(*factor).ok_or_else(does_not_fit)?;
-        }
+    if shift > 0 && acc != 0 {
+        let factor = POW10.get(shift as usize).ok_or_else(does_not_fit)?;
+        acc = acc.checked_mul(*factor).ok_or_else(does_not_fit)?;
     }
     if acc >= POW10[usize::from(precision.min(38))] {
         return Err(does_not_fit());
