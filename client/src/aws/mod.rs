@@ -35,6 +35,7 @@ pub use profile::ProfileProvider;
 pub use sigv4::{KAFKA_CONNECT_ACTION, Presigned, SERVICE, presign_kafka_connect};
 pub use sts::WebIdentityProvider;
 
+#[cfg(test)]
 pub(crate) use sts::parse_rfc3339 as parse_time;
 
 /// Percent-encodes a query value as SigV4 does.
@@ -117,10 +118,13 @@ pub enum AwsError {
     },
 }
 
+/// Looks up one environment variable.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 /// The environment variables that configure AWS, read through a function so tests need not
 /// touch the process environment. Empty values count as unset, as in the AWS SDKs.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
 
 impl Env {
     /// The process environment.

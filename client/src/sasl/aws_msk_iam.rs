@@ -139,7 +139,7 @@ impl AwsMskIamConfig {
 fn aws_error(source: AwsError) -> SaslError {
     SaslError::Aws {
         mechanism: MECHANISM,
-        source,
+        source: Box::new(source),
     }
 }
 

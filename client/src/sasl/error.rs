@@ -152,19 +152,16 @@ pub enum SaslError {
 
     /// The broker rejected the OAUTHBEARER token with an RFC 7628 error document.
     #[error(
-        "{mechanism}: the broker rejected the token: status {status}{}{}",
-        scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default(),
+        "{mechanism}: the broker rejected the token: status {}{}{}",
+        error.status,
+        error.scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default(),
         broker_message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
     )]
     TokenRejected {
         /// The mechanism used.
         mechanism: Mechanism,
-        /// The document's `status`, e.g. `invalid_token`.
-        status: String,
-        /// The document's `scope`, if any.
-        scope: Option<String>,
-        /// The document's `openid-configuration`, if any.
-        openid_configuration: Option<String>,
+        /// The broker's error document (`status`, `scope`, `openid-configuration`).
+        error: Box<super::oauthbearer::ServerError>,
         /// The broker's SaslAuthenticate error message, if any.
         broker_message: Option<String>,
     },
@@ -185,7 +182,7 @@ pub enum SaslError {
         /// The mechanism used.
         mechanism: Mechanism,
         /// What failed.
-        source: crate::aws::AwsError,
+        source: Box<crate::aws::AwsError>,
     },
 
     /// The mechanism needs an asynchronous start (a token or credentials to fetch): use

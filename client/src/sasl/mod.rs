@@ -522,7 +522,7 @@ mod tests {
             .unwrap();
         let err = session.failure(58, Some("Authentication failed"));
         assert!(
-            matches!(err, SaslError::TokenRejected { ref status, .. } if status == "invalid_token"),
+            matches!(&err, SaslError::TokenRejected { error, .. } if error.status == "invalid_token"),
             "{err}"
         );
 

@@ -283,9 +283,7 @@ impl OauthBearerClient {
 pub(crate) fn rejected(error: ServerError, broker_message: Option<&str>) -> SaslError {
     SaslError::TokenRejected {
         mechanism: MECHANISM,
-        status: error.status,
-        scope: error.scope,
-        openid_configuration: error.openid_configuration,
+        error: Box::new(error),
         broker_message: broker_message.filter(|m| !m.is_empty()).map(str::to_owned),
     }
 }
