@@ -50,9 +50,9 @@ pub struct BatchBuilder {
     base_sequence: i32,
     transactional: bool,
     control: bool,
-    /// Uncompressed records.
+    /// Room for the batch header, then the uncompressed records.
     records: Vec<u8>,
-    /// Compressed records, reused between batches.
+    /// The compressed batch, reused between batches.
     scratch: Vec<u8>,
     count: i32,
     base_timestamp: i64,
@@ -76,7 +76,7 @@ impl BatchBuilder {
             base_sequence: -1,
             transactional: false,
             control: false,
-            records: Vec::new(),
+            records: vec![0; BATCH_HEADER_LEN],
             scratch: Vec::new(),
             count: 0,
             base_timestamp: 0,
@@ -130,7 +130,7 @@ impl BatchBuilder {
     /// The batch's size so far before compression, header included: what a producer compares
     /// with `batch.size`.
     pub fn uncompressed_size(&self) -> usize {
-        BATCH_HEADER_LEN + self.records.len()
+        self.records.len()
     }
 
     /// The size `append` would add for a record, before compression.
@@ -145,6 +145,7 @@ impl BatchBuilder {
         varint_len(body as i32) + body
     }
 
+    #[inline(always)]
     fn body_len(
         &self,
         timestamp: i64,
@@ -175,6 +176,7 @@ impl BatchBuilder {
 
     /// Appends a record. The first record's timestamp becomes the batch's base timestamp; the
     /// offset delta is the record's position in the batch.
+    #[inline]
     pub fn append(
         &mut self,
         timestamp: i64,
@@ -205,7 +207,9 @@ impl BatchBuilder {
             }
         }
         let body = self.body_len(timestamp, key, value, headers);
-        if body > MAX_RECORDS_LEN || self.records.len() + body + 5 > MAX_RECORDS_LEN {
+        if body > MAX_RECORDS_LEN
+            || self.records.len() - BATCH_HEADER_LEN + body + 5 > MAX_RECORDS_LEN
+        {
             return Err(RecordError::BatchTooLarge {
                 reason: "record data beyond the 2 GiB batch length",
             });
@@ -246,21 +250,9 @@ impl BatchBuilder {
         Ok(())
     }
 
-    /// Writes the batch onto the end of `dst` and resets the builder for the next batch (codec
-    /// and producer fields are kept). Returns the batch's size in bytes.
-    pub fn finish_into(&mut self, dst: &mut BytesMut) -> Result<usize> {
-        if self.count == 0 {
-            return Err(RecordError::EmptyBatch);
-        }
-        let payload: &[u8] = if self.compression == Compression::None {
-            &self.records
-        } else {
-            self.scratch.clear();
-            self.compressor
-                .compress(self.compression, &self.records, &mut self.scratch)?;
-            &self.scratch
-        };
-        if payload.len() > MAX_RECORDS_LEN {
+    /// The header for a payload of `payload_len` bytes, CRC left zero.
+    fn header(&self, payload_len: usize) -> Result<[u8; BATCH_HEADER_LEN]> {
+        if payload_len > MAX_RECORDS_LEN {
             return Err(RecordError::BatchTooLarge {
                 reason: "compressed record data beyond the 2 GiB batch length",
             });
@@ -272,36 +264,92 @@ impl BatchBuilder {
         if self.control {
             attributes |= Attributes::CONTROL;
         }
-        let start = dst.len();
-        let length = (BATCH_HEADER_LEN - LOG_OVERHEAD + payload.len()) as i32;
-        dst.reserve(BATCH_HEADER_LEN + payload.len());
-        dst.extend_from_slice(&self.base_offset.to_be_bytes());
-        dst.extend_from_slice(&length.to_be_bytes());
-        dst.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
-        dst.extend_from_slice(&[MAGIC as u8, 0, 0, 0, 0]); // magic, CRC placeholder
-        dst.extend_from_slice(&attributes.to_be_bytes());
-        dst.extend_from_slice(&(self.count - 1).to_be_bytes()); // last offset delta
-        dst.extend_from_slice(&self.base_timestamp.to_be_bytes());
-        dst.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        dst.extend_from_slice(&self.producer_id.to_be_bytes());
-        dst.extend_from_slice(&self.producer_epoch.to_be_bytes());
-        dst.extend_from_slice(&self.base_sequence.to_be_bytes());
-        dst.extend_from_slice(&self.count.to_be_bytes());
-        dst.extend_from_slice(payload);
-        let crc = crc32c::crc32c(&dst[start + ATTRIBUTES_OFFSET..]);
-        dst[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        self.records.clear();
-        self.count = 0;
-        self.max_timestamp = -1;
-        Ok(dst.len() - start)
+        let length = (BATCH_HEADER_LEN - LOG_OVERHEAD + payload_len) as i32;
+        let mut h = [0u8; BATCH_HEADER_LEN];
+        h[0..8].copy_from_slice(&self.base_offset.to_be_bytes());
+        h[8..12].copy_from_slice(&length.to_be_bytes());
+        h[12..16].copy_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        h[16] = MAGIC as u8;
+        h[21..23].copy_from_slice(&attributes.to_be_bytes());
+        h[23..27].copy_from_slice(&(self.count - 1).to_be_bytes()); // last offset delta
+        h[27..35].copy_from_slice(&self.base_timestamp.to_be_bytes());
+        h[35..43].copy_from_slice(&self.max_timestamp.to_be_bytes());
+        h[43..51].copy_from_slice(&self.producer_id.to_be_bytes());
+        h[51..53].copy_from_slice(&self.producer_epoch.to_be_bytes());
+        h[53..57].copy_from_slice(&self.base_sequence.to_be_bytes());
+        h[57..61].copy_from_slice(&self.count.to_be_bytes());
+        Ok(h)
     }
 
-    /// Builds the batch into a new buffer and resets the builder.
-    pub fn finish(&mut self) -> Result<Bytes> {
-        let mut dst = BytesMut::with_capacity(BATCH_HEADER_LEN + self.records.len());
-        self.finish_into(&mut dst)?;
-        Ok(dst.freeze())
+    /// Compresses the records into `self.scratch` (header first) and completes the batch there.
+    fn build_compressed(&mut self) -> Result<()> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&[0; BATCH_HEADER_LEN]);
+        self.compressor.compress(
+            self.compression,
+            &self.records[BATCH_HEADER_LEN..],
+            &mut self.scratch,
+        )?;
+        let header = self.header(self.scratch.len() - BATCH_HEADER_LEN)?;
+        self.scratch[..BATCH_HEADER_LEN].copy_from_slice(&header);
+        seal(&mut self.scratch);
+        Ok(())
     }
+
+    fn reset(&mut self) {
+        self.records.truncate(BATCH_HEADER_LEN);
+        self.count = 0;
+        self.max_timestamp = -1;
+    }
+
+    /// Writes the batch onto the end of `dst` and resets the builder for the next batch (codec
+    /// and producer fields are kept). Returns the batch's size in bytes.
+    pub fn finish_into(&mut self, dst: &mut BytesMut) -> Result<usize> {
+        if self.count == 0 {
+            return Err(RecordError::EmptyBatch);
+        }
+        let batch: &[u8] = if self.compression == Compression::None {
+            let header = self.header(self.records.len() - BATCH_HEADER_LEN)?;
+            self.records[..BATCH_HEADER_LEN].copy_from_slice(&header);
+            seal(&mut self.records);
+            &self.records
+        } else {
+            self.build_compressed()?;
+            &self.scratch
+        };
+        dst.extend_from_slice(batch);
+        let n = batch.len();
+        self.reset();
+        Ok(n)
+    }
+
+    /// Builds the batch into a new buffer and resets the builder. An uncompressed batch is
+    /// handed over without a copy (the records were written after room for its header).
+    pub fn finish(&mut self) -> Result<Bytes> {
+        if self.count == 0 {
+            return Err(RecordError::EmptyBatch);
+        }
+        let out = if self.compression == Compression::None {
+            let header = self.header(self.records.len() - BATCH_HEADER_LEN)?;
+            self.records[..BATCH_HEADER_LEN].copy_from_slice(&header);
+            seal(&mut self.records);
+            // The next batch is likely as large as this one.
+            let mut next = Vec::with_capacity(self.records.capacity());
+            next.extend_from_slice(&[0; BATCH_HEADER_LEN]);
+            std::mem::replace(&mut self.records, next)
+        } else {
+            self.build_compressed()?;
+            self.scratch.clone()
+        };
+        self.reset();
+        Ok(Bytes::from(out))
+    }
+}
+
+/// Fills in the CRC of the complete batch in `batch`.
+fn seal(batch: &mut [u8]) {
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 #[inline(always)]

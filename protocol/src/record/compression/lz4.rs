@@ -297,23 +297,26 @@ fn decompress_frames(
     Ok(())
 }
 
-pub(super) fn compress(input: &[u8], dst: &mut Vec<u8>) -> Result<()> {
-    let blocks = input.len().div_ceil(BLOCK_64K);
-    dst.reserve(HEADER.len() + 4 + blocks * (4 + get_maximum_output_size(BLOCK_64K)));
+/// Appends `input` as one LZ4 frame to `dst`. `block` is scratch space reused between calls
+/// (each block compresses there, then the compressed bytes are appended), so that `dst` is never
+/// zero-filled for the worst case.
+pub(super) fn compress(input: &[u8], dst: &mut Vec<u8>, block: &mut Vec<u8>) -> Result<()> {
+    let max = get_maximum_output_size(BLOCK_64K);
+    if block.len() < max {
+        block.resize(max, 0);
+    }
+    dst.reserve(HEADER.len() + 4 + input.len() / 2);
     dst.extend_from_slice(&HEADER);
     for chunk in input.chunks(BLOCK_64K) {
-        let start = dst.len();
-        dst.resize(start + 4 + get_maximum_output_size(chunk.len()), 0);
-        let n = compress_into(chunk, &mut dst[start + 4..]).map_err(|e| RecordError::Compress {
+        let n = compress_into(chunk, &mut block[..]).map_err(|e| RecordError::Compress {
             codec: Compression::Lz4,
             reason: e.to_string(),
         })?;
         if n < chunk.len() {
-            dst.truncate(start + 4 + n);
-            dst[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
+            dst.extend_from_slice(&(n as u32).to_le_bytes());
+            dst.extend_from_slice(&block[..n]);
         } else {
             // Incompressible: store the block as is, as LZ4 does.
-            dst.truncate(start);
             dst.extend_from_slice(&(chunk.len() as u32 | UNCOMPRESSED_BIT).to_le_bytes());
             dst.extend_from_slice(chunk);
         }
@@ -340,7 +343,7 @@ mod tests {
         assert_eq!(HEADER, [0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0x82]);
         let input = data(200_000);
         let mut ours = Vec::new();
-        compress(&input, &mut ours).unwrap();
+        compress(&input, &mut ours, &mut Vec::new()).unwrap();
         let mut back = Vec::new();
         FrameDecoder::new(&ours[..]).read_to_end(&mut back).unwrap();
         assert_eq!(back, input);
@@ -376,7 +379,7 @@ mod tests {
     #[test]
     fn bad_headers_and_oversized_blocks_are_errors() {
         let mut ours = Vec::new();
-        compress(&data(1000), &mut ours).unwrap();
+        compress(&data(1000), &mut ours, &mut Vec::new()).unwrap();
         for (i, v) in [
             (4, 0xA0u8),
             (4, 0x62),

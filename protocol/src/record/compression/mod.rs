@@ -129,6 +129,8 @@ pub(crate) struct Compressor {
     zstd: Option<zstd::ZstdCompressor>,
     #[cfg(feature = "compression-snappy")]
     snappy: Option<snappy::SnappyCompressor>,
+    #[cfg(feature = "compression-lz4")]
+    lz4_block: Vec<u8>,
 }
 
 impl fmt::Debug for Compressor {
@@ -159,7 +161,7 @@ impl Compressor {
                 .get_or_insert_with(snappy::SnappyCompressor::new)
                 .compress(input, dst),
             #[cfg(feature = "compression-lz4")]
-            Compression::Lz4 => lz4::compress(input, dst),
+            Compression::Lz4 => lz4::compress(input, dst, &mut self.lz4_block),
             #[cfg(feature = "compression-zstd")]
             Compression::Zstd => {
                 if self.zstd.is_none() {

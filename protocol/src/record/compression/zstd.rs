@@ -63,6 +63,8 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
 /// A reusable compression context.
 pub(super) struct ZstdCompressor {
     inner: zstd::bulk::Compressor<'static>,
+    /// Output space reused between calls when `dst` already holds data.
+    scratch: Vec<u8>,
 }
 
 impl ZstdCompressor {
@@ -71,7 +73,10 @@ impl ZstdCompressor {
             codec: Compression::Zstd,
             reason: e.to_string(),
         })?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            scratch: Vec::new(),
+        })
     }
 
     /// Appends the compressed frame to `dst`.
@@ -86,13 +91,13 @@ impl ZstdCompressor {
             dst.reserve(bound);
             self.inner.compress_to_buffer(input, dst).map_err(err)?;
         } else {
-            let start = dst.len();
-            dst.resize(start + bound, 0);
-            let n = self
-                .inner
-                .compress_to_buffer(input, &mut dst[start..])
+            // The Vec output writes from its start: compress into scratch space, then append.
+            self.scratch.clear();
+            self.scratch.reserve(bound);
+            self.inner
+                .compress_to_buffer(input, &mut self.scratch)
                 .map_err(err)?;
-            dst.truncate(start + n);
+            dst.extend_from_slice(&self.scratch);
         }
         Ok(())
     }
