@@ -4,7 +4,8 @@
 //!
 //! - [`config`]: profiles, tables, placeholders, secrets, validation, client properties.
 //! - [`sql`]: `CREATE TABLE … WITH (…)` into the same configuration plus an Arrow schema.
-//! - [`format`](mod@format): record payloads and metadata into Arrow batches.
+//! - [`format`](mod@format): record payloads and metadata into Arrow batches (JSON, Avro,
+//!   Protobuf, Debezium JSON, raw), and Arrow rows into records for sinks.
 //! - [`schema`]: conventions on table schemas (metadata columns, JSON columns).
 //! - [`schema_registry`]: a client of the Confluent Schema Registry API.
 

@@ -3,11 +3,11 @@
 //! the schema registry, or plain (no framing) with one writer schema given up front.
 //!
 //! Decoding is schema resolution done once per writer schema: the writer's record fields are
-//! matched to the table's columns by name (or alias) into a [`Plan`]; each record is then read
+//! matched to the table's columns by name (or alias) into a plan; each record is then read
 //! straight from the bytes into the column buffers, skipping fields no column wants, with no
 //! intermediate value tree. Promotions follow the Avro specification (`int` → `long` → `float`
 //! → `double`, `string` ↔ `bytes`) and the conversions every format shares (see
-//! [`Scalar`]); logical types become their Arrow types (decimal, date, time, timestamp, uuid
+//! the JSON format); logical types become their Arrow types (decimal, date, time, timestamp, uuid
 //! as text). A union's `null` branch is a null; nested records, arrays, maps and durations go
 //! into JSON or TEXT columns as JSON text. A column the writer does not have is null, and is an
 //! error for a `NOT NULL` column.
@@ -778,6 +778,94 @@ fn avro_type(field: &FieldRef) -> Result<serde_json::Value, String> {
     })
 }
 
+/// The columns of a table read with Avro schema `text` (a record): one column per field, for
+/// tables declared without columns whose reader schema is given (or taken from the registry).
+/// `["null", T]` is a nullable `T`; records, arrays, maps, other unions and durations are JSON
+/// columns; enums and uuids TEXT; fixed BYTEA; decimals DECIMAL(p,s) (wider than 76 digits is
+/// an error); timestamps with their unit (UTC for `timestamp-*`, no zone for
+/// `local-timestamp-*`).
+///
+/// ```
+/// use laminar_kafka_connector::format::avro::arrow_schema_of;
+///
+/// let schema = arrow_schema_of(r#"{"type": "record", "name": "R", "fields": [
+///     {"name": "id", "type": "long"}, {"name": "note", "type": ["null", "string"]}]}"#)?;
+/// assert_eq!(schema.field(0).name(), "id");
+/// assert!(!schema.field(0).is_nullable() && schema.field(1).is_nullable());
+/// # Ok::<(), laminar_kafka_connector::format::FormatError>(())
+/// ```
+pub fn arrow_schema_of(text: &str) -> Result<arrow_schema::Schema, FormatError> {
+    let schema_error = |reason: String| FormatError::Schema {
+        format: "avro",
+        reason,
+    };
+    let writer = WriterSchema::parse(text, &[]).map_err(schema_error)?;
+    let Schema::Record(record) = writer.deref(&writer.schema).map_err(schema_error)? else {
+        return Err(schema_error("the schema is not a record".into()));
+    };
+    let fields = record
+        .fields
+        .iter()
+        .map(|f| arrow_field(&writer, &f.name, &f.schema).map_err(schema_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(arrow_schema::Schema::new(fields))
+}
+
+fn arrow_field(
+    w: &WriterSchema,
+    name: &str,
+    schema: &Schema,
+) -> Result<arrow_schema::Field, String> {
+    use arrow_schema::Field;
+    let schema = w.deref(schema)?;
+    if let Schema::Union(u) = schema {
+        let variants = u.variants();
+        let non_null: Vec<&Schema> = variants.iter().filter(|v| **v != Schema::Null).collect();
+        return match non_null.as_slice() {
+            [one] if variants.len() == 2 => Ok(arrow_field(w, name, one)?.with_nullable(true)),
+            _ => Ok(crate::schema::json_field(name, true)),
+        };
+    }
+    let utc = || Some(Arc::from("UTC"));
+    let t = match schema {
+        Schema::Null => return Ok(Field::new(name, DataType::Utf8, true)),
+        Schema::Boolean => DataType::Boolean,
+        Schema::Int => DataType::Int32,
+        Schema::Long => DataType::Int64,
+        Schema::Float => DataType::Float32,
+        Schema::Double => DataType::Float64,
+        Schema::Bytes | Schema::Fixed(_) | Schema::BigDecimal => DataType::Binary,
+        Schema::String | Schema::Enum(_) | Schema::Uuid => DataType::Utf8,
+        Schema::Decimal(d) => {
+            let p = u8::try_from(d.precision)
+                .ok()
+                .filter(|p| (1..=76).contains(p));
+            let s = i8::try_from(d.scale).ok();
+            match (p, s) {
+                (Some(p), Some(s)) if p <= 38 => DataType::Decimal128(p, s),
+                (Some(p), Some(s)) => DataType::Decimal256(p, s),
+                _ => return Err(format!("field `{name}`: decimal precision is above 76")),
+            }
+        }
+        Schema::Date => DataType::Date32,
+        Schema::TimeMillis => DataType::Time32(TimeUnit::Millisecond),
+        Schema::TimeMicros => DataType::Time64(TimeUnit::Microsecond),
+        Schema::TimestampMillis => DataType::Timestamp(TimeUnit::Millisecond, utc()),
+        Schema::TimestampMicros => DataType::Timestamp(TimeUnit::Microsecond, utc()),
+        Schema::TimestampNanos => DataType::Timestamp(TimeUnit::Nanosecond, utc()),
+        Schema::LocalTimestampMillis => DataType::Timestamp(TimeUnit::Millisecond, None),
+        Schema::LocalTimestampMicros => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Schema::LocalTimestampNanos => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        Schema::Record(_)
+        | Schema::Array(_)
+        | Schema::Map(_)
+        | Schema::Duration
+        | Schema::Union(_)
+        | Schema::Ref { .. } => return Ok(crate::schema::json_field(name, false)),
+    };
+    Ok(Field::new(name, t, false))
+}
+
 /// Avro names: letters, digits and `_`, not starting with a digit.
 fn avro_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -1213,6 +1301,61 @@ mod tests {
         let b = d.flush().unwrap();
         assert_eq!(b.column(0).as_primitive::<Int64Type>().values(), &[42, 1]);
         assert_eq!(b.column(1).as_string::<i32>().value(0), "hi");
+    }
+
+    #[test]
+    fn a_given_reader_schema_gives_the_columns_and_reads_its_records() {
+        let text = r#"{"type": "record", "name": "R", "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}]},
+            {"name": "at", "type": {"type": "long", "logicalType": "local-timestamp-micros"}},
+            {"name": "tags", "type": {"type": "array", "items": "string"}},
+            {"name": "kind", "type": {"type": "enum", "name": "K", "symbols": ["A"]}},
+            {"name": "either", "type": ["int", "string"]}]}"#;
+        let schema = arrow_schema_of(text).unwrap();
+        let types: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}{}",
+                    f.data_type(),
+                    if f.is_nullable() { "?" } else { "" }
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "Int64",
+                "Decimal128(9, 2)?",
+                "Timestamp(µs)",
+                "Utf8",
+                "Utf8",
+                "Utf8?"
+            ]
+        );
+        assert!(crate::schema::is_json(schema.field(3)));
+        let record = AvroValue::Record(vec![
+            ("id".into(), AvroValue::Long(1)),
+            (
+                "price".into(),
+                AvroValue::Union(0, Box::new(AvroValue::Null)),
+            ),
+            ("at".into(), AvroValue::LocalTimestampMicros(5)),
+            ("tags".into(), AvroValue::Array(vec![])),
+            ("kind".into(), AvroValue::Enum(0, "A".into())),
+            (
+                "either".into(),
+                AvroValue::Union(0, Box::new(AvroValue::Int(3))),
+            ),
+        ]);
+        let datum = apache_avro::to_avro_datum(&Schema::parse_str(text).unwrap(), record).unwrap();
+        let mut d = Decoder::plain_avro(Arc::new(schema), text, BadDataPolicy::Fail).unwrap();
+        d.decode(Some(&datum), &meta(0)).unwrap();
+        let b = d.flush().unwrap();
+        assert_eq!(b.column(5).as_string::<i32>().value(0), "3");
+        assert!(b.column(1).is_null(0));
     }
 
     #[test]

@@ -77,7 +77,14 @@ impl Encoder {
                 }
                 Value::Raw
             }
+            // Plain Avro, unframed: registry-framed values come from `avro_registered`.
             Format::Avro => Value::Avro(None),
+            Format::Protobuf => {
+                return Err(schema_error(
+                    "protobuf",
+                    "a Protobuf sink registers its schema: use Encoder::protobuf_registered".into(),
+                ));
+            }
             other => return Err(FormatError::Unsupported(other.as_str())),
         };
         Self::build(schema, format, sink, value)

@@ -1,12 +1,12 @@
 //! The `json` format: one JSON object per record, its fields matched to columns by name.
 //!
 //! Each record is parsed once with `serde_json`'s streaming deserializer straight into the
-//! column buffers of [`Columns`] — no intermediate `Value` tree, strings borrowed from the
+//! column buffers — no intermediate `Value` tree, strings borrowed from the
 //! payload where they have no escapes. A record that is not an object, is not valid JSON, or
 //! has a field that does not fit its column is refused alone (the row is rolled back), so the
 //! other records of the batch keep their rows whatever the [`BadDataPolicy`] does with it.
 //!
-//! Conversions (the same for every format, see [`Scalar`]): numbers into integer, float and
+//! Conversions (the same for every format): numbers into integer, float and
 //! decimal columns (decimals read from the number's exact text), strings into number columns
 //! when they hold a number, ISO 8601 text or milliseconds since the epoch into TIMESTAMP, text
 //! or days into DATE, base64 text into BYTEA, and anything into a JSON column as its raw text.

@@ -1,4 +1,7 @@
-//! Formats: turning Kafka record payloads and metadata into Arrow rows of a table's schema.
+//! Formats: Kafka record payloads into Arrow rows of a table's schema, and rows back into
+//! records for sinks.
+//!
+//! # Sources
 //!
 //! A [`Decoder`] is built from the table's schema and [`Format`]; the source feeds it one
 //! record at a time — the value as `&[u8]` (or `None` for a tombstone) plus [`RecordMetadata`]
@@ -6,10 +9,32 @@
 //! [`crate::schema`]) are filled from the metadata whatever the format; the others come from
 //! the payload. A record that does not decode is handled by the [`BadDataPolicy`]: `fail`
 //! returns an error naming the record's topic, partition and offset, `drop` skips it and counts
-//! it in [`Decoder::dropped`]. Either way no partial row is left behind.
+//! it in [`Decoder::dropped`]. Either way no partial row is left behind, and the rows decoded
+//! before it stay.
+//!
+//! | format | payload | module |
+//! |---|---|---|
+//! | `json` | one JSON object per record, fields by column name | [`json`] |
+//! | `avro` | Confluent-framed Avro, writer schema from the registry by id; or plain Avro with a given schema ([`Decoder::plain_avro`]) | [`avro`] |
+//! | `protobuf` | Confluent-framed Protobuf with message indexes, `.proto` from the registry | [`protobuf`] |
+//! | `debezium_json` | Debezium change events, as changelog rows with an `_op` column | [`debezium`] |
+//! | `raw_string`, `raw_bytes` | the whole value in one `value` column | [`raw`] |
+//!
+//! Avro and Protobuf records name their writer schema by registry id. The source decodes with
+//! [`Decoder::decode_with_registry`], which loads a schema (and the schemas it references) the
+//! first time its id appears and never again; or it checks [`Decoder::missing_schema`] and
+//! calls [`Decoder::load_schema`] itself. The hot path stays synchronous.
+//!
+//! All formats convert values to column types the same way (numbers into integer, float and
+//! decimal columns with range checks, text or epoch milliseconds into TIMESTAMP, nested values
+//! into JSON or TEXT columns as JSON text, …): see the module docs of each format.
+//!
+//! # Sinks
+//!
+//! An [`Encoder`] turns a batch into one [`EncodedRecord`] per row: key (`key_field`), value,
+//! timestamp (`timestamp_field`) and headers. See [`encoder`].
 //!
 //! This module does not depend on the protocol crate's record types: payloads are plain bytes.
-//! Formats live one per file; `raw` ([`raw`]) is the first.
 
 pub mod avro;
 mod columns;
@@ -76,8 +101,9 @@ pub enum FormatError {
         /// What is wrong.
         reason: String,
     },
-    /// The format is configured but has no decoder yet.
-    #[error("format `{0}` has no decoder yet")]
+    /// The operation does not apply to this format (a changelog format for a sink, a
+    /// registry format without a registry).
+    #[error("format `{0}` is not supported here")]
     Unsupported(&'static str),
     /// A row that cannot be encoded for a sink (a null in a NOT NULL column, a value out of
     /// the format's range).
