@@ -203,7 +203,11 @@ async fn dispatch(
                     next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
                     return false;
                 }
-                p.pending.is_none() && p.position.is_some() && !p.in_flight && p.buffered.len() < 2
+                !p.paused
+                    && p.pending.is_none()
+                    && p.position.is_some()
+                    && !p.in_flight
+                    && p.buffered.len() < 2
             })
             .map(|(tp, p)| (tp.clone(), p.fetch_position, p.generation))
             .collect()

@@ -7,7 +7,8 @@
 //!
 //! Positions are the state an engine checkpoints: [`Consumer::positions`] says where each
 //! partition would continue, and `assign` + `seek` on restore puts the consumer back there.
-//! Group membership and committed offsets build on this in a later layer.
+//! Group membership, committed offsets and subscriptions are the [`GroupConsumer`]'s, which
+//! drives one of these underneath.
 //!
 //! ```no_run
 //! # async fn example() -> laminar_kafka_client::Result<()> {
@@ -28,7 +29,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod assignor;
 mod fetcher;
+pub mod group;
 mod records;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -38,6 +41,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use group::{
+    GroupConsumer, PendingCommit, Rebalance, RebalanceEvent, RebalanceEvents, Subscription,
+};
 pub use records::{ConsumedRecord, PartitionRecordIter, PartitionRecords};
 
 use crate::cluster::Cluster;
@@ -70,6 +76,21 @@ pub struct PartitionWatermarks {
     pub log_start_offset: i64,
 }
 
+/// How far behind the log end a partition's consumer is, from the last fetch response (no
+/// extra request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The offset of the next record `poll` returns, once known.
+    pub position: Option<i64>,
+    /// The high watermark from the last fetch response.
+    pub high_watermark: Option<i64>,
+    /// The last stable offset from the last fetch response.
+    pub last_stable_offset: Option<i64>,
+    /// Records between the position and the end a consumer can read: the last stable offset
+    /// under `read_committed`, the high watermark otherwise. `None` until both are known.
+    pub lag: Option<i64>,
+}
+
 #[derive(Debug)]
 pub(crate) struct PartitionState {
     /// Next offset to return to the caller; `None` until a position is set or reset.
@@ -85,6 +106,24 @@ pub(crate) struct PartitionState {
     pub(crate) watermarks: Option<PartitionWatermarks>,
     /// Do not fetch before this instant (after an error).
     pub(crate) retry_at: Option<tokio::time::Instant>,
+    /// Neither fetched nor returned by `poll` (the caller paused it, or it is changing hands).
+    pub(crate) paused: bool,
+}
+
+impl PartitionState {
+    fn new(position: Option<i64>, paused: bool) -> Self {
+        Self {
+            position,
+            fetch_position: position.unwrap_or(-1),
+            pending: None,
+            in_flight: false,
+            buffered: VecDeque::new(),
+            generation: 0,
+            watermarks: None,
+            retry_at: None,
+            paused,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -191,20 +230,109 @@ impl Consumer {
             state
                 .partitions
                 .entry(tp.clone())
-                .or_insert_with(|| PartitionState {
-                    position: None,
-                    fetch_position: -1,
-                    pending: None,
-                    in_flight: false,
-                    buffered: VecDeque::new(),
-                    generation: 0,
-                    watermarks: None,
-                    retry_at: None,
-                });
+                .or_insert_with(|| PartitionState::new(None, false));
         }
         drop(state);
         self.shared.wake_fetcher.notify_one();
         Ok(())
+    }
+
+    /// Adds partitions, keeping those already assigned: each starts at the given position, or
+    /// from `auto.offset.reset` when it has none.
+    pub(crate) fn add_partitions(
+        &self,
+        partitions: &[(TopicPartition, Option<i64>)],
+        paused: bool,
+    ) -> Result<()> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        for (tp, position) in partitions {
+            state
+                .partitions
+                .entry(tp.clone())
+                .or_insert_with(|| PartitionState::new(position.filter(|o| *o >= 0), paused));
+        }
+        drop(state);
+        self.shared.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// Removes partitions (their buffered records and positions go with them).
+    pub(crate) fn remove_partitions(&self, partitions: &[TopicPartition]) {
+        let mut state = self.shared.lock();
+        for tp in partitions {
+            state.partitions.remove(tp);
+        }
+    }
+
+    /// Stops fetching these partitions and returning their records; positions stay where
+    /// they are. Partitions not assigned are ignored.
+    pub fn pause(&self, partitions: &[TopicPartition]) {
+        self.set_paused(partitions, true);
+    }
+
+    /// Undoes [`pause`](Self::pause).
+    pub fn resume(&self, partitions: &[TopicPartition]) {
+        self.set_paused(partitions, false);
+        self.shared.wake_fetcher.notify_one();
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) {
+        let mut state = self.shared.lock();
+        for tp in partitions {
+            if let Some(p) = state.partitions.get_mut(tp) {
+                p.paused = paused;
+            }
+        }
+    }
+
+    /// The paused partitions.
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        let state = self.shared.lock();
+        state
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Position, watermarks and lag of every assigned partition: a snapshot built from the
+    /// last fetch responses, without a request.
+    pub fn lag(&self) -> BTreeMap<TopicPartition, PartitionLag> {
+        let read_committed = self.shared.cluster.config().isolation_level
+            == crate::config::IsolationLevel::ReadCommitted;
+        let state = self.shared.lock();
+        state
+            .partitions
+            .iter()
+            .map(|(tp, p)| {
+                let position = p.position.filter(|_| p.pending.is_none());
+                let w = p.watermarks;
+                let end = w.map(|w| {
+                    if read_committed {
+                        w.last_stable_offset
+                    } else {
+                        w.high_watermark
+                    }
+                });
+                let lag = match (position, end) {
+                    (Some(pos), Some(end)) if end >= 0 => Some((end - pos).max(0)),
+                    _ => None,
+                };
+                (
+                    tp.clone(),
+                    PartitionLag {
+                        position,
+                        high_watermark: w.map(|w| w.high_watermark),
+                        last_stable_offset: w.map(|w| w.last_stable_offset),
+                        lag,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The assigned partitions.
@@ -309,6 +437,9 @@ impl Consumer {
         let mut parts = Vec::new();
         let mut woke = false;
         for p in state.partitions.values_mut() {
+            if p.paused {
+                continue;
+            }
             while budget > 0 {
                 let Some(front) = p.buffered.front_mut() else {
                     break;
