@@ -59,8 +59,19 @@ struct ChildArgs {
     /// The producer's compression.
     #[arg(long, default_value = "lz4")]
     codec: Codec,
+    /// A client property set after the workload's (`KEY=VALUE`, repeatable): for experiments.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_property)]
+    extra: Vec<(String, String)>,
     #[command(flatten)]
     workload: Workload,
+}
+
+/// `KEY=VALUE` as a property pair.
+pub(crate) fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
@@ -87,18 +98,24 @@ fn main() -> ExitCode {
                 &a.topic,
                 a.codec,
                 &a.workload,
+                &a.extra,
             ))
         }),
         Commands::ConsumeOurs(a) => child(|| {
-            tokio_runtime()?.block_on(clients::ours::consume(&a.bootstrap, &a.topic, &a.workload))
+            tokio_runtime()?.block_on(clients::ours::consume(
+                &a.bootstrap,
+                &a.topic,
+                &a.workload,
+                &a.extra,
+            ))
         }),
         #[cfg(feature = "rival-librdkafka")]
-        Commands::ProduceLibrdkafka(a) => {
-            child(|| clients::librdkafka::produce(&a.bootstrap, &a.topic, a.codec, &a.workload))
-        }
+        Commands::ProduceLibrdkafka(a) => child(|| {
+            clients::librdkafka::produce(&a.bootstrap, &a.topic, a.codec, &a.workload, &a.extra)
+        }),
         #[cfg(feature = "rival-librdkafka")]
         Commands::ConsumeLibrdkafka(a) => {
-            child(|| clients::librdkafka::consume(&a.bootstrap, &a.topic, &a.workload))
+            child(|| clients::librdkafka::consume(&a.bootstrap, &a.topic, &a.workload, &a.extra))
         }
     };
     match result {
@@ -107,5 +124,24 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_parse_and_bad_ones_are_refused() {
+        assert_eq!(
+            parse_property("check.crcs=false"),
+            Ok(("check.crcs".to_owned(), "false".to_owned()))
+        );
+        assert_eq!(
+            parse_property("a=b=c"),
+            Ok(("a".to_owned(), "b=c".to_owned()))
+        );
+        assert!(parse_property("novalue").is_err());
+        assert!(parse_property("=x").is_err());
     }
 }

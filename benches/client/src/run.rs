@@ -53,6 +53,12 @@ pub(crate) struct RunArgs {
     /// Time limit of one client process, in seconds.
     #[arg(long, default_value_t = 900)]
     pub(crate) process_timeout: u64,
+    /// A property for our client on top of the workload's (`KEY=VALUE`, repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::parse_property)]
+    pub(crate) ours_set: Vec<(String, String)>,
+    /// A property for librdkafka on top of the workload's (`KEY=VALUE`, repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::parse_property)]
+    pub(crate) librdkafka_set: Vec<(String, String)>,
     /// Leave the topics in place (for inspection).
     #[arg(long)]
     pub(crate) keep_topics: bool,
@@ -80,6 +86,8 @@ struct Settings {
     producer_librdkafka: Vec<(String, String)>,
     consumer_java_and_ours: Vec<(String, String)>,
     consumer_librdkafka: Vec<(String, String)>,
+    ours_extra: Vec<(String, String)>,
+    librdkafka_extra: Vec<(String, String)>,
     java_jvm: &'static str,
 }
 
@@ -181,6 +189,8 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             producer_librdkafka: w.librdkafka_producer_properties(Codec::Lz4),
             consumer_java_and_ours: w.java_consumer_properties(),
             consumer_librdkafka: w.librdkafka_consumer_properties(),
+            ours_extra: args.ours_set.clone(),
+            librdkafka_extra: args.librdkafka_set.clone(),
             java_jvm: "-Xmx512M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
                        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
                        -XX:MaxInlineLevel=15",
@@ -316,6 +326,13 @@ impl Harness<'_> {
                     .args(["--topic", topic])
                     .args(["--codec", codec.property()])
                     .args(w.to_args());
+                let extra = match client {
+                    Client::Ours => &self.args.ours_set,
+                    _ => &self.args.librdkafka_set,
+                };
+                for (k, v) in extra {
+                    command.arg(format!("--set={k}={v}"));
+                }
                 let finished = run_measured(&mut command, limit).context(what.clone())?;
                 let report = ChildReport::from_output(&finished.stdout)
                     .with_context(|| format!("{what}: {}", finished.stdout))?;

@@ -170,6 +170,11 @@ impl Workload {
             ("max.partition.fetch.bytes", MAX_PARTITION_FETCH_BYTES),
             ("fetch.wait.max.ms", FETCH_MAX_WAIT_MS),
             ("check.crcs", "true"),
+            // librdkafka stops prefetching a partition once 100,000 records wait in its queue
+            // (the default) and resumes only after a back-off: reading 2M records back took
+            // 5.6 s with the default and 1.4 s with this (same CPU), so a throughput-minded
+            // user raises it. Memory stays bounded by queued.max.messages.kbytes (64 MiB).
+            ("queued.min.messages", "1000000"),
         ])
     }
 

@@ -53,10 +53,14 @@ impl ProducerContext for Deliveries {
     }
 }
 
-fn config(bootstrap: &str, props: Vec<(String, String)>) -> ClientConfig {
+fn config(
+    bootstrap: &str,
+    props: Vec<(String, String)>,
+    extra: &[(String, String)],
+) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap);
-    for (k, v) in props {
+    for (k, v) in props.into_iter().chain(extra.iter().cloned()) {
         c.set(k, v);
     }
     c
@@ -68,11 +72,15 @@ pub(crate) fn produce(
     topic: &str,
     codec: Codec,
     workload: &Workload,
+    extra: &[(String, String)],
 ) -> Result<ChildReport> {
-    let producer: BaseProducer<Deliveries> =
-        config(bootstrap, workload.librdkafka_producer_properties(codec))
-            .create_with_context(Deliveries::default())
-            .context("librdkafka producer")?;
+    let producer: BaseProducer<Deliveries> = config(
+        bootstrap,
+        workload.librdkafka_producer_properties(codec),
+        extra,
+    )
+    .create_with_context(Deliveries::default())
+    .context("librdkafka producer")?;
     let value = workload.payload();
     let start = Instant::now();
     for i in 0..workload.records {
@@ -117,11 +125,17 @@ pub(crate) fn produce(
 }
 
 /// Reads `workload.records` records of `topic` from the beginning of every partition.
-pub(crate) fn consume(bootstrap: &str, topic: &str, workload: &Workload) -> Result<ChildReport> {
-    let mut config = config(bootstrap, workload.librdkafka_consumer_properties());
+pub(crate) fn consume(
+    bootstrap: &str,
+    topic: &str,
+    workload: &Workload,
+    extra: &[(String, String)],
+) -> Result<ChildReport> {
+    let mut props = workload.librdkafka_consumer_properties();
     // librdkafka refuses `assign` without a group id, though it joins no group for it (nothing
     // subscribes and nothing commits).
-    config.set("group.id", format!("{topic}-librdkafka"));
+    props.push(("group.id".to_owned(), format!("{topic}-librdkafka")));
+    let config = config(bootstrap, props, extra);
     let consumer: BaseConsumer = config.create().context("librdkafka consumer")?;
     let start = Instant::now();
     let mut assignment = TopicPartitionList::new();

@@ -22,9 +22,14 @@ const WINDOW: usize = 1_000_000;
 /// A consumer that gets nothing for this long gives up.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-fn config(bootstrap: &str, props: Vec<(String, String)>) -> Result<ClientConfig> {
+fn config(
+    bootstrap: &str,
+    props: Vec<(String, String)>,
+    extra: &[(String, String)],
+) -> Result<ClientConfig> {
     let mut all = vec![("bootstrap.servers".to_owned(), bootstrap.to_owned())];
     all.extend(props);
+    all.extend(extra.iter().cloned());
     ClientConfig::from_properties(all).context("client configuration")
 }
 
@@ -34,8 +39,13 @@ pub(crate) async fn produce(
     topic: &str,
     codec: Codec,
     workload: &Workload,
+    extra: &[(String, String)],
 ) -> Result<ChildReport> {
-    let producer = Producer::new(config(bootstrap, workload.java_producer_properties(codec))?)?;
+    let producer = Producer::new(config(
+        bootstrap,
+        workload.java_producer_properties(codec),
+        extra,
+    )?)?;
     let value = Bytes::from(workload.payload());
     let topic = topic.to_owned();
     let mut pending: VecDeque<DeliveryFuture> =
@@ -73,8 +83,13 @@ pub(crate) async fn consume(
     bootstrap: &str,
     topic: &str,
     workload: &Workload,
+    extra: &[(String, String)],
 ) -> Result<ChildReport> {
-    let consumer = Consumer::new(config(bootstrap, workload.java_consumer_properties())?)?;
+    let consumer = Consumer::new(config(
+        bootstrap,
+        workload.java_consumer_properties(),
+        extra,
+    )?)?;
     let start = Instant::now();
     let partitions: Vec<(String, i32)> = (0..workload.partitions)
         .map(|p| (topic.to_owned(), p))
