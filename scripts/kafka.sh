@@ -19,7 +19,9 @@
 # KAFKA_CONTROLLER_PORT (19096), KAFKA_REAUTH_PORT (19097: SASL_PLAINTEXT whose sessions last
 # KAFKA_REAUTH_MS, 3000, so clients must re-authenticate, KIP-368), KAFKA_PROXIED_PORT (19098: PLAINTEXT,
 # advertised as KAFKA_PROXY_PORT, 19099, where a test's fault-injecting proxy listens and forwards to
-# it, so that every connection of a client goes through the proxy), KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT (seconds, 120).
+# it, so that every connection of a client goes through the proxy), KAFKA_OAUTH_PORT (19100: SASL_PLAINTEXT
+# with OAUTHBEARER only, validating unsecured JWS tokens (alg none, any subject), sessions of KAFKA_REAUTH_MS),
+# KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT (seconds, 120).
 #
 # Layout: jars in target/kafka/<version>/libs (copied from the local Maven repository), the broker's
 # config, data, logs, certificates and pid under target/kafka-run/<version>/. Only one broker can own
@@ -51,8 +53,9 @@ CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19096}
 REAUTH_PORT=${KAFKA_REAUTH_PORT:-19097}
 PROXIED_PORT=${KAFKA_PROXIED_PORT:-19098}
 PROXY_PORT=${KAFKA_PROXY_PORT:-19099}
+OAUTH_PORT=${KAFKA_OAUTH_PORT:-19100}
 REAUTH_MS=${KAFKA_REAUTH_MS:-3000}
-ALL_PORTS=("$PLAINTEXT_PORT" "$SASL_PLAINTEXT_PORT" "$SSL_PORT" "$SASL_SSL_PORT" "$CONTROLLER_PORT" "$REAUTH_PORT" "$PROXIED_PORT")
+ALL_PORTS=("$PLAINTEXT_PORT" "$SASL_PLAINTEXT_PORT" "$SSL_PORT" "$SASL_SSL_PORT" "$CONTROLLER_PORT" "$REAUTH_PORT" "$PROXIED_PORT" "$OAUTH_PORT")
 
 # Test credentials: not secrets, but kept out of the broker's log all the same.
 SASL_USERNAME=laminar
@@ -321,9 +324,9 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXIED_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXY_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT,REAUTH:SASL_PLAINTEXT,PROXIED:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXIED_PORT,OAUTH://$HOST:$OAUTH_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PLAINTEXT_PORT,SASL_PLAINTEXT://$HOST:$SASL_PLAINTEXT_PORT,SSL://$HOST:$SSL_PORT,SASL_SSL://$HOST:$SASL_SSL_PORT,REAUTH://$HOST:$REAUTH_PORT,PROXIED://$HOST:$PROXY_PORT,OAUTH://$HOST:$OAUTH_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT,REAUTH:SASL_PLAINTEXT,PROXIED:PLAINTEXT,OAUTH:SASL_PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$RUN_DIR/data
 
@@ -360,6 +363,15 @@ EOF
         for mech in plain scram-sha-256 scram-sha-512; do
             echo "listener.name.reauth.$mech.connections.max.reauth.ms=$REAUTH_MS"
         done
+        # The OAUTH listener: OAUTHBEARER alone, with Kafka's unsecured JWS validator (tokens with
+        # alg "none", checked for syntax and expiry only), and the REAUTH listener's short sessions,
+        # which the broker further caps at each token's expiry.
+        cat <<EOF
+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="$ADMIN_USERNAME";
+listener.name.oauth.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
+listener.name.oauth.oauthbearer.connections.max.reauth.ms=$REAUTH_MS
+EOF
         cat <<EOF
 
 # TLS: the broker certificate signed by the test CA; client certificates are checked against the same
@@ -417,6 +429,7 @@ env_lines() {
         KAFKA_REAUTH_MS "$REAUTH_MS"
         KAFKA_BOOTSTRAP_PROXIED "$HOST:$PROXY_PORT"
         KAFKA_PROXIED_TARGET "$HOST:$PROXIED_PORT"
+        KAFKA_BOOTSTRAP_OAUTH "$HOST:$OAUTH_PORT"
         KAFKA_SASL_USERNAME "$SASL_USERNAME"
         KAFKA_SASL_PASSWORD "$SASL_PASSWORD"
         KAFKA_SASL_MECHANISMS "${SASL_MECHANISMS[*]}"
@@ -573,7 +586,7 @@ check_ports_free() {
     for port in "${ALL_PORTS[@]}"; do
         if port_open "$port"; then
             holders=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed 's/.*users:/users:/' | head -n 1)
-            die "port $port on $HOST is already in use${holders:+ ($holders)}; stop that process or choose other ports (KAFKA_PLAINTEXT_PORT, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_SSL_PORT, KAFKA_SASL_SSL_PORT, KAFKA_CONTROLLER_PORT, KAFKA_REAUTH_PORT, KAFKA_PROXIED_PORT)"
+            die "port $port on $HOST is already in use${holders:+ ($holders)}; stop that process or choose other ports (KAFKA_PLAINTEXT_PORT, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_SSL_PORT, KAFKA_SASL_SSL_PORT, KAFKA_CONTROLLER_PORT, KAFKA_REAUTH_PORT, KAFKA_PROXIED_PORT, KAFKA_OAUTH_PORT)"
         fi
     done
 }

@@ -306,6 +306,10 @@ pub struct Broker {
     /// Where the PROXIED listener really listens: the proxy's target
     /// (`KAFKA_PROXIED_TARGET`).
     pub proxied_target: String,
+    /// Bootstrap of the OAUTH listener: SASL_PLAINTEXT with OAUTHBEARER only, validating
+    /// unsecured JWS tokens, with sessions of `reauth_ms` (`KAFKA_BOOTSTRAP_OAUTH`). `None` for a
+    /// harness broker started before the listener existed.
+    pub oauth: Option<String>,
     /// SASL user, valid for every mechanism (`KAFKA_SASL_USERNAME`).
     pub username: String,
     password: String,
@@ -422,6 +426,10 @@ impl Broker {
             })?,
             proxied: address("KAFKA_BOOTSTRAP_PROXIED")?,
             proxied_target: address("KAFKA_PROXIED_TARGET")?,
+            oauth: match lookup("KAFKA_BOOTSTRAP_OAUTH") {
+                Some(v) if !v.is_empty() => Some(address("KAFKA_BOOTSTRAP_OAUTH")?),
+                _ => None,
+            },
             username: get("KAFKA_SASL_USERNAME")?,
             password: get("KAFKA_SASL_PASSWORD")?,
             ca_file: file("KAFKA_CA_FILE")?,
@@ -1215,6 +1223,19 @@ mod tests {
 
     fn broker_from(vars: &HashMap<&'static str, String>) -> Result<Broker> {
         Broker::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_oauth_listener_is_optional_but_checked_when_set() {
+        let mut vars = full_env();
+        assert_eq!(broker_from(&vars).unwrap().oauth, None);
+        vars.insert("KAFKA_BOOTSTRAP_OAUTH", "127.0.0.1:19100".to_owned());
+        assert_eq!(
+            broker_from(&vars).unwrap().oauth.as_deref(),
+            Some("127.0.0.1:19100")
+        );
+        vars.insert("KAFKA_BOOTSTRAP_OAUTH", "no-port".to_owned());
+        assert!(broker_from(&vars).is_err());
     }
 
     #[test]
