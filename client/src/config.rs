@@ -855,6 +855,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn aws_and_oauthbearer_properties() {
+        let c = ClientConfig::from_properties([
+            ("sasl.mechanism", "AWS_MSK_IAM"),
+            ("sasl.aws.region", "us-east-1"),
+            ("sasl.aws.profile", "kafka"),
+            ("sasl.oauthbearer.method", "AWS_MSK_IAM"),
+        ])
+        .unwrap();
+        assert_eq!(c.sasl_mechanism, SaslMechanism::AwsMskIam);
+        assert_eq!(c.sasl_aws_region.as_deref(), Some("us-east-1"));
+        assert_eq!(c.sasl_aws_profile.as_deref(), Some("kafka"));
+        assert_eq!(c.sasl_oauthbearer_method, OauthBearerMethod::AwsMskIam);
+        let err = ClientConfig::from_properties([("sasl.aws.region", "us east/1")]).unwrap_err();
+        assert!(err.to_string().contains("sasl.aws.region"), "{err}");
+        let err = ClientConfig::from_properties([("sasl.oauthbearer.method", "oidc")]).unwrap_err();
+        assert!(err.to_string().contains("aws_msk_iam"), "{err}");
+        // Token mechanisms need no user name or password.
+        let c = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+        ])
+        .unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
     fn java_and_librdkafka_names_set_the_same_fields() {
         let java = ClientConfig::from_properties([
             ("bootstrap.servers", "a:1,b:2"),

@@ -425,6 +425,71 @@ mod tests {
     }
 
     #[test]
+    fn token_mechanisms_are_built_from_their_properties() {
+        let mut c = ClientConfig::new("a:1").unwrap();
+        c.set("security.protocol", "SASL_SSL").unwrap();
+        c.set("sasl.mechanism", "OAUTHBEARER").unwrap();
+        let err = Security::from_config(&c).unwrap_err().to_string();
+        assert!(
+            err.contains("with_oauthbearer_token_provider") && err.contains("aws_msk_iam"),
+            "{err}"
+        );
+
+        let token = crate::sasl::oauthbearer::OauthBearerToken::new(
+            "t",
+            std::time::SystemTime::now() + Duration::from_secs(60),
+        );
+        let c2 = c
+            .clone()
+            .with_oauthbearer_token_provider(std::sync::Arc::new(
+                crate::sasl::oauthbearer::StaticTokenProvider::new(token),
+            ));
+        let s = Security::from_config(&c2).unwrap();
+        assert_eq!(s.sasl().unwrap().mechanism(), Mechanism::OauthBearer);
+
+        #[cfg(feature = "aws-msk-iam")]
+        {
+            c.set("sasl.oauthbearer.method", "aws_msk_iam").unwrap();
+            c.set("sasl.aws.region", "eu-central-1").unwrap();
+            let s = Security::from_config(&c).unwrap();
+            assert_eq!(s.sasl().unwrap().mechanism(), Mechanism::OauthBearer);
+
+            c.set("sasl.mechanism", "AWS_MSK_IAM").unwrap();
+            let s = Security::from_config(&c).unwrap();
+            assert_eq!(s.sasl().unwrap().mechanism(), Mechanism::AwsMskIam);
+            assert!(format!("{s:?}").contains("AWS_MSK_IAM"));
+        }
+    }
+
+    #[test]
+    fn the_token_expiry_caps_the_broker_session_lifetime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let token = crate::sasl::oauthbearer::OauthBearerToken::new(
+            "t",
+            std::time::SystemTime::now() + Duration::from_secs(30),
+        );
+        let sasl = SaslConfig::oauthbearer(std::sync::Arc::new(
+            crate::sasl::oauthbearer::StaticTokenProvider::new(token),
+        ));
+        let session = rt.block_on(sasl.begin("h")).unwrap();
+        let capped = session_lifetime(Some(Duration::from_secs(3600)), &session).unwrap();
+        assert!(capped <= Duration::from_secs(30) && capped > Duration::from_secs(25));
+        assert_eq!(
+            session_lifetime(Some(Duration::from_secs(3)), &session),
+            Some(Duration::from_secs(3))
+        );
+        // No broker lifetime: the broker does not expect re-authentication.
+        assert_eq!(session_lifetime(None, &session), None);
+        let plain = SaslConfig::plain("u", "p").start().unwrap();
+        assert_eq!(
+            session_lifetime(Some(Duration::from_secs(9)), &plain),
+            Some(Duration::from_secs(9))
+        );
+    }
+
+    #[test]
     fn an_unreadable_ca_file_fails_before_connecting() {
         let mut c = ClientConfig::new("a:1").unwrap();
         c.set("security.protocol", "SSL").unwrap();
