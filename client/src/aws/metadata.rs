@@ -174,7 +174,7 @@ impl ProvideCredentials for ContainerProvider {
 ///
 /// `AWS_EC2_METADATA_DISABLED=true` turns it off; `AWS_EC2_METADATA_SERVICE_ENDPOINT` (or
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`) moves it. Off EC2 nothing answers: that is
-/// "not found" after [`METADATA_TIMEOUT`] at most.
+/// "not found" after two seconds at most.
 #[derive(Debug, Clone)]
 pub struct ImdsProvider {
     env: Env,
