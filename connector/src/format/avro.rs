@@ -1059,7 +1059,7 @@ mod tests {
 
     use super::*;
     use crate::config::{BadDataPolicy, Format};
-    use crate::format::{Decoder, RecordMetadata};
+    use crate::format::{Decoder, FormatError, RecordMetadata};
     use crate::schema::json_field;
     use crate::schema_registry::SchemaType;
 
@@ -1253,8 +1253,25 @@ mod tests {
         let e = d.decode(Some(&good), &meta(0)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "record at t/1@0: writer schema 5 was not loaded from the registry"
+            "record at t/1@0: writer schema 5 is not loaded"
         );
+        assert!(matches!(e, FormatError::SchemaNotLoaded { id: 5, .. }));
+        // Not bad data: even under `drop` the record is not dropped silently.
+        let mut dropping = Decoder::new(
+            Arc::new(ArrowSchema::new(vec![Field::new(
+                "id",
+                DataType::Int64,
+                true,
+            )])),
+            Format::Avro,
+            BadDataPolicy::Drop,
+        )
+        .unwrap();
+        assert!(matches!(
+            dropping.decode(Some(&good), &meta(0)),
+            Err(FormatError::SchemaNotLoaded { id: 5, .. })
+        ));
+        assert_eq!(dropping.dropped(), 0);
         d.add_schema(
             &RegisteredSchema {
                 id: 5,

@@ -109,6 +109,20 @@ pub enum FormatError {
     /// the format's range).
     #[error("encoding a row: {0}")]
     Encode(String),
+    /// A record names a writer schema that has not been loaded (decode it with
+    /// [`Decoder::decode_with_registry`], or load the schema first). Not bad data: whatever
+    /// the policy, the record is not dropped.
+    #[error("record at {topic}/{partition}@{offset}: writer schema {id} is not loaded")]
+    SchemaNotLoaded {
+        /// Its topic.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// The registry id it names.
+        id: u32,
+    },
     /// The schema registry failed while looking up a writer schema.
     #[error("schema registry: {0}")]
     Registry(String),
@@ -133,6 +147,10 @@ pub(crate) trait PayloadDecoder: Send {
     /// The registry id of the writer schema `payload` needs, when it has not been added yet.
     fn missing_schema(&self, _payload: &[u8]) -> Option<u32> {
         None
+    }
+    /// [`missing_schema`](Self::missing_schema) of an optional payload.
+    fn missing_schema_of(&self, payload: Option<&[u8]>) -> Option<u32> {
+        payload.and_then(|p| self.missing_schema(p))
     }
     /// Adds a writer schema fetched from the registry, with the text of the schemas it
     /// references (dependencies first). A schema that does not suit the table is remembered
@@ -471,16 +489,19 @@ impl Decoder {
         payload: Option<&[u8]>,
         meta: &RecordMetadata<'_>,
     ) -> Result<(), FormatError> {
-        let outcome = self
-            .metadata
-            .iter()
-            .map(|(_, column)| column.value(meta))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|values| {
-                self.payload
-                    .append(payload, meta.key)
-                    .map(|rows| (rows, values))
-            });
+        let values = if self.metadata.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.metadata
+                .iter()
+                .map(|(_, column)| column.value(meta))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let outcome = values.and_then(|values| {
+            self.payload
+                .append(payload, meta.key)
+                .map(|rows| (rows, values))
+        });
         match outcome {
             Ok((rows, values)) => {
                 for ((_, column), value) in self.metadata.iter_mut().zip(values) {
@@ -493,6 +514,14 @@ impl Decoder {
                 }
                 self.rows += rows;
                 Ok(())
+            }
+            Err(_) if self.payload.missing_schema_of(payload).is_some() => {
+                Err(FormatError::SchemaNotLoaded {
+                    topic: meta.topic.to_owned(),
+                    partition: meta.partition,
+                    offset: meta.offset,
+                    id: self.payload.missing_schema_of(payload).unwrap_or_default(),
+                })
             }
             Err(reason) => match self.policy {
                 BadDataPolicy::Drop => {
