@@ -273,6 +273,9 @@ pub struct ClientConfig {
     pub group_instance_id: Option<String>,
     /// `group.protocol`.
     pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the broker-side assignor under `group.protocol=consumer`
+    /// (`uniform`, `range`); the broker's default when unset.
+    pub group_remote_assignor: Option<String>,
     /// `auto.offset.reset`.
     pub auto_offset_reset: OffsetReset,
     /// `isolation.level`.
@@ -347,6 +350,7 @@ impl Default for ClientConfig {
             group_id: None,
             group_instance_id: None,
             group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
             auto_offset_reset: OffsetReset::Latest,
             isolation_level: IsolationLevel::ReadUncommitted,
             enable_auto_commit: true,
@@ -621,6 +625,9 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
+    prop!("group.remote.assignor", [], |c, v| c
+        .group_remote_assignor =
+        opt_string(v)),
     prop!("auto.offset.reset", [], |c, v| {
         c.auto_offset_reset = parse_enum(
             v,

@@ -145,6 +145,7 @@ fn consumer_protocol_config(group: &str) -> ClientConfig {
     for (k, v) in [
         ("group.id", group),
         ("group.protocol", "consumer"),
+        ("group.remote.assignor", "uniform"),
         ("auto.offset.reset", "earliest"),
         ("metadata.max.age.ms", "1000"),
         ("fetch.max.wait.ms", "100"),

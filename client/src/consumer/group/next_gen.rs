@@ -13,8 +13,8 @@
 //! member, which keeps its assignment for the session timeout).
 //!
 //! Patterns are resolved by the client (the `regex` crate) into topic names, so that a pattern
-//! means the same in both protocols. Heartbeats pause while a rebalance event waits for the
-//! caller: acknowledge within the group's session timeout.
+//! means the same in both protocols. Heartbeats go on while a rebalance event waits for the
+//! caller.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -252,6 +252,7 @@ impl Member {
             request = request
                 .with_instance_id(self.g.instance_id.as_deref().map(s))
                 .with_rack_id(config.client_rack.as_deref().map(s))
+                .with_server_assignor(config.group_remote_assignor.as_deref().map(s))
                 .with_rebalance_timeout_ms(
                     i32::try_from(config.max_poll_interval.as_millis()).unwrap_or(i32::MAX),
                 );
@@ -352,15 +353,35 @@ impl Member {
             }
             return false;
         }
-        if let Err(e) = self.g.reconcile(&resolved).await {
-            if !e.is_retriable() {
-                self.g.fail(e);
+        // Heartbeats go on while the caller handles the rebalance events, so that a slow
+        // checkpoint does not cost the membership; a newer target they bring is applied next.
+        let g = self.g.clone();
+        let moving = g.reconcile(&resolved);
+        tokio::pin!(moving);
+        let result = loop {
+            tokio::select! {
+                r = &mut moving => break r,
+                _ = tokio::time::sleep(self.interval) => self.keepalive().await,
             }
+        };
+        if let Err(e) = result
+            && !e.is_retriable()
+        {
+            self.g.fail(e);
         }
-        if resolved.len() == target.len() {
+        if resolved.len() == target.len() && self.target.as_ref() == Some(&target) {
             self.target = None;
         }
         true
+    }
+
+    /// A heartbeat during reconciliation: keeps the session and takes a new target. Errors
+    /// are left to the next regular heartbeat, which sends everything again.
+    async fn keepalive(&mut self) {
+        match self.heartbeat().await {
+            Ok(r) if consumer_verdict(r.error_code) == ConsumerVerdict::Ok => self.accept(r),
+            _ => self.full = true,
+        }
     }
 
     async fn leave(&mut self, epoch: i32) {
