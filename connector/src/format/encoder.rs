@@ -213,8 +213,9 @@ impl Encoder {
             }
         }
         let columns = batch.columns();
-        let mut out = Vec::with_capacity(batch.num_rows());
-        let mut buf = Vec::new();
+        // Every value of the batch goes into one buffer, which the records then share.
+        let mut all: Vec<u8> = Vec::new();
+        let mut pending = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
             let key = match self.key {
                 Some(k) => key_bytes(&columns[k], self.kinds[k], row)?,
@@ -233,42 +234,48 @@ impl Encoder {
                 }
                 _ => None,
             };
-            buf.clear();
-            let value = match &mut self.value {
+            let start = all.len();
+            let present = match &mut self.value {
                 Value::Json => {
-                    write_json_row(&self.fields, &self.kinds, columns, row, &mut buf)?;
-                    Some(Bytes::copy_from_slice(&buf))
+                    write_json_row(&self.fields, &self.kinds, columns, row, &mut all)?;
+                    true
                 }
                 Value::Raw => match self.kinds[0] {
-                    _ if columns[0].is_null(row) => None,
-                    Kind::Binary => Some(Bytes::copy_from_slice(
-                        columns[0].as_binary::<i32>().value(row),
-                    )),
-                    _ => Some(Bytes::copy_from_slice(
-                        columns[0].as_string::<i32>().value(row).as_bytes(),
-                    )),
+                    _ if columns[0].is_null(row) => false,
+                    Kind::Binary => {
+                        all.extend_from_slice(columns[0].as_binary::<i32>().value(row));
+                        true
+                    }
+                    _ => {
+                        all.extend_from_slice(columns[0].as_string::<i32>().value(row).as_bytes());
+                        true
+                    }
                 },
                 Value::Avro(id) => {
                     if let Some(id) = id {
-                        buf.push(avro::CONFLUENT_MAGIC);
-                        buf.extend_from_slice(&id.to_be_bytes());
+                        all.push(avro::CONFLUENT_MAGIC);
+                        all.extend_from_slice(&id.to_be_bytes());
                     }
-                    avro::write_datum(&self.fields, columns, row, &mut buf)?;
-                    Some(Bytes::copy_from_slice(&buf))
+                    avro::write_datum(&self.fields, columns, row, &mut all)?;
+                    true
                 }
                 Value::Protobuf(encoder) => {
-                    encoder.write_row(columns, row, &mut buf)?;
-                    Some(Bytes::copy_from_slice(&buf))
+                    encoder.write_row(columns, row, &mut all)?;
+                    true
                 }
             };
-            out.push(EncodedRecord {
+            pending.push((key, present.then(|| start..all.len()), timestamp));
+        }
+        let all = Bytes::from(all);
+        Ok(pending
+            .into_iter()
+            .map(|(key, span, timestamp)| EncodedRecord {
                 key,
-                value,
+                value: span.map(|r| all.slice(r)),
                 timestamp,
                 headers: Vec::new(),
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 }
 
