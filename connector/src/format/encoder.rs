@@ -264,7 +264,7 @@ impl Encoder {
                     true
                 }
             };
-            pending.push((key, present.then(|| start..all.len()), timestamp));
+            pending.push((key, present.then_some(start..all.len()), timestamp));
         }
         let all = Bytes::from(all);
         Ok(pending
