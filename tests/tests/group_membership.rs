@@ -213,13 +213,19 @@ async fn committed_offsets_set_the_start_and_lag_follows_fetches() {
     assert_eq!(lag.last_stable_offset, Some(100));
     assert_eq!(lag.lag, Some(70));
     c.commit_sync().await.unwrap();
-    assert_eq!(c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp], 30);
+    assert_eq!(
+        c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+        30
+    );
     let meta = c.group_metadata();
     assert_eq!(meta.group_id, group);
     assert!(meta.generation_id >= 1 && !meta.member_id.is_empty());
     // A commit of explicit offsets, then one in the background.
     c.commit_offsets_sync(&[(tp.clone(), 25)]).await.unwrap();
-    assert_eq!(c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp], 25);
+    assert_eq!(
+        c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+        25
+    );
     c.commit_offsets_async(&[(tp.clone(), 27)]).await.unwrap();
     c.close().await;
 
