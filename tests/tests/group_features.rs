@@ -223,3 +223,37 @@ async fn consumer_protocol_members_join_split_partitions_and_leave() {
     );
     a.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_polling_leaves_and_the_next_poll_rejoins() {
+    let topic = topic("grp-poll-interval", 2).await;
+    let group = unique_topic("g");
+    let all = all_partitions(&topic, 2);
+    let b = Member::start(config(&group, &[]), Subscription::topics([&topic]));
+    let a = laminar_kafka_client::consumer::GroupConsumer::new(config(
+        &group,
+        &[("max.poll.interval.ms", "2000")],
+    ))
+    .unwrap();
+    a.subscribe(Subscription::topics([&topic])).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while a.assignment().len() != 1 && std::time::Instant::now() < deadline {
+        a.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert_eq!(a.assignment().len(), 1, "{:?}", b.assignment());
+    // No poll for longer than max.poll.interval.ms: the member leaves, its partition moves.
+    assert!(
+        wait_until(Duration::from_secs(10), || b.assignment() == all).await,
+        "the other member took over: {:?}",
+        b.assignment()
+    );
+    assert!(a.assignment().is_empty());
+    // Polling again rejoins.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while a.assignment().len() != 1 && std::time::Instant::now() < deadline {
+        a.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert_eq!(a.assignment().len(), 1);
+    a.close().await;
+    b.close().await;
+}
