@@ -67,6 +67,17 @@ pub(crate) struct RunArgs {
     pub(crate) workload: Workload,
 }
 
+/// Records of the Java start-up baseline run.
+const JAVA_BASELINE_RECORDS: u64 = 1000;
+
+/// What the Java tools cost for almost no records.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct JavaBaseline {
+    records: u64,
+    produce_cpu_s: f64,
+    consume_cpu_s: f64,
+}
+
 /// Everything the JSON file holds.
 #[derive(Debug, Serialize)]
 struct Results<'a> {
@@ -74,6 +85,8 @@ struct Results<'a> {
     cores: usize,
     workload: &'a Workload,
     settings: Settings,
+    /// CPU of the Java tools for a token workload (start-up, JIT), when Java ran.
+    java_baseline: Option<JavaBaseline>,
     samples: &'a [Sample],
     summary: &'a [report::Summary],
     ratios: &'a [report::Ratio],
@@ -154,6 +167,11 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         tag: format!("client-bench-{}", std::process::id()),
     };
 
+    let java_baseline = if clients.contains(&Client::Java) {
+        Some(harness.java_baseline()?)
+    } else {
+        None
+    };
     let mut samples = Vec::new();
     for rep in 1..=args.repetitions {
         for &codec in &args.codecs {
@@ -180,6 +198,13 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
          CPU = user+sys of the whole client process, start-up included (the JVM's too)\nnote: {note}",
         args.repetitions
     );
+    if let Some(b) = &java_baseline {
+        println!(
+            "Java start-up baseline ({} records): producer {:.2} CPU-s, consumer {:.2} CPU-s, \
+             included in the Java rows above",
+            b.records, b.produce_cpu_s, b.consume_cpu_s
+        );
+    }
     let results = Results {
         note,
         cores,
@@ -195,6 +220,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
                        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
                        -XX:MaxInlineLevel=15",
         },
+        java_baseline,
         samples: &samples,
         summary: &summary,
         ratios: &ratios,
@@ -265,8 +291,15 @@ impl Harness<'_> {
             let topic = format!("{}-{rep}-{codec}-{client}", self.tag);
             self.create_topic(&topic)?;
             topics.push((client, topic.clone()));
-            let sample = self.measure(Role::Produce, client, codec, rep, &topic)?;
-            self.check_topic(&topic)?;
+            let sample = self.measure(
+                Role::Produce,
+                client,
+                codec,
+                rep,
+                &topic,
+                &self.args.workload,
+            )?;
+            self.check_topic(&topic, &self.args.workload)?;
             samples.push(sample);
         }
         if self.args.no_consume {
@@ -276,7 +309,14 @@ impl Harness<'_> {
             .context("no topic to consume")?
             .to_owned();
         for &client in order {
-            let sample = self.measure(Role::Consume, client, codec, rep, &source)?;
+            let sample = self.measure(
+                Role::Consume,
+                client,
+                codec,
+                rep,
+                &source,
+                &self.args.workload,
+            )?;
             samples.push(sample);
         }
         Ok(())
@@ -289,8 +329,8 @@ impl Harness<'_> {
         codec: Codec,
         rep: u32,
         topic: &str,
+        w: &Workload,
     ) -> Result<Sample> {
-        let w = &self.args.workload;
         let limit = Duration::from_secs(self.args.process_timeout);
         let what = format!("{} {codec} {client} (repetition {rep})", role.name());
         let (finished, report): (Finished, ChildReport) = match client {
@@ -376,6 +416,32 @@ impl Harness<'_> {
         Ok(sample)
     }
 
+    /// CPU of the Java tools for a token workload: the JVM's start-up, class loading and JIT
+    /// warm-up, which every Java run pays on top of its records.
+    fn java_baseline(&self) -> Result<JavaBaseline> {
+        let w = Workload {
+            records: JAVA_BASELINE_RECORDS,
+            ..self.args.workload.clone()
+        };
+        let topic = format!("{}-java-baseline", self.tag);
+        self.create_topic(&topic)?;
+        let result = (|| {
+            let produce = self.measure(Role::Produce, Client::Java, Codec::Lz4, 0, &topic, &w)?;
+            let consume = self.measure(Role::Consume, Client::Java, Codec::Lz4, 0, &topic, &w)?;
+            Ok(JavaBaseline {
+                records: JAVA_BASELINE_RECORDS,
+                produce_cpu_s: produce.cpu_user + produce.cpu_sys,
+                consume_cpu_s: consume.cpu_user + consume.cpu_sys,
+            })
+        })();
+        if !self.args.keep_topics {
+            let _ = self
+                .runtime
+                .block_on(self.admin.delete_topics(&[topic.as_str()]));
+        }
+        result
+    }
+
     /// Creates `topic` and waits until every partition has a leader.
     fn create_topic(&self, topic: &str) -> Result<()> {
         let w = &self.args.workload;
@@ -403,8 +469,7 @@ impl Harness<'_> {
     }
 
     /// Checks that `topic` holds exactly the workload's records: nothing lost, nothing doubled.
-    fn check_topic(&self, topic: &str) -> Result<()> {
-        let w = &self.args.workload;
+    fn check_topic(&self, topic: &str, w: &Workload) -> Result<()> {
         let wanted: Vec<_> = (0..w.partitions)
             .map(|p| ((topic.to_owned(), p), OffsetSpec::Latest))
             .collect();
