@@ -59,13 +59,58 @@ pub fn client_min_version(key: ApiKey) -> i16 {
     }
 }
 
+/// The highest version the generated codec can encode a request of `key` at.
+///
+/// The generated API table (`ApiKey::valid_versions`) can run ahead of a request's own codec
+/// (it lists OffsetCommit and OffsetFetch v10 while their request codecs stop at v9): the
+/// request's own range is what counts.
+fn request_codec_max(key: ApiKey) -> i16 {
+    use kafka_protocol::messages as m;
+    use kafka_protocol::protocol::Message;
+    macro_rules! codec_max {
+        ($($api:ident => $request:ty),* $(,)?) => {
+            match key {
+                $(ApiKey::$api => <$request as Message>::VERSIONS.max,)*
+                _ => key.valid_versions().max,
+            }
+        };
+    }
+    codec_max!(
+        Produce => m::ProduceRequest,
+        Fetch => m::FetchRequest,
+        ListOffsets => m::ListOffsetsRequest,
+        Metadata => m::MetadataRequest,
+        OffsetCommit => m::OffsetCommitRequest,
+        OffsetFetch => m::OffsetFetchRequest,
+        FindCoordinator => m::FindCoordinatorRequest,
+        JoinGroup => m::JoinGroupRequest,
+        Heartbeat => m::HeartbeatRequest,
+        LeaveGroup => m::LeaveGroupRequest,
+        SyncGroup => m::SyncGroupRequest,
+        SaslHandshake => m::SaslHandshakeRequest,
+        ApiVersions => m::ApiVersionsRequest,
+        CreateTopics => m::CreateTopicsRequest,
+        DeleteTopics => m::DeleteTopicsRequest,
+        InitProducerId => m::InitProducerIdRequest,
+        AddPartitionsToTxn => m::AddPartitionsToTxnRequest,
+        AddOffsetsToTxn => m::AddOffsetsToTxnRequest,
+        EndTxn => m::EndTxnRequest,
+        TxnOffsetCommit => m::TxnOffsetCommitRequest,
+        DescribeConfigs => m::DescribeConfigsRequest,
+        SaslAuthenticate => m::SaslAuthenticateRequest,
+        DescribeCluster => m::DescribeClusterRequest,
+        ConsumerGroupHeartbeat => m::ConsumerGroupHeartbeatRequest,
+        OffsetForLeaderEpoch => m::OffsetForLeaderEpochRequest,
+    )
+}
+
 /// The versions of an API this client speaks: the generated codec's range, raised to
-/// [`client_min_version`].
+/// [`client_min_version`] and capped at what the request's codec encodes.
 pub fn client_range(key: ApiKey) -> VersionRange {
     let codec = key.valid_versions();
     VersionRange {
         min: client_min_version(key).max(codec.min),
-        max: codec.max,
+        max: codec.max.min(request_codec_max(key)),
     }
 }
 
@@ -316,6 +361,27 @@ mod tests {
         assert_eq!(v.version_at_most(ApiKey::Produce, 11).unwrap(), 11);
         assert_eq!(v.version_at_most(ApiKey::Produce, 20).unwrap(), 12);
         assert!(v.version_at_most(ApiKey::Produce, 2).is_err());
+    }
+
+    #[test]
+    fn versions_stop_where_the_request_codec_stops() {
+        // The API table lists OffsetFetch v10, the request codec only v9.
+        let v = NegotiatedVersions::from_response(&broker(&[
+            (ApiKey::OffsetFetch, 1, 10),
+            (ApiKey::OffsetCommit, 2, 10),
+        ]));
+        use kafka_protocol::protocol::Message;
+        assert_eq!(
+            v.version(ApiKey::OffsetFetch).unwrap(),
+            kafka_protocol::messages::OffsetFetchRequest::VERSIONS
+                .max
+                .min(10)
+        );
+        assert!(v.version(ApiKey::OffsetCommit).unwrap() <= 9);
+        for key in ApiKey::iter() {
+            let r = client_range(key);
+            assert!(r.max <= key.valid_versions().max, "{key:?}");
+        }
     }
 
     #[test]
