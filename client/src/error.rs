@@ -80,6 +80,7 @@ pub enum Error {
     },
 
     /// TLS could not be set up (bad CA or key file) or its handshake failed.
+    #[cfg(feature = "tls")]
     #[error("TLS with {broker}: {source}")]
     Tls {
         /// The broker address, or `(configuration)` when loading files failed.

@@ -19,6 +19,7 @@ pub mod offsets;
 pub mod producer;
 pub mod sasl;
 pub mod security;
+#[cfg(feature = "tls")]
 pub mod tls;
 
 pub use error::{Error, Result};

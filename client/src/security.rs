@@ -11,6 +11,7 @@
 //! lifetime used for re-authentication is the broker's, capped by the token's own expiry.
 
 use std::fmt;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use crate::config::{ClientConfig, OauthBearerMethod, SaslMechanism};
 use crate::connection::{ConnectionConfig, Transport, roundtrip};
 use crate::error::{Error, Result};
 use crate::sasl::{Mechanism, SaslConfig, SaslError, SaslSession, Step};
+#[cfg(feature = "tls")]
 use crate::tls::{self, PemSource, TlsConfig};
 
 /// UNSUPPORTED_SASL_MECHANISM.
@@ -34,6 +36,7 @@ const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 /// The security layers of a connection.
 #[derive(Clone, Default)]
 pub struct Security {
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
     sasl: Option<SaslConfig>,
 }
@@ -41,7 +44,7 @@ pub struct Security {
 impl fmt::Debug for Security {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Security")
-            .field("tls", &self.tls.is_some())
+            .field("tls", &self.uses_tls())
             .field("sasl", &self.sasl.as_ref().map(|s| s.mechanism().name()))
             .finish()
     }
@@ -65,6 +68,14 @@ impl Security {
     /// loaded and checked here.
     pub fn from_config(config: &ClientConfig) -> Result<Self> {
         let mut security = Security::default();
+        #[cfg(not(feature = "tls"))]
+        if config.security_protocol.uses_tls() {
+            return Err(Error::InvalidProperty {
+                name: "security.protocol".to_owned(),
+                reason: "TLS is not in this build: enable the `tls` feature".to_owned(),
+            });
+        }
+        #[cfg(feature = "tls")]
         if config.security_protocol.uses_tls() {
             let mut tls_config = TlsConfig::new();
             if let Some(ca) = &config.ssl_ca_location {
@@ -105,7 +116,22 @@ impl Security {
         self.sasl.as_ref()
     }
 
+    /// Whether connections are wrapped in TLS.
+    pub fn uses_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// Wraps the TCP stream in TLS when configured.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) async fn wrap(&self, _broker: &str, tcp: TcpStream) -> Result<Box<dyn Transport>> {
+        Ok(Box::new(tcp))
+    }
+
+    /// Wraps the TCP stream in TLS when configured.
+    #[cfg(feature = "tls")]
     pub(crate) async fn wrap(&self, broker: &str, tcp: TcpStream) -> Result<Box<dyn Transport>> {
         match &self.tls {
             None => Ok(Box::new(tcp)),

@@ -18,6 +18,15 @@ pub enum SaslError {
         name: String,
     },
 
+    /// The mechanism was left out of this build (its cargo feature is off).
+    #[error("SASL mechanism {mechanism} is not in this build: enable the `{feature}` feature")]
+    NotBuilt {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The cargo feature that provides it.
+        feature: &'static str,
+    },
+
     /// The broker does not enable the configured mechanism (SaslHandshake error
     /// `UNSUPPORTED_SASL_MECHANISM`).
     #[error("the broker does not enable SASL mechanism {mechanism}; it enables {enabled:?}")]

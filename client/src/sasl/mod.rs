@@ -37,6 +37,7 @@ pub mod aws_msk_iam;
 mod error;
 pub mod oauthbearer;
 pub mod plain;
+#[cfg(feature = "sasl-scram")]
 pub mod scram;
 
 use std::fmt;
@@ -50,6 +51,7 @@ pub use error::SaslError;
 use aws_msk_iam::{AwsMskIamClient, AwsMskIamConfig};
 use oauthbearer::{OauthBearerClient, ServerError, TokenProvider};
 use plain::PlainClient;
+#[cfg(feature = "sasl-scram")]
 use scram::{ScramClient, ScramHash};
 
 /// A `Result` whose error defaults to [`SaslError`].
@@ -297,11 +299,20 @@ impl SaslConfig {
             SaslConfig::Plain { username, password } => {
                 SessionInner::Plain(PlainClient::new(username, password)?)
             }
+            #[cfg(feature = "sasl-scram")]
             SaslConfig::ScramSha256 { username, password } => {
                 SessionInner::Scram(ScramClient::new(ScramHash::Sha256, username, password)?)
             }
+            #[cfg(feature = "sasl-scram")]
             SaslConfig::ScramSha512 { username, password } => {
                 SessionInner::Scram(ScramClient::new(ScramHash::Sha512, username, password)?)
+            }
+            #[cfg(not(feature = "sasl-scram"))]
+            SaslConfig::ScramSha256 { .. } | SaslConfig::ScramSha512 { .. } => {
+                return Err(SaslError::NotBuilt {
+                    mechanism: self.mechanism(),
+                    feature: "sasl-scram",
+                });
             }
             other => {
                 return Err(SaslError::NeedsAsyncStart {
@@ -376,6 +387,7 @@ pub struct SaslSession {
 #[derive(Debug)]
 enum SessionInner {
     Plain(PlainClient),
+    #[cfg(feature = "sasl-scram")]
     Scram(ScramClient),
     OauthBearer(OauthBearerClient),
     #[cfg(feature = "aws-msk-iam")]
@@ -387,6 +399,7 @@ impl SaslSession {
     pub fn mechanism(&self) -> Mechanism {
         match &self.inner {
             SessionInner::Plain(_) => Mechanism::Plain,
+            #[cfg(feature = "sasl-scram")]
             SessionInner::Scram(client) => client.mechanism(),
             SessionInner::OauthBearer(_) => Mechanism::OauthBearer,
             #[cfg(feature = "aws-msk-iam")]
@@ -403,7 +416,11 @@ impl SaslSession {
     /// Whether this step runs an expensive computation (SCRAM's PBKDF2) that belongs on a
     /// blocking thread.
     pub fn step_is_expensive(&self, server_bytes: Option<&[u8]>) -> bool {
-        matches!(self.inner, SessionInner::Scram(_)) && server_bytes.is_some()
+        #[cfg(feature = "sasl-scram")]
+        let scram = matches!(self.inner, SessionInner::Scram(_));
+        #[cfg(not(feature = "sasl-scram"))]
+        let scram = false;
+        scram && server_bytes.is_some()
     }
 
     /// The error for a `SaslAuthenticate` response with a non-zero error code in this
@@ -430,6 +447,7 @@ impl SaslSession {
     pub fn step(&mut self, server_bytes: Option<&[u8]>) -> Result<Step> {
         match &mut self.inner {
             SessionInner::Plain(client) => client.step(server_bytes),
+            #[cfg(feature = "sasl-scram")]
             SessionInner::Scram(client) => client.step(server_bytes),
             SessionInner::OauthBearer(client) => client.step(server_bytes),
             #[cfg(feature = "aws-msk-iam")]
@@ -441,6 +459,7 @@ impl SaslSession {
     pub fn is_done(&self) -> bool {
         match &self.inner {
             SessionInner::Plain(client) => client.is_done(),
+            #[cfg(feature = "sasl-scram")]
             SessionInner::Scram(client) => client.is_done(),
             SessionInner::OauthBearer(client) => client.is_done(),
             #[cfg(feature = "aws-msk-iam")]
