@@ -244,6 +244,29 @@ impl Cluster {
         Ok(())
     }
 
+    /// The cached metadata of a topic that exists, without any I/O or staleness check (the
+    /// producer's hot path; see [`refresh_if_stale`](Self::refresh_if_stale)).
+    pub fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .known_topic(topic)
+    }
+
+    /// Whether the cache is younger than `metadata.max.age.ms`.
+    pub fn metadata_is_fresh(&self) -> bool {
+        !self.is_stale()
+    }
+
+    /// Refreshes `topics` when the cache is older than `metadata.max.age.ms`.
+    pub async fn refresh_if_stale(&self, topics: &[&str]) -> Result<()> {
+        if self.is_stale() {
+            self.refresh_metadata(topics).await?;
+        }
+        Ok(())
+    }
+
     fn is_stale(&self) -> bool {
         let md = self
             .inner

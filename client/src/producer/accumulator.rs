@@ -98,16 +98,22 @@ impl Accumulator {
         if !self.topics.contains_key(topic) {
             self.topics.insert(Arc::from(topic), Vec::new());
         }
-        let (name, queues) = self
+        let name = self
             .topics
             .get_key_value(topic)
             .map(|(k, _)| k.clone())
-            .and_then(|k| self.topics.get_mut(&k).map(|q| (k, q)))
             .expect("inserted above");
+        let queues = self.topics.get_mut(topic).expect("inserted above");
         if queues.len() <= idx {
             queues.resize_with(idx + 1, PartitionQueue::default);
         }
         (name, &mut queues[idx])
+    }
+
+    /// The queue of a partition for the hot path: one hash lookup when it exists.
+    fn queue_fast(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionQueue> {
+        let idx = usize::try_from(partition).ok()?;
+        self.topics.get_mut(topic)?.get_mut(idx)
     }
 
     /// Appends one record to its partition's open batch, closing the batch first if the record
@@ -126,6 +132,30 @@ impl Accumulator {
     ) -> Result<Appended> {
         let compression = self.compression;
         let batch_size = self.batch_size;
+        // Fast path: an open batch with room (one hash lookup, no clock, no allocation).
+        if let Some(open) = self
+            .queue_fast(topic, partition)
+            .and_then(|q| q.open.as_mut())
+            .filter(|o| o.builder.uncompressed_size() + memory <= batch_size)
+        {
+            open.builder
+                .append(timestamp, key, value, headers)
+                .map_err(|e| Error::Protocol {
+                    broker: format!("partition {topic}-{partition}"),
+                    source: e.into(),
+                })?;
+            let delivery = DeliveryFuture {
+                result: open.completer.result(),
+                index: open.records,
+                timestamp,
+            };
+            open.records += 1;
+            open.memory += memory;
+            return Ok(Appended {
+                delivery,
+                wake_sender: false,
+            });
+        }
         let (name, q) = self.queue(topic, partition);
         let tp: Tp = (name, partition);
         let mut wake_sender = false;
@@ -139,7 +169,7 @@ impl Accumulator {
         if q.open.is_none() {
             q.open = Some(OpenBatch {
                 builder: BatchBuilder::new(compression),
-                completer: Completer::new(),
+                completer: Completer::new(tp.0.clone(), partition),
                 records: 0,
                 created: Instant::now(),
                 memory: 0,
@@ -155,8 +185,6 @@ impl Accumulator {
             })?;
         let delivery = DeliveryFuture {
             result: open.completer.result(),
-            topic: tp.0.clone(),
-            partition,
             index: open.records,
             timestamp,
         };
@@ -262,6 +290,11 @@ impl Accumulator {
     pub(crate) fn done(&mut self, tp: &Tp) {
         let (_, q) = self.queue(&tp.0, tp.1);
         q.in_flight = false;
+    }
+
+    /// The topics this producer writes to.
+    pub(crate) fn topic_names(&self) -> Vec<Arc<str>> {
+        self.topics.keys().cloned().collect()
     }
 
     /// Whether any record is waiting or in flight.

@@ -27,8 +27,9 @@ enum Outcome {
 }
 
 /// The outcome of one batch, shared by the futures of its records.
-#[derive(Default)]
 pub(crate) struct BatchResult {
+    topic: Arc<str>,
+    partition: i32,
     outcome: OnceLock<Outcome>,
     wakers: Mutex<Vec<Waker>>,
 }
@@ -74,8 +75,13 @@ impl BatchResult {
 pub(crate) struct Completer(Arc<BatchResult>);
 
 impl Completer {
-    pub(crate) fn new() -> Self {
-        Self(Arc::new(BatchResult::default()))
+    pub(crate) fn new(topic: Arc<str>, partition: i32) -> Self {
+        Self(Arc::new(BatchResult {
+            topic,
+            partition,
+            outcome: OnceLock::new(),
+            wakers: Mutex::new(Vec::new()),
+        }))
     }
 
     /// A handle for a record's future.
@@ -105,8 +111,6 @@ impl Drop for Completer {
 /// Dropping it does not cancel the record.
 pub struct DeliveryFuture {
     pub(crate) result: Arc<BatchResult>,
-    pub(crate) topic: Arc<str>,
-    pub(crate) partition: i32,
     pub(crate) index: u32,
     pub(crate) timestamp: i64,
 }
@@ -114,8 +118,8 @@ pub struct DeliveryFuture {
 impl fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeliveryFuture")
-            .field("topic", &self.topic)
-            .field("partition", &self.partition)
+            .field("topic", &self.result.topic)
+            .field("partition", &self.result.partition)
             .field("done", &self.result.is_done())
             .finish()
     }
@@ -128,8 +132,8 @@ impl DeliveryFuture {
                 base_offset,
                 log_append_time,
             } => Ok(RecordMetadata {
-                topic: self.topic.clone(),
-                partition: self.partition,
+                topic: self.result.topic.clone(),
+                partition: self.result.partition,
                 offset: if *base_offset >= 0 {
                     base_offset + i64::from(self.index)
                 } else {
@@ -173,8 +177,6 @@ mod tests {
     fn future(result: &Completer, index: u32) -> DeliveryFuture {
         DeliveryFuture {
             result: result.result(),
-            topic: "t".into(),
-            partition: 2,
             index,
             timestamp: 100 + i64::from(index),
         }
@@ -182,7 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_record_of_a_batch_gets_its_own_offset() {
-        let result = Completer::new();
+        let result = Completer::new("t".into(), 2);
         let futures: Vec<_> = (0..3).map(|i| future(&result, i)).collect();
         let waiter = tokio::spawn(async move {
             let mut out = Vec::new();
@@ -204,7 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_batch_fails_each_record_with_its_own_error() {
-        let result = Completer::new();
+        let result = Completer::new("t".into(), 2);
         let (a, b) = (future(&result, 0), future(&result, 1));
         result.fail(Arc::new(|| Error::TransactionAbortable {
             message: "aborted".to_owned(),
@@ -220,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_dropped_without_outcome_reports_closed() {
-        let result = Completer::new();
+        let result = Completer::new("t".into(), 2);
         let f = future(&result, 0);
         drop(result);
         assert!(matches!(f.await, Err(Error::Closed)));

@@ -148,6 +148,8 @@ pub(crate) struct Shared {
     pub(crate) needs_bump: AtomicBool,
     /// Why an idempotent producer cannot go on (fenced, unauthorized), if it cannot.
     pub(crate) fatal: Mutex<Option<String>>,
+    /// Whether `fatal` is set (read on every send without the lock).
+    pub(crate) has_fatal: AtomicBool,
     pub(crate) txn: Option<TxnManager>,
 }
 
@@ -176,6 +178,7 @@ impl Shared {
         if f.is_none() {
             *f = Some(message);
         }
+        self.has_fatal.store(true, Ordering::Release);
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -230,6 +233,7 @@ impl Producer {
             sequences: Mutex::new(Sequences::default()),
             needs_bump: AtomicBool::new(false),
             fatal: Mutex::new(None),
+            has_fatal: AtomicBool::new(false),
             txn,
             acc: Mutex::new(Accumulator::new(config.compression, config.batch_size)),
             memory: Semaphore::new(config.buffer_memory),
@@ -264,15 +268,18 @@ impl Producer {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        if let Some(e) = self.shared.fatal_error() {
-            return Err(e);
+        if self.shared.has_fatal.load(Ordering::Acquire) {
+            if let Some(e) = self.shared.fatal_error() {
+                return Err(e);
+            }
         }
         if let Some(txn) = &self.shared.txn {
             txn.check_send()?;
         }
         let config = self.shared.cluster.config();
         let max_block = config.max_block;
-        let deadline = tokio::time::Instant::now() + max_block;
+        // The clock is read only when this call may have to wait.
+        let deadline = || tokio::time::Instant::now() + max_block;
         let size = record.estimated_size();
         if size > config.max_request_size {
             return Err(Error::RecordTooLarge {
@@ -288,7 +295,17 @@ impl Producer {
                 limit: config.buffer_memory,
             });
         }
-        let topic = self.topic_metadata(&record.topic, deadline).await?;
+        // Hot path: the cached topic, no clock, no backoff (the sender refreshes metadata that
+        // grew older than metadata.max.age.ms).
+        let topic = match self
+            .shared
+            .cluster
+            .cached_topic(&record.topic)
+            .filter(|t| !t.partitions.is_empty())
+        {
+            Some(t) => t,
+            None => self.topic_metadata(&record.topic, deadline()).await?,
+        };
         let num_partitions = topic.partitions.len();
         let partition = match (record.partition, &record.key) {
             (Some(p), _) => {
@@ -303,29 +320,33 @@ impl Producer {
                 p
             }
             (None, Some(key)) => partition_for_key(key, num_partitions),
-            (None, None) => {
-                let available: Vec<i32> = topic
-                    .partitions
-                    .iter()
-                    .filter(|p| p.leader >= 0)
-                    .map(|p| p.partition)
-                    .collect();
-                self.shared
-                    .sticky
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .partition(size, &available, num_partitions)
-            }
+            (None, None) => self
+                .shared
+                .sticky
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .partition(size, &topic),
         };
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        match tokio::time::timeout_at(deadline, self.shared.memory.acquire_many(permits)).await {
-            Ok(Ok(permit)) => permit.forget(),
-            Ok(Err(_)) => return Err(Error::Closed),
-            Err(_) => {
-                return Err(Error::MaxBlock {
-                    timeout: max_block,
-                    reason: format!("buffer.memory ({} bytes) stayed full", config.buffer_memory),
-                });
+        match self.shared.memory.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout_at(deadline(), self.shared.memory.acquire_many(permits))
+                    .await
+                {
+                    Ok(Ok(permit)) => permit.forget(),
+                    Ok(Err(_)) => return Err(Error::Closed),
+                    Err(_) => {
+                        return Err(Error::MaxBlock {
+                            timeout: max_block,
+                            reason: format!(
+                                "buffer.memory ({} bytes) stayed full",
+                                config.buffer_memory
+                            ),
+                        });
+                    }
+                }
             }
         }
         let timestamp = record.timestamp.unwrap_or_else(now_ms);

@@ -2,6 +2,7 @@
 //! uniform sticky for unkeyed ones (KIP-794).
 
 use crate::backoff::SplitMix;
+use crate::metadata::TopicInfo;
 
 /// Kafka's murmur2 hash of a key, as the Java client's `Utils.murmur2` computes it.
 ///
@@ -71,30 +72,31 @@ impl StickyPartitioner {
         }
     }
 
-    /// The partition for the next unkeyed record of `record_size` bytes. `available` lists
-    /// the partitions that have a leader now; `num_partitions` counts all of them.
-    pub fn partition(
-        &mut self,
-        record_size: usize,
-        available: &[i32],
-        num_partitions: usize,
-    ) -> i32 {
-        let valid = |p: i32| {
-            (p as usize) < num_partitions && (available.is_empty() || available.contains(&p))
-        };
-        let stay = self
-            .current
-            .filter(|p| valid(*p) && self.bytes_on_current < self.batch_size);
+    /// The partition for the next unkeyed record of `record_size` bytes of `topic`: the
+    /// current one, or, when it has had its `batch.size` bytes (or lost its leader), another one
+    /// with a leader, chosen at random. The partitions with a leader are looked at only then.
+    pub fn partition(&mut self, record_size: usize, topic: &TopicInfo) -> i32 {
+        let num_partitions = topic.partitions.len();
+        let stay = self.current.filter(|p| {
+            self.bytes_on_current < self.batch_size
+                && topic.partition(*p).is_some_and(|info| info.leader >= 0)
+        });
         let p = match stay {
             Some(p) => p,
             None => {
-                let choices: Vec<i32> = if available.is_empty() {
-                    (0..num_partitions as i32).collect()
-                } else {
-                    available.to_vec()
-                };
+                let mut choices: Vec<i32> = topic
+                    .partitions
+                    .iter()
+                    .filter(|p| p.leader >= 0)
+                    .map(|p| p.partition)
+                    .collect();
+                if choices.is_empty() {
+                    // No leader anywhere right now: pick among all; the sender waits for one.
+                    choices = (0..num_partitions as i32).collect();
+                }
                 let previous = self.current;
-                let mut pick = choices[(self.rng.next_u64() % choices.len() as u64) as usize];
+                let mut pick =
+                    choices[(self.rng.next_u64() % choices.len().max(1) as u64) as usize];
                 if choices.len() > 1 && Some(pick) == previous {
                     // Move on rather than land on the same partition again.
                     let idx = choices.iter().position(|c| *c == pick).unwrap_or(0);
@@ -150,20 +152,49 @@ mod tests {
         }
     }
 
+    fn topic(leaders: &[i32]) -> TopicInfo {
+        TopicInfo {
+            name: "t".to_owned(),
+            id: uuid::Uuid::nil(),
+            is_internal: false,
+            partitions: leaders
+                .iter()
+                .enumerate()
+                .map(|(i, l)| crate::metadata::PartitionInfo {
+                    partition: i as i32,
+                    leader: *l,
+                    leader_epoch: 0,
+                    replicas: vec![],
+                    isr: vec![],
+                    offline_replicas: vec![],
+                    error: None,
+                })
+                .collect(),
+        }
+    }
+
     #[test]
     fn sticky_partitioner_stays_for_a_batch_then_moves() {
+        let all = topic(&[1; 6]);
         let mut s = StickyPartitioner::new(1000);
-        let first = s.partition(100, &[], 6);
+        let first = s.partition(100, &all);
         for _ in 0..9 {
-            assert_eq!(s.partition(100, &[], 6), first);
+            assert_eq!(s.partition(100, &all), first);
         }
-        let next = s.partition(100, &[], 6);
+        let next = s.partition(100, &all);
         assert_ne!(next, first, "switches after batch.size bytes");
         // Only partitions with a leader are chosen.
+        let some = topic(&[-1, -1, 1, -1, 1, -1]);
         let mut s = StickyPartitioner::new(10);
         for _ in 0..100 {
-            let p = s.partition(20, &[2, 4], 6);
+            let p = s.partition(20, &some);
             assert!(p == 2 || p == 4);
         }
+        // A partition that loses its leader is left at once.
+        let mut s = StickyPartitioner::new(1 << 20);
+        let p = s.partition(1, &all);
+        let mut leaders = [1; 6];
+        leaders[p as usize] = -1;
+        assert_ne!(s.partition(1, &topic(&leaders)), p);
     }
 }

@@ -114,6 +114,13 @@ pub(super) async fn run(shared: Arc<Shared>) {
             }
         }
 
+        // Metadata older than metadata.max.age.ms is refreshed here, off the send path.
+        if !shared.cluster.metadata_is_fresh() {
+            let topics = shared.acc().topic_names();
+            let refs: Vec<&str> = topics.iter().map(|t| &**t).collect();
+            let _ = shared.cluster.refresh_if_stale(&refs).await;
+        }
+
         let (mut ready, mut next_due) = if can_send {
             shared.acc().drain_ready(now, config.linger, force)
         } else {
