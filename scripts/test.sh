@@ -49,6 +49,7 @@ check cargo clippy --workspace --all-targets -- -D warnings
 check cargo test --workspace
 # The default build's dependency policy, and the static musl binary working against the broker.
 check scripts/check-deps.sh
+check scripts/check-features.sh
 check scripts/check-musl.sh
 
 if ((${#failed[@]})); then

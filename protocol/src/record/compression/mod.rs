@@ -20,6 +20,8 @@ mod lz4;
 mod snappy;
 #[cfg(feature = "compression-zstd")]
 mod zstd;
+#[cfg(all(feature = "compression-zstd-pure", not(feature = "compression-zstd")))]
+mod zstd_pure;
 
 /// A compression codec, as numbered in bits 0–2 of the batch attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -79,7 +81,10 @@ impl Compression {
             Self::Gzip => cfg!(feature = "compression-gzip"),
             Self::Snappy => cfg!(feature = "compression-snappy"),
             Self::Lz4 => cfg!(feature = "compression-lz4"),
-            Self::Zstd => cfg!(feature = "compression-zstd"),
+            Self::Zstd => cfg!(any(
+                feature = "compression-zstd",
+                feature = "compression-zstd-pure"
+            )),
         }
     }
 
@@ -116,6 +121,8 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], limit: usize) -> Resu
         Compression::Lz4 => lz4::decompress(input, limit),
         #[cfg(feature = "compression-zstd")]
         Compression::Zstd => zstd::decompress(input, limit),
+        #[cfg(all(feature = "compression-zstd-pure", not(feature = "compression-zstd")))]
+        Compression::Zstd => zstd_pure::decompress(input, limit),
         #[allow(unreachable_patterns)]
         other => Err(other.unavailable()),
     }
@@ -172,6 +179,8 @@ impl Compressor {
                     None => Err(codec.unavailable()),
                 }
             }
+            #[cfg(all(feature = "compression-zstd-pure", not(feature = "compression-zstd")))]
+            Compression::Zstd => zstd_pure::compress(input, dst),
             #[allow(unreachable_patterns)]
             other => Err(other.unavailable()),
         }
@@ -317,7 +326,7 @@ mod tests {
         feature = "compression-gzip",
         feature = "compression-snappy",
         feature = "compression-lz4",
-        feature = "compression-zstd"
+        any(feature = "compression-zstd", feature = "compression-zstd-pure")
     )))]
     #[test]
     fn compiled_out_codecs_are_typed_errors_naming_their_feature() {
