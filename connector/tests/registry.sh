@@ -9,8 +9,10 @@
 # It is tests/registry/registry.py: a Confluent-compatible registry (the API's endpoints, status
 # codes and error codes; schemas in memory) on the Python standard library, so it needs only
 # python3. Real registries were tried first and cannot be installed from the package registries
-# this project reaches: Karapace has no distribution on PyPI, and Apicurio Registry's Maven Central
-# artifacts need a module (apicurio-registry-schema-util-provider) that Central does not serve.
+# this project reaches: Karapace has no distribution on PyPI, and Apicurio Registry's app jar on
+# Maven Central is a Quarkus application without its runner, whose rebuild needs artifacts
+# Central does not serve (3.3.3 and 2.6.13: apicurio-registry-schema-util-provider; 2.4.2:
+# org.everit.json.schema, then apicurio-common-app-components-config-index-deployment).
 #
 # Basic authentication is on, with test credentials (not secrets).
 # Environment (inputs): LAMINAR_REGISTRY_PORT (default 18081).
