@@ -25,7 +25,14 @@ we_started_broker=0
 if ! scripts/kafka.sh status; then
     we_started_broker=1
 fi
+we_started_registry=0
+if ! connector/tests/registry.sh status >/dev/null 2>&1; then
+    we_started_registry=1
+fi
 stop_broker() {
+    if ((we_started_registry)); then
+        connector/tests/registry.sh stop || true
+    fi
     if ((we_started_broker)); then
         scripts/kafka.sh stop || true
     fi
@@ -33,6 +40,9 @@ stop_broker() {
 trap stop_broker EXIT
 scripts/kafka.sh start
 eval "$(scripts/kafka.sh env)"
+step "schema registry"
+connector/tests/registry.sh start
+eval "$(connector/tests/registry.sh env)"
 kcat -V | sed -n 1p
 echo "Kafka $KAFKA_VERSION at $KAFKA_BOOTSTRAP (SASL_PLAINTEXT $KAFKA_BOOTSTRAP_SASL_PLAINTEXT, SSL $KAFKA_BOOTSTRAP_SSL, SASL_SSL $KAFKA_BOOTSTRAP_SASL_SSL)"
 

@@ -85,7 +85,8 @@ fn aws_msk_iam_authentication() {
     assert_eq!(iam.region.raw(), "us-east-1");
     let props = profile.resolve(&env).unwrap().properties;
     assert_eq!(props.get("security.protocol"), Some("SASL_SSL"));
-    assert_eq!(props.get("sasl.mechanism"), Some("AWS_MSK_IAM"));
+    assert_eq!(props.get("sasl.mechanism"), Some("OAUTHBEARER"));
+    assert_eq!(props.get("sasl.oauthbearer.method"), Some("aws_msk_iam"));
     assert_eq!(props.get("sasl.aws.region"), Some("us-east-1"));
 }
 

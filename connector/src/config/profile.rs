@@ -312,8 +312,12 @@ impl ConnectionProfile {
                 let name = self.name(ProfileField::Region);
                 let region = resolve_template(&iam.region, name, env)?;
                 check_region(&region, name)?;
+                // MSK IAM over OAUTHBEARER with the MSK token, as AWS now recommends;
+                // `connectionProperties` may pick the older AWS_MSK_IAM mechanism instead
+                // (`sasl.mechanism` = `AWS_MSK_IAM`).
                 props.set("security.protocol", "SASL_SSL");
-                props.set("sasl.mechanism", "AWS_MSK_IAM");
+                props.set("sasl.mechanism", "OAUTHBEARER");
+                props.set("sasl.oauthbearer.method", "aws_msk_iam");
                 props.set("sasl.aws.region", region);
             }
         }
