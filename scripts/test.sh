@@ -56,7 +56,7 @@ check() {
 }
 check cargo fmt --all -- --check
 check cargo clippy --workspace --all-targets -- -D warnings
-check cargo test --workspace
+check cargo test --workspace --no-fail-fast
 # The default build's dependency policy, and the static musl binary working against the broker.
 check scripts/check-deps.sh
 check scripts/check-features.sh
