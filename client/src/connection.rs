@@ -474,6 +474,10 @@ async fn reauthenticate_before_expiry(
     mut lifetime: Duration,
 ) {
     let mut jitter = crate::backoff::SplitMix::from_entropy();
+    // Kafka brokers refuse a re-authentication that starts less than a second after the
+    // previous one (the SaslHandshake then fails with ILLEGAL_SASL_STATE).
+    const MIN_INTERVAL: Duration = Duration::from_millis(1050);
+    let mut last_start = tokio::time::Instant::now();
     loop {
         let fraction = 0.85 + 0.10 * crate::backoff::Jitter::next_unit(&mut jitter);
         tokio::time::sleep(lifetime.mul_f64(fraction)).await;
@@ -483,6 +487,30 @@ async fn reauthenticate_before_expiry(
         }
         let gate = conn.gate.clone();
         let _exclusive = gate.write().await;
+        // Let the requests already sent finish first, as the Java client does: the broker
+        // answers a non-SASL request that arrives during its re-authentication with
+        // ILLEGAL_SASL_STATE, and a request still queued for writing would be one.
+        let drained = tokio::time::timeout(conn.request_timeout, async {
+            while !conn
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            conn.shared
+                .close("requests did not finish before re-authentication".to_owned());
+            return;
+        }
+        // With sessions barely over a second, wait out the broker's minimum interval while
+        // holding new requests back (so none is sent on an expired session).
+        tokio::time::sleep_until(last_start + MIN_INTERVAL).await;
+        last_start = tokio::time::Instant::now();
         match config.security.reauthenticate(&conn).await {
             Ok(auth) => {
                 conn.reauthentications.fetch_add(1, Ordering::Relaxed);

@@ -63,7 +63,16 @@ impl TokenProvider for UnsecuredTokens {
             (now, now + self.lifetime)
         };
         let jws = unsecured_jws("laminar", issued, exp);
-        let claimed = now + self.lifetime;
+        // The token's `exp` claim has whole seconds: report the expiry the broker will see.
+        let whole_secs = exp
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| Duration::from_secs(d.as_secs()))
+            .unwrap_or_default();
+        let claimed = if self.past {
+            now + self.lifetime
+        } else {
+            SystemTime::UNIX_EPOCH + whole_secs
+        };
         Box::pin(async move { Ok(OauthBearerToken::new(jws, claimed)) })
     }
 }
