@@ -9,6 +9,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::config::{BadDataPolicy, Format};
 use crate::format::{Decoder, RecordMetadata};
 use crate::schema::json_field;
+#[cfg(any(feature = "avro", feature = "protobuf"))]
 use crate::schema_registry::{RegisteredSchema, SchemaType};
 
 /// A table with a column of every type the formats fill.
@@ -104,9 +105,13 @@ pub fn fuzz_debezium_json(data: &[u8]) {
 /// Avro: plain records of [`AVRO_WRITER`], and the same bytes as a Confluent-framed record
 /// whose header names it (schema id 1).
 pub fn fuzz_avro(data: &[u8]) {
+    #[cfg(not(feature = "avro"))]
+    let _ = data;
+    #[cfg(feature = "avro")]
     if let Ok(d) = Decoder::plain_avro(table(), AVRO_WRITER, BadDataPolicy::Drop) {
         run(d, data);
     }
+    #[cfg(feature = "avro")]
     if let Some(mut d) = decoder(Format::Avro) {
         d.add_schema(
             &RegisteredSchema::new(1, SchemaType::Avro, AVRO_WRITER.to_owned()),
@@ -121,6 +126,9 @@ pub fn fuzz_avro_schema(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    #[cfg(not(feature = "avro"))]
+    let _ = text;
+    #[cfg(feature = "avro")]
     if let Ok(d) = Decoder::plain_avro(table(), text, BadDataPolicy::Fail) {
         run(d, data);
     }
@@ -128,6 +136,9 @@ pub fn fuzz_avro_schema(data: &[u8]) {
 
 /// Confluent-framed Protobuf records of [`PROTO`] (schema id 1).
 pub fn fuzz_protobuf(data: &[u8]) {
+    #[cfg(not(feature = "protobuf"))]
+    let _ = data;
+    #[cfg(feature = "protobuf")]
     if let Some(mut d) = decoder(Format::Protobuf) {
         d.add_schema(
             &RegisteredSchema::new(1, SchemaType::Protobuf, PROTO.to_owned()),

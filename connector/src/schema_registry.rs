@@ -24,6 +24,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(not(feature = "schema-registry"), allow(dead_code, unused_imports))]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,417 +261,430 @@ fn encode_segment(s: &str) -> String {
     out
 }
 
-/// A Confluent-compatible schema registry. Cheap to clone; clones share the cache.
-#[derive(Clone)]
-pub struct SchemaRegistryClient {
-    inner: Arc<Inner>,
-}
+#[cfg(feature = "schema-registry")]
+pub use client::SchemaRegistryClient;
 
-struct Inner {
-    http: reqwest::Client,
-    /// The endpoint without a trailing `/` and without credentials.
-    base: String,
-    credentials: Option<(Secret<String>, Secret<String>)>,
-    by_id: Mutex<HashMap<u32, Arc<OnceCell<Arc<RegisteredSchema>>>>>,
-    requests: AtomicU64,
-}
+/// The HTTP client (feature `schema-registry`).
+#[cfg(feature = "schema-registry")]
+mod client {
+    use super::*;
 
-impl fmt::Debug for SchemaRegistryClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SchemaRegistryClient")
-            .field("endpoint", &self.inner.base)
-            .field("authenticated", &self.inner.credentials.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SchemaRegistryClient {
-    /// A client of the registry at `endpoint`, with basic-auth `credentials` (API key and
-    /// secret) if it needs them. Credentials written into the URL (`https://key:secret@host`)
-    /// are taken out of it and used the same way.
-    pub fn new(
-        endpoint: &str,
-        credentials: Option<(Secret<String>, Secret<String>)>,
-    ) -> Result<Self, RegistryError> {
-        Self::with_timeout(endpoint, credentials, DEFAULT_TIMEOUT)
+    /// A Confluent-compatible schema registry. Cheap to clone; clones share the cache.
+    #[derive(Clone)]
+    pub struct SchemaRegistryClient {
+        pub(super) inner: Arc<Inner>,
     }
 
-    /// A client from a profile's resolved registry settings.
-    pub fn from_config(config: &ResolvedSchemaRegistry) -> Result<Self, RegistryError> {
-        Self::new(&config.endpoint, config.credentials.clone())
+    pub(super) struct Inner {
+        http: reqwest::Client,
+        /// The endpoint without a trailing `/` and without credentials.
+        pub(super) base: String,
+        pub(super) credentials: Option<(Secret<String>, Secret<String>)>,
+        by_id: Mutex<HashMap<u32, Arc<OnceCell<Arc<RegisteredSchema>>>>>,
+        requests: AtomicU64,
     }
 
-    /// Like [`new`](Self::new), with a per-request timeout.
-    pub fn with_timeout(
-        endpoint: &str,
-        credentials: Option<(Secret<String>, Secret<String>)>,
-        timeout: Duration,
-    ) -> Result<Self, RegistryError> {
-        let invalid = |reason: &str| RegistryError::InvalidEndpoint {
-            endpoint: redact_userinfo(endpoint),
-            reason: reason.to_owned(),
-        };
-        let mut url = reqwest::Url::parse(endpoint.trim()).map_err(|e| invalid(&e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
+    impl fmt::Debug for SchemaRegistryClient {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SchemaRegistryClient")
+                .field("endpoint", &self.inner.base)
+                .field("authenticated", &self.inner.credentials.is_some())
+                .finish_non_exhaustive()
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("it has no host"));
+    }
+
+    impl SchemaRegistryClient {
+        /// A client of the registry at `endpoint`, with basic-auth `credentials` (API key and
+        /// secret) if it needs them. Credentials written into the URL (`https://key:secret@host`)
+        /// are taken out of it and used the same way.
+        pub fn new(
+            endpoint: &str,
+            credentials: Option<(Secret<String>, Secret<String>)>,
+        ) -> Result<Self, RegistryError> {
+            Self::with_timeout(endpoint, credentials, DEFAULT_TIMEOUT)
         }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("it must not have a query or fragment"));
+
+        /// A client from a profile's resolved registry settings.
+        pub fn from_config(config: &ResolvedSchemaRegistry) -> Result<Self, RegistryError> {
+            Self::new(&config.endpoint, config.credentials.clone())
         }
-        let mut credentials = credentials;
-        if !url.username().is_empty() {
-            if credentials.is_none() {
-                let decode = |s: &str| {
-                    percent_decode(s).ok_or_else(|| invalid("its user information is malformed"))
-                };
-                credentials = Some((
-                    Secret::new(decode(url.username())?),
-                    Secret::new(decode(url.password().unwrap_or(""))?),
-                ));
+
+        /// Like [`new`](Self::new), with a per-request timeout.
+        pub fn with_timeout(
+            endpoint: &str,
+            credentials: Option<(Secret<String>, Secret<String>)>,
+            timeout: Duration,
+        ) -> Result<Self, RegistryError> {
+            let invalid = |reason: &str| RegistryError::InvalidEndpoint {
+                endpoint: redact_userinfo(endpoint),
+                reason: reason.to_owned(),
+            };
+            let mut url =
+                reqwest::Url::parse(endpoint.trim()).map_err(|e| invalid(&e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid("the scheme must be http or https"));
             }
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("it has no host"));
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(invalid("it must not have a query or fragment"));
+            }
+            let mut credentials = credentials;
+            if !url.username().is_empty() {
+                if credentials.is_none() {
+                    let decode = |s: &str| {
+                        percent_decode(s)
+                            .ok_or_else(|| invalid("its user information is malformed"))
+                    };
+                    credentials = Some((
+                        Secret::new(decode(url.username())?),
+                        Secret::new(decode(url.password().unwrap_or(""))?),
+                    ));
+                }
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+            }
+            let base = url.as_str().trim_end_matches('/').to_owned();
+            let http = reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .user_agent(concat!("laminar-kafka/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| invalid(&format!("HTTP client: {}", e.without_url())))?;
+            Ok(SchemaRegistryClient {
+                inner: Arc::new(Inner {
+                    http,
+                    base,
+                    credentials,
+                    by_id: Mutex::new(HashMap::new()),
+                    requests: AtomicU64::new(0),
+                }),
+            })
         }
-        let base = url.as_str().trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("laminar-kafka/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| invalid(&format!("HTTP client: {}", e.without_url())))?;
-        Ok(SchemaRegistryClient {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                credentials,
-                by_id: Mutex::new(HashMap::new()),
-                requests: AtomicU64::new(0),
-            }),
-        })
-    }
 
-    /// The endpoint, without credentials.
-    pub fn endpoint(&self) -> &str {
-        &self.inner.base
-    }
+        /// The endpoint, without credentials.
+        pub fn endpoint(&self) -> &str {
+            &self.inner.base
+        }
 
-    /// HTTP requests sent so far (for tests and metrics: the cache keeps this low).
-    pub fn requests_sent(&self) -> u64 {
-        self.inner.requests.load(Ordering::Relaxed)
-    }
+        /// HTTP requests sent so far (for tests and metrics: the cache keeps this low).
+        pub fn requests_sent(&self) -> u64 {
+            self.inner.requests.load(Ordering::Relaxed)
+        }
 
-    /// The schema with global id `id`. Cached: the registry is asked once per id; concurrent
-    /// callers of the same id wait for the one request. A failure is not cached.
-    pub async fn schema_by_id(&self, id: u32) -> Result<Arc<RegisteredSchema>, RegistryError> {
-        let cell = {
-            let mut map = self
+        /// The schema with global id `id`. Cached: the registry is asked once per id; concurrent
+        /// callers of the same id wait for the one request. A failure is not cached.
+        pub async fn schema_by_id(&self, id: u32) -> Result<Arc<RegisteredSchema>, RegistryError> {
+            let cell = {
+                let mut map = self
+                    .inner
+                    .by_id
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.entry(id).or_default().clone()
+            };
+            cell.get_or_try_init(|| async {
+                let body: SchemaBody = self.get(&format!("/schemas/ids/{id}")).await?;
+                Ok(Arc::new(RegisteredSchema {
+                    id,
+                    schema_type: body.schema_type.unwrap_or_default(),
+                    schema: body.schema,
+                    references: body.references.unwrap_or_default(),
+                }))
+            })
+            .await
+            .cloned()
+        }
+
+        /// The cached schema with id `id`, without asking the registry.
+        pub fn cached(&self, id: u32) -> Option<Arc<RegisteredSchema>> {
+            let map = self
                 .inner
                 .by_id
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(id).or_default().clone()
-        };
-        cell.get_or_try_init(|| async {
-            let body: SchemaBody = self.get(&format!("/schemas/ids/{id}")).await?;
-            Ok(Arc::new(RegisteredSchema {
-                id,
+            map.get(&id).and_then(|cell| cell.get().cloned())
+        }
+
+        fn remember(&self, schema: RegisteredSchema) {
+            let id = schema.id;
+            let cell = {
+                let mut map = self
+                    .inner
+                    .by_id
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.entry(id).or_default().clone()
+            };
+            let _ = cell.set(Arc::new(schema));
+        }
+
+        /// The subjects the registry knows.
+        pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
+            self.get("/subjects").await
+        }
+
+        /// The version numbers of `subject`.
+        pub async fn subject_versions(&self, subject: &str) -> Result<Vec<i32>, RegistryError> {
+            self.get(&format!("/subjects/{}/versions", encode_segment(subject)))
+                .await
+        }
+
+        /// Version `version` of `subject`.
+        pub async fn version(
+            &self,
+            subject: &str,
+            version: i32,
+        ) -> Result<SubjectVersion, RegistryError> {
+            self.subject_version(subject, &version.to_string()).await
+        }
+
+        /// The latest version of `subject`.
+        pub async fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
+            self.subject_version(subject, "latest").await
+        }
+
+        async fn subject_version(
+            &self,
+            subject: &str,
+            version: &str,
+        ) -> Result<SubjectVersion, RegistryError> {
+            let body: VersionBody = self
+                .get(&format!(
+                    "/subjects/{}/versions/{version}",
+                    encode_segment(subject)
+                ))
+                .await?;
+            let schema = RegisteredSchema {
+                id: body.id,
                 schema_type: body.schema_type.unwrap_or_default(),
                 schema: body.schema,
                 references: body.references.unwrap_or_default(),
-            }))
-        })
-        .await
-        .cloned()
-    }
+            };
+            self.remember(schema.clone());
+            Ok(SubjectVersion {
+                subject: body.subject,
+                version: body.version,
+                schema,
+            })
+        }
 
-    /// The cached schema with id `id`, without asking the registry.
-    pub fn cached(&self, id: u32) -> Option<Arc<RegisteredSchema>> {
-        let map = self
-            .inner
-            .by_id
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&id).and_then(|cell| cell.get().cloned())
-    }
+        /// Registers `schema` under `subject` (a no-op returning the existing id if it is already
+        /// there) and returns its global id.
+        pub async fn register(
+            &self,
+            subject: &str,
+            schema_type: SchemaType,
+            schema: &str,
+            references: &[SchemaReference],
+        ) -> Result<u32, RegistryError> {
+            let body = RegisterBody {
+                schema,
+                schema_type,
+                references,
+            };
+            let answer: IdBody = self
+                .post(
+                    &format!("/subjects/{}/versions", encode_segment(subject)),
+                    &body,
+                )
+                .await?;
+            self.remember(RegisteredSchema {
+                id: answer.id,
+                schema_type,
+                schema: schema.to_owned(),
+                references: references.to_vec(),
+            });
+            Ok(answer.id)
+        }
 
-    fn remember(&self, schema: RegisteredSchema) {
-        let id = schema.id;
-        let cell = {
-            let mut map = self
-                .inner
-                .by_id
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(id).or_default().clone()
-        };
-        let _ = cell.set(Arc::new(schema));
-    }
-
-    /// The subjects the registry knows.
-    pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
-        self.get("/subjects").await
-    }
-
-    /// The version numbers of `subject`.
-    pub async fn subject_versions(&self, subject: &str) -> Result<Vec<i32>, RegistryError> {
-        self.get(&format!("/subjects/{}/versions", encode_segment(subject)))
-            .await
-    }
-
-    /// Version `version` of `subject`.
-    pub async fn version(
-        &self,
-        subject: &str,
-        version: i32,
-    ) -> Result<SubjectVersion, RegistryError> {
-        self.subject_version(subject, &version.to_string()).await
-    }
-
-    /// The latest version of `subject`.
-    pub async fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
-        self.subject_version(subject, "latest").await
-    }
-
-    async fn subject_version(
-        &self,
-        subject: &str,
-        version: &str,
-    ) -> Result<SubjectVersion, RegistryError> {
-        let body: VersionBody = self
-            .get(&format!(
-                "/subjects/{}/versions/{version}",
+        /// Whether `schema` is compatible with the latest version of `subject` under the
+        /// subject's compatibility level. A subject without versions accepts anything.
+        pub async fn is_compatible(
+            &self,
+            subject: &str,
+            schema_type: SchemaType,
+            schema: &str,
+            references: &[SchemaReference],
+        ) -> Result<bool, RegistryError> {
+            let body = RegisterBody {
+                schema,
+                schema_type,
+                references,
+            };
+            let path = format!(
+                "/compatibility/subjects/{}/versions/latest",
                 encode_segment(subject)
-            ))
-            .await?;
-        let schema = RegisteredSchema {
-            id: body.id,
-            schema_type: body.schema_type.unwrap_or_default(),
-            schema: body.schema,
-            references: body.references.unwrap_or_default(),
-        };
-        self.remember(schema.clone());
-        Ok(SubjectVersion {
-            subject: body.subject,
-            version: body.version,
-            schema,
-        })
-    }
-
-    /// Registers `schema` under `subject` (a no-op returning the existing id if it is already
-    /// there) and returns its global id.
-    pub async fn register(
-        &self,
-        subject: &str,
-        schema_type: SchemaType,
-        schema: &str,
-        references: &[SchemaReference],
-    ) -> Result<u32, RegistryError> {
-        let body = RegisterBody {
-            schema,
-            schema_type,
-            references,
-        };
-        let answer: IdBody = self
-            .post(
-                &format!("/subjects/{}/versions", encode_segment(subject)),
-                &body,
-            )
-            .await?;
-        self.remember(RegisteredSchema {
-            id: answer.id,
-            schema_type,
-            schema: schema.to_owned(),
-            references: references.to_vec(),
-        });
-        Ok(answer.id)
-    }
-
-    /// Whether `schema` is compatible with the latest version of `subject` under the
-    /// subject's compatibility level. A subject without versions accepts anything.
-    pub async fn is_compatible(
-        &self,
-        subject: &str,
-        schema_type: SchemaType,
-        schema: &str,
-        references: &[SchemaReference],
-    ) -> Result<bool, RegistryError> {
-        let body = RegisterBody {
-            schema,
-            schema_type,
-            references,
-        };
-        let path = format!(
-            "/compatibility/subjects/{}/versions/latest",
-            encode_segment(subject)
-        );
-        match self.post::<CompatibilityBody, _>(&path, &body).await {
-            Ok(answer) => Ok(answer.is_compatible),
-            // 40401 / 40402: nothing registered yet, so nothing to be incompatible with.
-            Err(RegistryError::NotFound {
-                code: Some(40401 | 40402),
-                ..
-            }) => Ok(true),
-            Err(e) => Err(e),
+            );
+            match self.post::<CompatibilityBody, _>(&path, &body).await {
+                Ok(answer) => Ok(answer.is_compatible),
+                // 40401 / 40402: nothing registered yet, so nothing to be incompatible with.
+                Err(RegistryError::NotFound {
+                    code: Some(40401 | 40402),
+                    ..
+                }) => Ok(true),
+                Err(e) => Err(e),
+            }
         }
-    }
 
-    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, RegistryError> {
-        let url = format!("{}{path}", self.inner.base);
-        let request = self.inner.http.get(&url);
-        self.send(url, request).await
-    }
-
-    async fn post<T: for<'de> Deserialize<'de>, B: Serialize>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, RegistryError> {
-        let url = format!("{}{path}", self.inner.base);
-        let body = serde_json::to_vec(body).map_err(|e| RegistryError::InvalidResponse {
-            url: url.clone(),
-            reason: format!("encoding the request: {e}"),
-        })?;
-        let request = self
-            .inner
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body);
-        self.send(url, request).await
-    }
-
-    async fn send<T: for<'de> Deserialize<'de>>(
-        &self,
-        url: String,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, RegistryError> {
-        let mut request = request.header(reqwest::header::ACCEPT, CONTENT_TYPE);
-        if let Some((key, secret)) = &self.inner.credentials {
-            request = request.basic_auth(key.expose(), Some(secret.expose()));
+        async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, RegistryError> {
+            let url = format!("{}{path}", self.inner.base);
+            let request = self.inner.http.get(&url);
+            self.send(url, request).await
         }
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| RegistryError::Unreachable {
+
+        async fn post<T: for<'de> Deserialize<'de>, B: Serialize>(
+            &self,
+            path: &str,
+            body: &B,
+        ) -> Result<T, RegistryError> {
+            let url = format!("{}{path}", self.inner.base);
+            let body = serde_json::to_vec(body).map_err(|e| RegistryError::InvalidResponse {
                 url: url.clone(),
-                reason: describe(&e),
+                reason: format!("encoding the request: {e}"),
             })?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                        return Err(RegistryError::InvalidResponse {
+            let request = self
+                .inner
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(body);
+            self.send(url, request).await
+        }
+
+        async fn send<T: for<'de> Deserialize<'de>>(
+            &self,
+            url: String,
+            request: reqwest::RequestBuilder,
+        ) -> Result<T, RegistryError> {
+            let mut request = request.header(reqwest::header::ACCEPT, CONTENT_TYPE);
+            if let Some((key, secret)) = &self.inner.credentials {
+                request = request.basic_auth(key.expose(), Some(secret.expose()));
+            }
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| RegistryError::Unreachable {
+                    url: url.clone(),
+                    reason: describe(&e),
+                })?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                            return Err(RegistryError::InvalidResponse {
+                                url,
+                                reason: format!(
+                                    "the body is larger than {MAX_RESPONSE_BYTES} bytes"
+                                ),
+                            });
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(RegistryError::Unreachable {
                             url,
-                            reason: format!("the body is larger than {MAX_RESPONSE_BYTES} bytes"),
+                            reason: format!("reading the answer: {}", describe(&e)),
                         });
                     }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(RegistryError::Unreachable {
-                        url,
-                        reason: format!("reading the answer: {}", describe(&e)),
-                    });
                 }
             }
-        }
-        if (200..300).contains(&status) {
-            return serde_json::from_slice(&body).map_err(|e| RegistryError::InvalidResponse {
-                url,
-                reason: e.to_string(),
-            });
-        }
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(ErrorBody {
-                error_code,
-                message: Some(message),
-            }) => (error_code, message),
-            Ok(ErrorBody { error_code, .. }) => (error_code, String::new()),
-            Err(_) => {
-                let text = String::from_utf8_lossy(&body);
-                (None, text.chars().take(200).collect())
+            if (200..300).contains(&status) {
+                return serde_json::from_slice(&body).map_err(|e| RegistryError::InvalidResponse {
+                    url,
+                    reason: e.to_string(),
+                });
             }
-        };
-        Err(match status {
-            401 | 403 => RegistryError::Unauthorized { url, status },
-            404 => RegistryError::NotFound { url, code, message },
-            409 => RegistryError::Incompatible { url, message },
-            422 => RegistryError::Rejected { url, code, message },
-            _ => RegistryError::Status {
-                url,
-                status,
-                message,
-            },
-        })
-    }
-}
-
-/// A `reqwest` error's kind and cause, without its URL.
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "bad response body"
-    } else {
-        "request failed"
-    };
-    let mut out = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(ErrorBody {
+                    error_code,
+                    message: Some(message),
+                }) => (error_code, message),
+                Ok(ErrorBody { error_code, .. }) => (error_code, String::new()),
+                Err(_) => {
+                    let text = String::from_utf8_lossy(&body);
+                    (None, text.chars().take(200).collect())
+                }
+            };
+            Err(match status {
+                401 | 403 => RegistryError::Unauthorized { url, status },
+                404 => RegistryError::NotFound { url, code, message },
+                409 => RegistryError::Incompatible { url, message },
+                422 => RegistryError::Rejected { url, code, message },
+                _ => RegistryError::Status {
+                    url,
+                    status,
+                    message,
+                },
+            })
         }
-        source = s.source();
     }
-    out
-}
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
+    /// A `reqwest` error's kind and cause, without its URL.
+    fn describe(e: &reqwest::Error) -> String {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_body() || e.is_decode() {
+            "bad response body"
         } else {
-            out.push(bytes[i]);
-            i += 1;
+            "request failed"
+        };
+        let mut out = kind.to_owned();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        out
+    }
+
+    fn percent_decode(s: &str) -> Option<String> {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    /// `scheme://user:pass@host/…` with the user information replaced by `***`.
+    fn redact_userinfo(endpoint: &str) -> String {
+        let Some(scheme_end) = endpoint.find("://") else {
+            return crate::config::shorten(endpoint);
+        };
+        let rest = &endpoint[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => format!(
+                "{}://***@{}",
+                &endpoint[..scheme_end],
+                crate::config::shorten(&rest[at + 1..])
+            ),
+            None => crate::config::shorten(endpoint),
         }
     }
-    String::from_utf8(out).ok()
 }
 
-/// `scheme://user:pass@host/…` with the user information replaced by `***`.
-fn redact_userinfo(endpoint: &str) -> String {
-    let Some(scheme_end) = endpoint.find("://") else {
-        return crate::config::shorten(endpoint);
-    };
-    let rest = &endpoint[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}://***@{}",
-            &endpoint[..scheme_end],
-            crate::config::shorten(&rest[at + 1..])
-        ),
-        None => crate::config::shorten(endpoint),
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "schema-registry"))]
 mod tests {
     use super::*;
 

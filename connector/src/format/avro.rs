@@ -30,8 +30,7 @@ use super::columns::{Columns, Kind, Scalar};
 use super::{FormatError, PayloadDecoder};
 use crate::schema_registry::RegisteredSchema;
 
-/// The first byte of a Confluent-framed record.
-pub const CONFLUENT_MAGIC: u8 = 0;
+pub use super::framing::{CONFLUENT_MAGIC, confluent_schema_id};
 
 /// Deepest nesting of Avro types read (records in arrays in maps …).
 const MAX_DEPTH: usize = 64;
@@ -39,22 +38,6 @@ const MAX_DEPTH: usize = 64;
 /// Most array or map items in one record, whatever their size (items of type `null` take no
 /// bytes, so the byte count alone does not bound them).
 const MAX_ITEMS: usize = 1 << 20;
-
-/// The schema id of a Confluent-framed payload.
-pub fn confluent_schema_id(payload: &[u8]) -> Result<(u32, &[u8]), String> {
-    match payload {
-        [CONFLUENT_MAGIC, a, b, c, d, rest @ ..] => {
-            Ok((u32::from_be_bytes([*a, *b, *c, *d]), rest))
-        }
-        [CONFLUENT_MAGIC, ..] => {
-            Err("value is shorter than the 5-byte schema registry header".into())
-        }
-        [m, ..] => Err(format!(
-            "value does not start with the schema registry magic byte 0 (found {m})"
-        )),
-        [] => Err("empty value where a schema registry header was expected".into()),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading Avro binary

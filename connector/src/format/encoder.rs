@@ -14,9 +14,17 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{FieldRef, SchemaRef, TimeUnit};
 use bytes::Bytes;
 
+#[cfg(feature = "avro")]
+use super::avro;
 use super::columns::{Kind, shift_point};
-use super::{FormatError, avro, protobuf, temporal};
+#[cfg(all(feature = "protobuf", feature = "schema-registry"))]
+use super::protobuf;
+use super::{FormatError, temporal};
 use crate::config::{Format, SinkConfig};
+#[cfg(all(
+    feature = "schema-registry",
+    any(feature = "avro", feature = "protobuf")
+))]
 use crate::schema_registry::{SchemaRegistryClient, SchemaType};
 
 /// One record for the producer.
@@ -38,7 +46,9 @@ enum Value {
     Json,
     Raw,
     /// Avro binary, framed with this schema id when there is one.
+    #[cfg(feature = "avro")]
     Avro(Option<u32>),
+    #[cfg(all(feature = "protobuf", feature = "schema-registry"))]
     Protobuf(protobuf::ProtoEncoder),
 }
 
@@ -78,7 +88,10 @@ impl Encoder {
                 Value::Raw
             }
             // Plain Avro, unframed: registry-framed values come from `avro_registered`.
+            #[cfg(feature = "avro")]
             Format::Avro => Value::Avro(None),
+            #[cfg(not(feature = "avro"))]
+            Format::Avro => return Err(FormatError::NotBuilt("avro")),
             Format::Protobuf => {
                 return Err(schema_error(
                     "protobuf",
@@ -92,6 +105,7 @@ impl Encoder {
 
     /// An encoder of Avro records with the schema [`avro::avro_schema_for`] derives, framed
     /// with `schema_id` (Confluent wire format) or plain when `None`.
+    #[cfg(feature = "avro")]
     pub fn avro(
         schema: SchemaRef,
         sink: &SinkConfig,
@@ -102,6 +116,7 @@ impl Encoder {
 
     /// Derives the Avro schema of the columns (record `record_name`), registers it under
     /// `subject`, and returns an encoder of records framed with its id.
+    #[cfg(all(feature = "avro", feature = "schema-registry"))]
     pub async fn avro_registered(
         schema: SchemaRef,
         sink: &SinkConfig,
@@ -120,6 +135,7 @@ impl Encoder {
 
     /// Derives a `.proto` file for the columns (message `message_name`), registers it under
     /// `subject`, and returns an encoder of records framed with its id and message index `0`.
+    #[cfg(all(feature = "protobuf", feature = "schema-registry"))]
     pub async fn protobuf_registered(
         schema: SchemaRef,
         sink: &SinkConfig,
@@ -180,6 +196,7 @@ impl Encoder {
                 }
             }
         };
+        #[cfg(feature = "avro")]
         if let Value::Avro(_) = value {
             // Checks every column has an Avro form before the first row.
             avro::avro_schema_for("Row", &fields)?;
@@ -251,6 +268,7 @@ impl Encoder {
                         true
                     }
                 },
+                #[cfg(feature = "avro")]
                 Value::Avro(id) => {
                     if let Some(id) = id {
                         all.push(avro::CONFLUENT_MAGIC);
@@ -259,6 +277,7 @@ impl Encoder {
                     avro::write_datum(&self.fields, columns, row, &mut all)?;
                     true
                 }
+                #[cfg(all(feature = "protobuf", feature = "schema-registry"))]
                 Value::Protobuf(encoder) => {
                     encoder.write_row(columns, row, &mut all)?;
                     true

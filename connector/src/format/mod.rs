@@ -36,11 +36,15 @@
 //!
 //! This module does not depend on the protocol crate's record types: payloads are plain bytes.
 
+#[cfg(feature = "avro")]
 pub mod avro;
 mod columns;
 pub mod debezium;
 pub mod encoder;
+#[cfg(any(feature = "avro", feature = "protobuf"))]
+mod framing;
 pub mod json;
+#[cfg(feature = "protobuf")]
 pub mod protobuf;
 pub mod raw;
 mod temporal;
@@ -58,7 +62,9 @@ pub use encoder::{EncodedRecord, Encoder};
 
 use crate::config::{BadDataPolicy, Format};
 use crate::schema::MetadataColumn;
-use crate::schema_registry::{RegisteredSchema, RegistryError, SchemaRegistryClient};
+use crate::schema_registry::RegisteredSchema;
+#[cfg(feature = "schema-registry")]
+use crate::schema_registry::{RegistryError, SchemaRegistryClient};
 
 /// A record's metadata, borrowed from wherever the source keeps it.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +111,9 @@ pub enum FormatError {
     /// registry format without a registry).
     #[error("format `{0}` is not supported here")]
     Unsupported(&'static str),
+    /// The format was left out of this build (its cargo feature is off).
+    #[error("format `{0}` is not in this build: enable the connector's `{0}` feature")]
+    NotBuilt(&'static str),
     /// A row that cannot be encoded for a sink (a null in a NOT NULL column, a value out of
     /// the format's range).
     #[error("encoding a row: {0}")]
@@ -157,10 +166,12 @@ pub(crate) trait PayloadDecoder: Send {
     /// as such: its records are bad records.
     fn add_schema(&mut self, _schema: &RegisteredSchema, _references: &[(String, String)]) {}
     /// Remembers that writer schema `id` cannot be had (the registry does not know it).
+    #[cfg_attr(not(feature = "schema-registry"), allow(dead_code))]
     fn schema_failed(&mut self, _id: u32, _reason: String) {}
 }
 
 /// Most schemas one writer schema may reference, directly or not.
+#[cfg(feature = "schema-registry")]
 const MAX_REFERENCES: usize = 256;
 
 /// One metadata column's pending values.
@@ -358,8 +369,14 @@ impl Decoder {
                     Box::new(raw::RawDecoder::new(format, fields)?)
                 }
                 Format::Json => Box::new(json::JsonDecoder::new(fields)?),
+                #[cfg(feature = "avro")]
                 Format::Avro => Box::new(avro::AvroDecoder::registry(fields)?),
+                #[cfg(not(feature = "avro"))]
+                Format::Avro => return Err(FormatError::NotBuilt("avro")),
+                #[cfg(feature = "protobuf")]
                 Format::Protobuf => Box::new(protobuf::ProtobufDecoder::new(fields)?),
+                #[cfg(not(feature = "protobuf"))]
+                Format::Protobuf => return Err(FormatError::NotBuilt("protobuf")),
                 Format::DebeziumJson => Box::new(debezium::DebeziumDecoder::new(fields)?),
             })
         })
@@ -367,6 +384,7 @@ impl Decoder {
 
     /// A decoder of plain Avro records (no registry framing) all written with the Avro
     /// schema `writer_schema` (JSON text), resolved against the table's columns.
+    #[cfg(feature = "avro")]
     pub fn plain_avro(
         schema: SchemaRef,
         writer_schema: &str,
@@ -450,6 +468,7 @@ impl Decoder {
     /// Loads writer schema `id` and everything it references from `registry`. A schema the
     /// registry does not know makes the records that use it bad records; a registry that
     /// cannot be asked is an error (the record can be retried).
+    #[cfg(feature = "schema-registry")]
     pub async fn load_schema(
         &mut self,
         registry: &SchemaRegistryClient,
@@ -471,6 +490,7 @@ impl Decoder {
 
     /// [`decode`](Self::decode), loading the record's writer schema from `registry` first
     /// when it is not loaded yet (once per schema id).
+    #[cfg(feature = "schema-registry")]
     pub async fn decode_with_registry(
         &mut self,
         registry: &SchemaRegistryClient,
@@ -578,6 +598,7 @@ impl Decoder {
 }
 
 /// Schema `id` and the schemas it references, transitively, dependencies first.
+#[cfg(feature = "schema-registry")]
 async fn fetch_with_references(
     registry: &SchemaRegistryClient,
     id: u32,

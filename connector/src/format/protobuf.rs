@@ -27,8 +27,8 @@ use prost_reflect::{
     Value,
 };
 
-use super::avro::confluent_schema_id;
 use super::columns::{Columns, Kind, Scalar, shift_point};
+use super::framing::confluent_schema_id;
 use super::{FormatError, PayloadDecoder, temporal};
 use crate::schema_registry::{RegisteredSchema, SchemaType};
 
