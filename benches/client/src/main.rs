@@ -64,6 +64,10 @@ struct ChildArgs {
     extra: Vec<(String, String)>,
     #[command(flatten)]
     workload: Workload,
+    /// Consumers: subscribe as a member of a fresh consumer group instead of assigning the
+    /// partitions (the group's join and assignment are part of the measured time).
+    #[arg(long)]
+    group: bool,
 }
 
 /// `KEY=VALUE` as a property pair.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
                 &a.topic,
                 &a.workload,
                 &a.extra,
+                a.group,
             ))
         }),
         #[cfg(feature = "rival-librdkafka")]
@@ -114,9 +119,9 @@ fn main() -> ExitCode {
             clients::librdkafka::produce(&a.bootstrap, &a.topic, a.codec, &a.workload, &a.extra)
         }),
         #[cfg(feature = "rival-librdkafka")]
-        Commands::ConsumeLibrdkafka(a) => {
-            child(|| clients::librdkafka::consume(&a.bootstrap, &a.topic, &a.workload, &a.extra))
-        }
+        Commands::ConsumeLibrdkafka(a) => child(|| {
+            clients::librdkafka::consume(&a.bootstrap, &a.topic, &a.workload, &a.extra, a.group)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

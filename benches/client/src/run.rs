@@ -47,6 +47,10 @@ pub(crate) struct RunArgs {
     /// Skip the consumers.
     #[arg(long)]
     pub(crate) no_consume: bool,
+    /// Consumers join a fresh consumer group (subscribe) instead of assigning partitions; the
+    /// Java consumer always runs as a group member.
+    #[arg(long)]
+    pub(crate) consume_group: bool,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "target/bench-client.json")]
     pub(crate) json: PathBuf,
@@ -366,6 +370,9 @@ impl Harness<'_> {
                     .args(["--topic", topic])
                     .args(["--codec", codec.property()])
                     .args(w.to_args());
+                if role == Role::Consume && self.args.consume_group {
+                    command.arg("--group");
+                }
                 let extra = match client {
                     Client::Ours => &self.args.ours_set,
                     _ => &self.args.librdkafka_set,

@@ -130,21 +130,33 @@ pub(crate) fn consume(
     topic: &str,
     workload: &Workload,
     extra: &[(String, String)],
+    group: bool,
 ) -> Result<ChildReport> {
     let mut props = workload.librdkafka_consumer_properties();
     // librdkafka refuses `assign` without a group id, though it joins no group for it (nothing
-    // subscribes and nothing commits).
-    props.push(("group.id".to_owned(), format!("{topic}-librdkafka")));
+    // subscribes and nothing commits); with `group`, a fresh group is joined for real.
+    props.push((
+        "group.id".to_owned(),
+        format!("{topic}-librdkafka-{}", std::process::id()),
+    ));
+    if group {
+        props.push(("auto.offset.reset".to_owned(), "earliest".to_owned()));
+        props.push(("enable.auto.commit".to_owned(), "false".to_owned()));
+    }
     let config = config(bootstrap, props, extra);
     let consumer: BaseConsumer = config.create().context("librdkafka consumer")?;
     let start = Instant::now();
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..workload.partitions {
-        assignment
-            .add_partition_offset(topic, p, Offset::Beginning)
-            .context("assignment")?;
+    if group {
+        consumer.subscribe(&[topic]).context("subscribe")?;
+    } else {
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..workload.partitions {
+            assignment
+                .add_partition_offset(topic, p, Offset::Beginning)
+                .context("assignment")?;
+        }
+        consumer.assign(&assignment).context("assign")?;
     }
-    consumer.assign(&assignment).context("assign")?;
     let mut records = 0u64;
     let mut bytes = 0u64;
     let mut last_data = Instant::now();

@@ -8,8 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use laminar_kafka_client::config::ClientConfig;
+use laminar_kafka_client::consumer::group::{GroupConsumer, Subscription};
 use laminar_kafka_client::consumer::{Consumer, SeekTo};
 use laminar_kafka_client::producer::{DeliveryFuture, Producer, ProducerRecord};
+
+/// The consumer a run measures: assigned partitions, or a group member.
+enum Either {
+    Assigned(Consumer),
+    Group(GroupConsumer),
+}
 
 use super::ChildReport;
 use crate::workload::{Codec, Workload};
@@ -84,25 +91,43 @@ pub(crate) async fn consume(
     topic: &str,
     workload: &Workload,
     extra: &[(String, String)],
+    group: bool,
 ) -> Result<ChildReport> {
-    let consumer = Consumer::new(config(
-        bootstrap,
-        workload.java_consumer_properties(),
-        extra,
-    )?)?;
-    let start = Instant::now();
-    let partitions: Vec<(String, i32)> = (0..workload.partitions)
-        .map(|p| (topic.to_owned(), p))
-        .collect();
-    consumer.assign(&partitions)?;
-    for tp in &partitions {
-        consumer.seek(tp, SeekTo::Earliest)?;
+    let mut props = workload.java_consumer_properties();
+    if group {
+        props.push((
+            "group.id".to_owned(),
+            format!("{topic}-ours-{}", std::process::id()),
+        ));
+        props.push(("auto.offset.reset".to_owned(), "earliest".to_owned()));
+        props.push(("enable.auto.commit".to_owned(), "false".to_owned()));
     }
+    let config = config(bootstrap, props, extra)?;
+    let start = Instant::now();
+    let consumer = if group {
+        // A member of a fresh group: the join and assignment count in the time.
+        let member = GroupConsumer::new(config)?;
+        member.subscribe(Subscription::topics([topic]))?;
+        Either::Group(member)
+    } else {
+        let consumer = Consumer::new(config)?;
+        let partitions: Vec<(String, i32)> = (0..workload.partitions)
+            .map(|p| (topic.to_owned(), p))
+            .collect();
+        consumer.assign(&partitions)?;
+        for tp in &partitions {
+            consumer.seek(tp, SeekTo::Earliest)?;
+        }
+        Either::Assigned(consumer)
+    };
     let mut records = 0u64;
     let mut bytes = 0u64;
     let mut last_data = Instant::now();
     while records < workload.records {
-        let polled = consumer.poll(Duration::from_secs(1)).await?;
+        let polled = match &consumer {
+            Either::Assigned(c) => c.poll(Duration::from_secs(1)).await?,
+            Either::Group(g) => g.poll(Duration::from_secs(1)).await?,
+        };
         if polled.is_empty() {
             if last_data.elapsed() > IDLE_LIMIT {
                 bail!(
@@ -120,7 +145,10 @@ pub(crate) async fn consume(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    consumer.close().await;
+    match consumer {
+        Either::Assigned(c) => c.close().await,
+        Either::Group(g) => g.close().await,
+    }
     if records != workload.records {
         bail!("read {records} records, expected {}", workload.records);
     }
