@@ -285,8 +285,19 @@ async fn committed_offset(group: &str, topic: &str, partition: i32) -> i64 {
                 .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
                 .with_partition_indexes(vec![partition]),
         ]));
-    let response = conn.send_at(&request, version).await.unwrap();
-    response.topics[0].partitions[0].committed_offset
+    // The coordinator writes the transaction's markers after EndTxn answers: until they are
+    // in, a stable read says UNSTABLE_OFFSET_COMMIT (88) and is retried, as consumers do.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = conn.send_at(&request, version).await.unwrap();
+        let p = &response.topics[0].partitions[0];
+        if p.error_code == 88 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(p.error_code, 0, "OffsetFetch error for {topic}-{partition}");
+        return p.committed_offset;
+    }
 }
 
 #[tokio::test]
