@@ -384,17 +384,21 @@ impl Producer {
         deadline: tokio::time::Instant,
     ) -> Result<Arc<crate::metadata::TopicInfo>> {
         let mut backoff = self.shared.cluster.retry_backoff();
+        let mut last: Option<Error> = None;
         loop {
-            let last = match self.shared.cluster.topic(topic).await {
-                Ok(t) if !t.partitions.is_empty() => return Ok(t),
-                Ok(_) => None,
+            // Every attempt (a metadata request, perhaps a connection first) is bounded by
+            // what is left of max.block.ms.
+            match tokio::time::timeout_at(deadline, self.shared.cluster.topic(topic)).await {
+                Ok(Ok(t)) if !t.partitions.is_empty() => return Ok(t),
+                Ok(Ok(_)) => {}
                 // Like the Java client, wait up to max.block.ms for a topic the broker does
                 // not know yet (it may just have been created), then report it as unknown.
-                Err(e) if e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
-                    Some(e)
+                Ok(Err(e)) if e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
+                    last = Some(e);
                 }
-                Err(e) => return Err(e),
-            };
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {}
+            }
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Err(last.unwrap_or_else(|| Error::MaxBlock {
@@ -403,7 +407,6 @@ impl Producer {
                 }));
             }
             tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
-            let _ = self.shared.cluster.refresh_metadata(&[topic]).await;
         }
     }
 
