@@ -135,7 +135,7 @@ async fn mixed_group(ours: &str, java: &str) {
         is_partition_of(&s, &all) && s.iter().all(|x| x.len() == 2)
     };
     assert!(
-        wait_until(Duration::from_secs(40), split).await,
+        wait_until(Duration::from_secs(90), split).await,
         "ours {:?} {:?}, Java {:?}",
         a.assignment(),
         b.assignment(),
