@@ -383,7 +383,7 @@ impl Cluster {
         }
     }
 
-    /// Waits `delay` bounded by the retry backoff settings (for callers' retry loops).
+    /// A fresh backoff on `retry.backoff.ms` … `retry.backoff.max.ms`, for callers' retry loops.
     pub fn retry_backoff(&self) -> Backoff<SplitMix> {
         Backoff::new(
             self.inner.config.retry_backoff,

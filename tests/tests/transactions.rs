@@ -445,7 +445,7 @@ async fn idempotent_producer_gets_an_id_and_writes_in_order() {
         .expect("an idempotent producer has a producer id");
     assert!(identity.id >= 0);
     producer.close().await.unwrap();
-    // The batches carry the producer id: read them raw.
+    // Every acknowledged record is in the log once.
     let got = read_all(&topic, 3, "read_uncommitted").await;
     assert_eq!(got.len(), 3000);
 }
