@@ -12,11 +12,12 @@ use laminar_kafka_protocol::messages::messages::create_topics_request::{
 use laminar_kafka_protocol::messages::messages::delete_topics_request::DeleteTopicState;
 use laminar_kafka_protocol::messages::messages::describe_configs_request::DescribeConfigsResource;
 use laminar_kafka_protocol::messages::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, TopicName,
+    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, DescribeTransactionsRequest,
+    TopicName, TransactionalId,
 };
 use laminar_kafka_protocol::messages::protocol::StrBytes;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, CoordinatorType};
 use crate::config::{ClientConfig, IsolationLevel};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -334,8 +335,61 @@ impl Admin {
         list_offsets(&self.cluster, isolation, wanted).await
     }
 
+    /// A transaction as its coordinator knows it (DescribeTransactions, KIP-664): its state
+    /// (`Empty`, `Ongoing`, `PrepareCommit`, `CompleteCommit`, `PrepareAbort`,
+    /// `CompleteAbort`, …) and the producer id and epoch it has now.
+    pub async fn describe_transaction(
+        &self,
+        transactional_id: &str,
+    ) -> Result<TransactionDescription> {
+        let conn = self
+            .cluster
+            .coordinator(CoordinatorType::Transaction, transactional_id)
+            .await?;
+        let request =
+            DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(
+                StrBytes::from_string(transactional_id.to_owned()),
+            )]);
+        let response = conn.send(&request).await?;
+        let context = || Some(format!("transactional id `{transactional_id}`"));
+        let Some(state) = response.transaction_states.into_iter().next() else {
+            return Err(Error::Broker {
+                api: "DescribeTransactions",
+                code: KafkaCode::from_code(-1).expect("-1 is an error code"),
+                context: context(),
+                message: Some("the response describes no transaction".to_owned()),
+            });
+        };
+        KafkaCode::check(state.error_code).map_err(|code| Error::Broker {
+            api: "DescribeTransactions",
+            code,
+            context: context(),
+            message: None,
+        })?;
+        Ok(TransactionDescription {
+            transactional_id: transactional_id.to_owned(),
+            state: state.transaction_state.to_string(),
+            producer_id: state.producer_id.0,
+            producer_epoch: state.producer_epoch,
+        })
+    }
+
     /// Closes the admin client's connections.
     pub async fn close(&self) {
         self.cluster.close().await;
     }
+}
+
+/// A transaction as its coordinator describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransactionDescription {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// The coordinator's state name (`Ongoing`, `CompleteCommit`, `CompleteAbort`, …).
+    pub state: String,
+    /// The producer id in use.
+    pub producer_id: i64,
+    /// The producer epoch in use.
+    pub producer_epoch: i16,
 }

@@ -177,6 +177,45 @@ pub fn json_field(name: impl Into<String>, nullable: bool) -> Field {
     field
 }
 
+/// The columns of a source table declared without any (a JSON API body with only a format):
+/// the record's value in one `value` column — JSON text for `json`, TEXT for `raw_string`,
+/// BYTEA for `raw_bytes` and every other format — followed by the record's metadata: `topic`,
+/// `partition`, `offset`, `key` (BYTEA), `timestamp` (TIMESTAMP in milliseconds, UTC) and
+/// `headers` (JSON).
+///
+/// ```
+/// use laminar_kafka_connector::config::Format;
+/// use laminar_kafka_connector::schema::{unstructured_schema, MetadataColumn};
+///
+/// let schema = unstructured_schema(Format::Json);
+/// let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+/// assert_eq!(names, ["value", "topic", "partition", "offset", "key", "timestamp", "headers"]);
+/// assert_eq!(MetadataColumn::of(schema.field(1)), Some(MetadataColumn::Topic));
+/// ```
+pub fn unstructured_schema(format: crate::config::Format) -> arrow_schema::SchemaRef {
+    use crate::config::Format;
+    use arrow_schema::TimeUnit;
+    let value = match format {
+        Format::Json => json_field("value", true),
+        Format::RawString => Field::new("value", DataType::Utf8, true),
+        _ => Field::new("value", DataType::Binary, true),
+    };
+    let fields = vec![
+        value,
+        MetadataColumn::Topic.mark(Field::new("topic", DataType::Utf8, false)),
+        MetadataColumn::Partition.mark(Field::new("partition", DataType::Int32, false)),
+        MetadataColumn::Offset.mark(Field::new("offset", DataType::Int64, false)),
+        MetadataColumn::Key.mark(Field::new("key", DataType::Binary, true)),
+        MetadataColumn::Timestamp.mark(Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        )),
+        MetadataColumn::Headers.mark(json_field("headers", false)),
+    ];
+    std::sync::Arc::new(arrow_schema::Schema::new(fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

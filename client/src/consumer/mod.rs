@@ -42,7 +42,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use group::{
-    GroupConsumer, PendingCommit, Rebalance, RebalanceEvent, RebalanceEvents, Subscription,
+    GroupConsumer, GroupOffsets, PendingCommit, Rebalance, RebalanceEvent, RebalanceEvents,
+    Subscription,
 };
 pub use records::{ConsumedRecord, PartitionRecordIter, PartitionRecords};
 

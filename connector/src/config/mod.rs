@@ -9,9 +9,10 @@
 //!    fields with a suggestion, missing fields, bad enum values and malformed literals.
 //! 2. [`TableDefinition::new`] checks what needs the profile, the table and the columns together.
 //! 3. [`TableDefinition::resolve`] fills placeholders from an environment lookup and yields the
-//!    flat client properties ([`KafkaProperties`], keyed by librdkafka / Java names). Typed
-//!    fields come first, the profile's `connectionProperties` override them, and the table's
-//!    `client_configs` override both.
+//!    flat client properties ([`KafkaProperties`], keyed by librdkafka / Java names). The
+//!    profile's typed fields come first, its `connectionProperties` override them, the
+//!    table's own fields (`group_id`, `offset`, `read_mode`, …) override the profile, and the
+//!    table's `client_configs` override everything.
 //!
 //! Nothing here opens a connection or reads the process environment on its own. Secrets are
 //! held in [`Secret`] and print as `***`; errors never contain them.
@@ -372,11 +373,14 @@ impl TableDefinition {
         Ok(())
     }
 
-    /// Fills placeholders from `env` and builds the client properties: typed fields, then the
-    /// profile's `connectionProperties`, then the table's `client_configs`. A missing variable
-    /// is an error naming it and the field that uses it.
+    /// Fills placeholders from `env` and builds the client properties. Later steps override
+    /// earlier ones: the client's defaults, the profile (its typed fields, then its
+    /// `connectionProperties`), the table's own fields (`group_id`, `offset`, `read_mode`, the
+    /// sink's delivery settings), and last the table's `client_configs`. A missing variable is
+    /// an error naming it and the field that uses it.
     pub fn resolve(&self, env: &Env<'_>) -> Result<ResolvedTable> {
         let mut properties = self.profile.typed_properties(env)?;
+        self.profile.connection_properties(env, &mut properties)?;
         let group_id = match &self.table.kind {
             TableType::Source(source) => {
                 let group = source.group_id(&self.name);
@@ -395,7 +399,6 @@ impl TableDefinition {
                 None
             }
         };
-        self.profile.connection_properties(env, &mut properties)?;
         profile::resolve_properties(
             &self.table.client_configs,
             "client_configs",
@@ -445,6 +448,34 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn table_fields_override_the_profile_and_client_configs_override_both() {
+        let profile = parse_profile_json(
+            r#"{"bootstrapServers": "b:9092", "authentication": {},
+                "connectionProperties": {"group.id": "profile-group",
+                                         "isolation.level": "read_uncommitted",
+                                         "fetch.max.wait.ms": "100"}}"#,
+        )
+        .unwrap();
+        let table = parse_table_json(
+            r#"{"topic": "t", "type": {"offset": "earliest", "group_id": "table-group",
+                                       "read_mode": "read_committed"},
+                "client_configs": {"fetch.max.wait.ms": "5"}}"#,
+        )
+        .unwrap();
+        let resolved = TableDefinition::new("t", profile, table, Format::Json, None)
+            .unwrap()
+            .resolve(&|_| None)
+            .unwrap();
+        assert_eq!(resolved.properties.get("group.id"), Some("table-group"));
+        assert_eq!(resolved.group_id.as_deref(), Some("table-group"));
+        assert_eq!(
+            resolved.properties.get("isolation.level"),
+            Some("read_committed")
+        );
+        assert_eq!(resolved.properties.get("fetch.max.wait.ms"), Some("5"));
     }
 
     #[test]

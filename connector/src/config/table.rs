@@ -344,7 +344,7 @@ impl Format {
                 return Err(ConfigError::missing(
                     KeyKind::Field,
                     path,
-                    Some("one of json, avro, protobuf, raw_string, raw_bytes, debezium_json"),
+                    Some("one of json, avro, protobuf, raw, raw_string, raw_bytes, debezium_json"),
                 ));
             }
             (Some(_), Some(_)) => {
@@ -353,7 +353,13 @@ impl Format {
                 });
             }
         };
-        let Some(format) = Self::NAMES.iter().find(|(n, _)| n == name).map(|(_, f)| *f) else {
+        // `raw`, as in SQL: text, since a JSON table body declares no `value` column whose
+        // type could ask for bytes.
+        let found = match name.as_str() {
+            "raw" => Some(Format::RawString),
+            _ => Self::NAMES.iter().find(|(n, _)| n == name).map(|(_, f)| *f),
+        };
+        let Some(format) = found else {
             return Err(ConfigError::unknown(
                 KeyKind::Field,
                 json::join(path, name),

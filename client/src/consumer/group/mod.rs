@@ -56,7 +56,10 @@ mod link;
 mod membership;
 mod next_gen;
 mod offsets;
+mod standalone;
 mod subscription;
+
+pub use standalone::GroupOffsets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;

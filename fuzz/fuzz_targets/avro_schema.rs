@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| laminar_kafka_connector::fuzz::fuzz_avro_schema(data));
