@@ -627,3 +627,107 @@ async fn group_partitioned_sources_share_the_partitions() {
     a.close().await;
     b.close().await;
 }
+
+/// The test registry of `connector/tests/registry.sh` (its `env` output, or its defaults).
+fn registry_env(name: &str) -> Option<String> {
+    let var = |n: &str, default: &str| std::env::var(n).unwrap_or_else(|_| default.to_owned());
+    match name {
+        "REGISTRY_KEY" => Some(var("LAMINAR_SCHEMA_REGISTRY_KEY", "laminar-key")),
+        "REGISTRY_SECRET" => Some(var(
+            "LAMINAR_SCHEMA_REGISTRY_SECRET",
+            "laminar-registry-secret",
+        )),
+        _ => None,
+    }
+}
+
+fn registry_url() -> String {
+    std::env::var("LAMINAR_SCHEMA_REGISTRY_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:18081".to_owned())
+}
+
+/// A sink in `format` registers its schema and writes framed values; the page's registry
+/// source table reads them back as rows.
+async fn registry_round_trip(format: &str) {
+    let topic = topic(&format!("{format}_events"), 1).await;
+    let registry = |sql: &str| {
+        sql.replace("http://registry:8081", &registry_url())
+            .replace("'avro'", &format!("'{format}'"))
+    };
+    let sink = parse_create_table(&registry(&format!(
+        "CREATE TABLE avro_out (id BIGINT, data TEXT) WITH (connector = 'kafka', \
+         bootstrap_servers = '{}', topic = '{topic}', type = 'sink', format = 'avro', \
+         'schema_registry.endpoint' = 'http://registry:8081', \
+         'schema_registry.api_key' = '{{{{ REGISTRY_KEY }}}}', \
+         'schema_registry.api_secret' = '{{{{ REGISTRY_SECRET }}}}', \
+         'sink.commit_mode' = 'at_least_once')",
+        bootstrap()
+    )))
+    .unwrap();
+    let mut writer = match KafkaSink::open(&sink, &registry_env, SinkOptions::subtask(0), None)
+        .await
+    {
+        Ok(w) => w,
+        Err(e) => panic!(
+            "{e}: the registry tests need the test registry: `connector/tests/registry.sh start`"
+        ),
+    };
+    let batch = RecordBatch::try_new(
+        sink.schema.clone().unwrap(),
+        vec![
+            std::sync::Arc::new(Int64Array::from(vec![7, 8])),
+            std::sync::Arc::new(StringArray::from(vec![Some("x"), None])),
+        ],
+    )
+    .unwrap();
+    writer.write(&batch).await.unwrap();
+    writer.checkpoint(1).await.unwrap();
+    writer.close().await.unwrap();
+
+    let page = "CREATE TABLE avro_events (
+    id BIGINT,
+    data TEXT
+) WITH (
+    connector = 'kafka',
+    bootstrap_servers = 'localhost:9092',
+    topic = 'avro_events',
+    type = 'source',
+    format = 'avro',
+    'schema_registry.endpoint' = 'http://registry:8081',
+    'schema_registry.api_key' = '{{ REGISTRY_KEY }}',
+    'schema_registry.api_secret' = '{{ REGISTRY_SECRET }}',
+    'source.offset' = 'earliest'
+);";
+    let source = parse_create_table(
+        &registry(page)
+            .replace("localhost:9092", &bootstrap())
+            .replace("'avro_events'", &format!("'{topic}'")),
+    )
+    .unwrap();
+    let mut reader = KafkaSource::open(&source, &registry_env, SourceOptions::subtask(0, 1), None)
+        .await
+        .unwrap();
+    let batch = concat(&read_rows(&mut reader, 2).await);
+    let ids = batch
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(ids, [7, 8], "{format}");
+    assert_eq!(
+        strings(&batch, "data"),
+        [Some("x".to_owned()), None],
+        "{format}"
+    );
+    reader.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_registry_table_reads_what_an_avro_sink_registered_and_wrote() {
+    registry_round_trip("avro").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protobuf_sink_and_source_round_trip_through_the_registry() {
+    registry_round_trip("protobuf").await;
+}

@@ -383,9 +383,16 @@ impl TableDefinition {
         self.profile.connection_properties(env, &mut properties)?;
         let group_id = match &self.table.kind {
             TableType::Source(source) => {
-                let group = source.group_id(&self.name);
-                properties.set("group.id", group.clone());
-                properties.set("isolation.level", source.read_mode.as_str());
+                // The table's own fields beat the profile; a generated group id or an unwritten
+                // read mode give way to what the profile sets.
+                let explicit_group = source.group_id.is_some() || source.group_id_prefix.is_some();
+                if explicit_group || !properties.contains_key("group.id") {
+                    properties.set("group.id", source.group_id(&self.name));
+                }
+                let group = properties.get("group.id").unwrap_or_default().to_owned();
+                if source.read_mode_set || !properties.contains_key("isolation.level") {
+                    properties.set("isolation.level", source.read_mode.as_str());
+                }
                 match source.offset {
                     SourceOffset::Earliest => properties.set("auto.offset.reset", "earliest"),
                     SourceOffset::Latest => properties.set("auto.offset.reset", "latest"),
@@ -476,6 +483,24 @@ mod tests {
             Some("read_committed")
         );
         assert_eq!(resolved.properties.get("fetch.max.wait.ms"), Some("5"));
+
+        // What the table does not write (a generated group id, the default read mode) gives
+        // way to the profile.
+        let profile = parse_profile_json(
+            r#"{"bootstrapServers": "b:9092", "authentication": {},
+                "connectionProperties": {"group.id": "shared", "isolation.level": "read_committed"}}"#,
+        )
+        .unwrap();
+        let table = parse_table_json(r#"{"topic": "t", "type": {"offset": "group"}}"#).unwrap();
+        let resolved = TableDefinition::new("t", profile, table, Format::Json, None)
+            .unwrap()
+            .resolve(&|_| None)
+            .unwrap();
+        assert_eq!(resolved.group_id.as_deref(), Some("shared"));
+        assert_eq!(
+            resolved.properties.get("isolation.level"),
+            Some("read_committed")
+        );
     }
 
     #[test]

@@ -166,6 +166,9 @@ pub struct SourceConfig {
     pub offset: SourceOffset,
     /// Whether to see records of open and aborted transactions.
     pub read_mode: ReadMode,
+    /// Whether `read_mode` was written (an unwritten one gives way to the profile's
+    /// `isolation.level`).
+    pub(crate) read_mode_set: bool,
     /// The consumer group; overrides [`group_id_prefix`](Self::group_id_prefix).
     pub group_id: Option<String>,
     /// Prefix of the generated group id.
@@ -541,6 +544,7 @@ fn table_type_from_json(value: &Value, path: &str) -> Result<TableType> {
             read_mode: obj
                 .enumeration("read_mode", ReadMode::NAMES)?
                 .unwrap_or_default(),
+            read_mode_set: obj.map().contains_key("read_mode"),
             group_id: optional("group_id")?,
             group_id_prefix: optional("group_id_prefix")?,
         }),
@@ -591,6 +595,7 @@ mod tests {
         let mut source = SourceConfig {
             offset: SourceOffset::Group,
             read_mode: ReadMode::ReadUncommitted,
+            read_mode_set: false,
             group_id: None,
             group_id_prefix: None,
         };

@@ -173,6 +173,7 @@ impl Options {
                 read_mode: self
                     .enumeration("source.read_mode", ReadMode::NAMES)?
                     .unwrap_or_default(),
+                read_mode_set: self.get("source.read_mode").is_some(),
                 group_id: self.name("source.group_id")?,
                 group_id_prefix: self.name("source.group_id_prefix")?,
             }),
