@@ -95,6 +95,46 @@ pub(crate) enum Command {
     Topics(TopicsArgs),
     /// Produce records to a fresh topic, read them back, compare, and delete the topic.
     Roundtrip(RoundtripArgs),
+    /// Run a SQL script: Kafka tables, then INSERT INTO sink SELECT … FROM source pipelines
+    /// (until SIGINT/SIGTERM, which commit and stop), or a last SELECT whose rows are printed.
+    #[cfg(feature = "runner")]
+    Run(RunArgs),
+}
+
+/// How `run` prints the rows of a SELECT.
+#[cfg(feature = "runner")]
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RowFormat {
+    /// Aligned tables.
+    Table,
+    /// One JSON object per row.
+    Json,
+}
+
+#[cfg(feature = "runner")]
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The SQL script.
+    pub(crate) script: std::path::PathBuf,
+    /// `NAME=VALUE` for `{{ NAME }}` placeholders (the environment otherwise);
+    /// `bootstrap_servers=HOST:PORT,…` replaces every table's brokers. Repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// Stop a SELECT preview after this many rows.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// How a SELECT preview prints rows.
+    #[arg(long, value_enum, default_value = "table")]
+    pub(crate) format: RowFormat,
+    /// How often pipelines commit (transactions with their offsets, or acknowledged writes).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) commit_interval_ms: u64,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
+    /// Print a progress line per pipeline every second (always on when stderr is a terminal).
+    #[arg(long)]
+    pub(crate) progress: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,8 @@ mod consume;
 mod produce;
 mod progress;
 mod roundtrip;
+#[cfg(feature = "runner")]
+mod run;
 mod topics;
 
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
             Command::Consume(a) => consume::run(config, a).await,
             Command::Topics(a) => topics::run(config, a).await,
             Command::Roundtrip(a) => roundtrip::run(config, a).await,
+            #[cfg(feature = "runner")]
+            Command::Run(a) => run::run(a).await,
         }
     });
     match result {

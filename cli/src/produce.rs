@@ -62,10 +62,10 @@ pub(crate) async fn run(mut config: ClientConfig, args: ProduceArgs) -> Result<(
                 .is_none()
                 .then(|| Bytes::from(format!("key-{}", i % 1000)));
             pending.push_back(producer.send(make(key, value.clone())).await?);
-            if pending.len() >= WINDOW {
-                if let Some(d) = pending.pop_front() {
-                    on_done(d.await, &mut progress, args.size as u64);
-                }
+            if pending.len() >= WINDOW
+                && let Some(d) = pending.pop_front()
+            {
+                on_done(d.await, &mut progress, args.size as u64);
             }
         }
     } else {
@@ -79,10 +79,10 @@ pub(crate) async fn run(mut config: ClientConfig, args: ProduceArgs) -> Result<(
                 None => (None, line),
             };
             pending.push_back(producer.send(make(key, Bytes::from(value))).await?);
-            if pending.len() >= WINDOW {
-                if let Some(d) = pending.pop_front() {
-                    on_done(d.await, &mut progress, 0);
-                }
+            if pending.len() >= WINDOW
+                && let Some(d) = pending.pop_front()
+            {
+                on_done(d.await, &mut progress, 0);
             }
         }
     }

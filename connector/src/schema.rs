@@ -155,7 +155,9 @@ impl MetadataColumn {
 
     /// `field` marked as holding this metadata.
     pub fn mark(self, mut field: Field) -> Field {
-        field.metadata_mut().insert(METADATA_KEY, self.as_str());
+        field
+            .metadata_mut()
+            .insert(METADATA_KEY.to_owned(), self.as_str().to_owned());
         field
     }
 }
@@ -171,9 +173,10 @@ pub fn is_json(field: &Field) -> bool {
 /// A nullable-or-not `Utf8` field marked as JSON text.
 pub fn json_field(name: impl Into<String>, nullable: bool) -> Field {
     let mut field = Field::new(name, DataType::Utf8, nullable);
-    field
-        .metadata_mut()
-        .insert(EXTENSION_NAME_KEY, JSON_EXTENSION_NAME);
+    field.metadata_mut().insert(
+        EXTENSION_NAME_KEY.to_owned(),
+        JSON_EXTENSION_NAME.to_owned(),
+    );
     field
 }
 

@@ -72,8 +72,9 @@ use crate::schema::MetadataColumn;
 use json::Obj;
 
 /// An environment lookup: the value of a variable, or `None` when it is not set. Pass
-/// [`process_env`] for the process environment, or a closure in tests.
-pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+/// [`process_env`] for the process environment, or a closure in tests. It is `Send + Sync`
+/// so that a source or sink can be opened inside a spawned task.
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + Send + Sync + 'a;
 
 /// Fills the placeholders of a field, naming the field if a variable is missing.
 pub(crate) fn resolve_template(template: &Template, path: &str, env: &Env<'_>) -> Result<String> {

@@ -82,6 +82,9 @@ pub struct SinkOptions {
     /// Checkpoints that may be taken before earlier ones complete (two-phase commit); the
     /// sink uses `2 × this + 1` transactional ids.
     pub max_pending_checkpoints: usize,
+    /// `transaction.timeout.ms` when the table does not set it (the client's default, 60 s,
+    /// when `None`).
+    pub transaction_timeout: Option<std::time::Duration>,
 }
 
 impl SinkOptions {
@@ -92,7 +95,15 @@ impl SinkOptions {
             transactional_id_prefix: None,
             delivery: SinkDelivery::Checkpoints,
             max_pending_checkpoints: 3,
+            transaction_timeout: None,
         }
+    }
+
+    /// With this `transaction.timeout.ms` unless the table sets one: how long a transaction
+    /// left open by a crashed writer holds back `read_committed` readers.
+    pub fn with_transaction_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.transaction_timeout = Some(timeout);
+        self
     }
 
     /// With Kafka transactions that carry the source's offsets.
@@ -351,6 +362,11 @@ impl KafkaSink {
             if k != "transactional.id" {
                 config.set(k, v);
             }
+        }
+        if let Some(timeout) = options.transaction_timeout
+            && !config.contains_key("transaction.timeout.ms")
+        {
+            config.set("transaction.timeout.ms", timeout.as_millis().to_string());
         }
         let client = |e| ConnectorError::client(&table, e);
         let mode = match (sink.commit_mode, options.delivery) {
