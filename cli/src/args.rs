@@ -99,6 +99,23 @@ pub(crate) enum Command {
     /// (until SIGINT/SIGTERM, which commit and stop), or a last SELECT whose rows are printed.
     #[cfg(feature = "runner")]
     Run(RunArgs),
+    /// Serve the REST API (connection profiles, tables, pipelines) on an embedded database.
+    #[cfg(feature = "server")]
+    Serve(ServeArgs),
+}
+
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where the database lives (created on first start).
+    #[arg(long, default_value = "laminar-data")]
+    pub(crate) data_dir: std::path::PathBuf,
+    /// The address to listen on; without a token only a loopback address is allowed.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// A file holding the bearer token clients must send (or set LAMINAR_API_TOKEN).
+    #[arg(long)]
+    pub(crate) token_file: Option<std::path::PathBuf>,
 }
 
 /// How `run` prints the rows of a SELECT.

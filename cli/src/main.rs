@@ -9,6 +9,8 @@ mod progress;
 mod roundtrip;
 #[cfg(feature = "runner")]
 mod run;
+#[cfg(feature = "server")]
+mod serve;
 mod topics;
 
 use std::process::ExitCode;
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
             Command::Roundtrip(a) => roundtrip::run(config, a).await,
             #[cfg(feature = "runner")]
             Command::Run(a) => run::run(a).await,
+            #[cfg(feature = "server")]
+            Command::Serve(a) => serve::run(a).await,
         }
     });
     match result {

@@ -91,9 +91,28 @@ impl Script {
     /// Parses and plans `sql`. `bootstrap_servers`, when given, replaces every table's broker
     /// list (`--set bootstrap_servers=…`).
     pub async fn parse(sql: &str, bootstrap_servers: Option<&str>) -> Result<Self, RunnerError> {
+        Self::parse_with_tables(sql, bootstrap_servers, Vec::new()).await
+    }
+
+    /// [`parse`](Self::parse), with tables declared elsewhere (a server's stored tables)
+    /// usable by name as if the script had created them first.
+    pub async fn parse_with_tables(
+        sql: &str,
+        bootstrap_servers: Option<&str>,
+        declared: Vec<TableDefinition>,
+    ) -> Result<Self, RunnerError> {
         let statements = parse_sql(sql)?;
         let ctx = session();
         let mut tables = BTreeMap::new();
+        for table in declared {
+            if table.table.table_kind() == TableKind::Source {
+                let provider = MemTable::try_new(source_schema(&table), vec![vec![]])
+                    .map_err(|e| RunnerError::plan(0, e))?;
+                ctx.register_table(table.name.as_str(), Arc::new(provider))
+                    .map_err(|e| RunnerError::plan(0, e))?;
+            }
+            tables.insert(table.name.clone(), table);
+        }
         let mut pipelines = Vec::new();
         let mut preview = None;
         let count = statements.len();
@@ -151,16 +170,16 @@ impl Script {
                             };
                             let transform = Transform::plan(&ctx, n, &query.to_string()).await?;
                             let source = source_of(&tables, n, &transform)?;
-                            let sink_schema = sink.schema.clone().ok_or_else(|| {
-                                RunnerError::statement(
-                                    n,
-                                    format!(
-                                        "INSERT INTO {sink_name}: the sink declares no columns"
-                                    ),
-                                )
-                            })?;
-                            let cast =
-                                SinkCast::new(n, &sink_name, transform.schema(), &sink_schema)?;
+                            let cast = match &sink.schema {
+                                Some(sink_schema) => {
+                                    SinkCast::new(n, &sink_name, transform.schema(), sink_schema)?
+                                }
+                                // A sink declared without columns writes the query's.
+                                None => {
+                                    check_sink_fields(n, &sink_name, sink, transform.schema())?;
+                                    SinkCast::identity(transform.schema())
+                                }
+                            };
                             pipelines.push(Pipeline {
                                 statement: n,
                                 source,
@@ -211,6 +230,35 @@ impl Script {
             preview,
         })
     }
+}
+
+/// The `key_field` and `timestamp_field` of a sink without declared columns must be columns
+/// of the query.
+fn check_sink_fields(
+    statement: usize,
+    sink_name: &str,
+    sink: &TableDefinition,
+    query: &Schema,
+) -> Result<(), RunnerError> {
+    let laminar_kafka_connector::config::TableType::Sink(config) = &sink.table.kind else {
+        return Ok(());
+    };
+    for (what, field) in [
+        ("key_field", &config.key_field),
+        ("timestamp_field", &config.timestamp_field),
+    ] {
+        if let Some(name) = field
+            && query.field_with_name(name).is_err()
+        {
+            return Err(RunnerError::statement(
+                statement,
+                format!(
+                    "INSERT INTO {sink_name}: its {what} `{name}` is not a column of the query"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn source_of(

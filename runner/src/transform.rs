@@ -235,6 +235,13 @@ impl SinkCast {
         })
     }
 
+    /// No conversion: the sink takes the query's columns as they are.
+    pub(crate) fn identity(query: &SchemaRef) -> Self {
+        SinkCast {
+            schema: query.clone(),
+        }
+    }
+
     /// The batch in the sink's columns.
     pub(crate) fn apply(&self, batch: &RecordBatch) -> datafusion::error::Result<RecordBatch> {
         let columns = batch
