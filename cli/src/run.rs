@@ -41,7 +41,7 @@ type SharedEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// Prometheus text of every pipeline's counters.
 fn prometheus(stats: &[(String, Arc<PipelineStats>)]) -> String {
     let mut out = String::new();
-    let metrics: [Metric; 5] = [
+    let metrics: [Metric; 6] = [
         ("laminar_records_in_total", "counter", |s| {
             s.rows_in.load(Ordering::Relaxed).to_string()
         }),
@@ -54,6 +54,9 @@ fn prometheus(stats: &[(String, Arc<PipelineStats>)]) -> String {
         ("laminar_source_lag_records", "gauge", |s| {
             s.lag.load(Ordering::Relaxed).to_string()
         }),
+        ("laminar_decode_errors_total", "counter", |s| {
+            s.decode_errors.load(Ordering::Relaxed).to_string()
+        }),
         ("laminar_commit_latency_seconds", "gauge", |s| {
             format!(
                 "{:.6}",
@@ -65,6 +68,15 @@ fn prometheus(stats: &[(String, Arc<PipelineStats>)]) -> String {
         out.push_str(&format!("# TYPE {name} {kind}\n"));
         for (pipeline, s) in stats {
             out.push_str(&format!("{name}{{pipeline=\"{pipeline}\"}} {}\n", value(s)));
+        }
+    }
+    out.push_str("# TYPE laminar_source_partition_lag_records gauge\n");
+    for (pipeline, s) in stats {
+        let lags = s.partition_lag.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, partition, lag) in lags.iter() {
+            out.push_str(&format!(
+                "laminar_source_partition_lag_records{{pipeline=\"{pipeline}\",topic=\"{topic}\",partition=\"{partition}\"}} {lag}\n"
+            ));
         }
     }
     out

@@ -110,16 +110,18 @@ fn laminar(args: &[&str]) -> Command {
 }
 
 fn spawn_run(script: &Path) -> Child {
-    laminar(&[
-        "run",
-        script.to_str().unwrap(),
-        "--set",
-        &format!("bootstrap_servers={}", bootstrap()),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .unwrap()
+    spawn_run_with(script, &[])
+}
+
+fn spawn_run_with(script: &Path, extra: &[&str]) -> Child {
+    let servers = format!("bootstrap_servers={}", bootstrap());
+    let mut args = vec!["run", script.to_str().unwrap(), "--set", &servers];
+    args.extend_from_slice(extra);
+    laminar(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
 }
 
 fn event(i: usize) -> String {
@@ -187,7 +189,13 @@ async fn page_event_pipeline_runs_and_stops_gracefully() {
     );
     produce(&input, 3, events).await;
     let script = event_script(&input, &output, &unique_topic("event_processor"), "");
-    let mut child = spawn_run(&script);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let mut child = spawn_run_with(&script, &["--metrics", &metrics_addr]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let rows = loop {
         let rows = read_committed(&output, 3).await;
@@ -208,6 +216,28 @@ async fn page_event_pipeline_runs_and_stops_gracefully() {
         !seen.contains_key(&999),
         "the WHERE drops events without a type"
     );
+    // Prometheus text: records in (41) and out (40), per-partition lag.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let out = Command::new("curl")
+            .args(["-s", &format!("http://{metrics_addr}/metrics")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("laminar_records_in_total{pipeline=\"processed_events\"} 41") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "metrics: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        text.contains("laminar_records_out_total{pipeline=\"processed_events\"} 40"),
+        "{text}"
+    );
+    let partition_lag = format!(
+        "laminar_source_partition_lag_records{{pipeline=\"processed_events\",topic=\"{input}\",partition=\"0\"}} 0"
+    );
+    assert!(text.contains(&partition_lag), "{text}");
     sigterm(&child);
     let status = tokio::task::spawn_blocking(move || wait(&mut child, Duration::from_secs(30)))
         .await
@@ -390,4 +420,69 @@ async fn three_runners_stay_exactly_once_while_one_is_killed_again_and_again() {
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(twice.is_empty(), "events written twice: {twice:?}");
     assert_eq!(seen.len(), RECORDS);
+}
+
+const ALL_EVENTS: &str = include_str!("../../examples/sql/all_events.sql");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_multi_topic_preview_picks_up_a_topic_created_while_running() {
+    let prefix = unique_topic("events");
+    let (first, second) = (format!("{prefix}-1"), format!("{prefix}-2"));
+    create(&first, 1).await;
+    let sql = ALL_EVENTS.replace("'events-.*'", &format!("'{prefix}-.*'"));
+    let path = std::env::temp_dir().join(format!("{}.sql", unique_topic("all")));
+    std::fs::write(&path, sql).unwrap();
+    let mut child = laminar(&[
+        "run",
+        path.to_str().unwrap(),
+        "--set",
+        &format!("bootstrap_servers={}", bootstrap()),
+        "--format",
+        "json",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    // `latest`: write until the preview shows a row of the first topic.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rows = Vec::new();
+    'first: loop {
+        assert!(Instant::now() < deadline, "no row of {first}: {rows:?}");
+        produce(&first, 1, ["one".to_owned()]).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while let Ok(v) = rx.try_recv() {
+            rows.push(v);
+            if rows.last().unwrap()["topic"] == first.as_str() {
+                break 'first;
+            }
+        }
+    }
+    create(&second, 1).await;
+    produce(&second, 1, ["two".to_owned()]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(v) if v["topic"] == second.as_str() => break v,
+            Ok(_) => {}
+            Err(_) => assert!(Instant::now() < deadline, "no row of {second}"),
+        }
+    };
+    assert_eq!(row["value"], "two");
+    assert_eq!(row["partition"], 0);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -458,3 +458,74 @@ fn a_pipeline_created_over_http_runs_stops_and_resumes_after_a_restart() {
         204
     );
 }
+
+#[test]
+fn connection_tests_name_the_step_that_failed() {
+    let broker = Broker::from_env();
+    let server = Server::fresh();
+    let profile = |servers: &str, auth: &str| {
+        format!(
+            r#"{{"name": "t", "connector": "kafka", "config": {{"bootstrapServers": "{servers}", "authentication": {auth}}}}}"#
+        )
+    };
+    let sasl = |password: &str| {
+        format!(
+            r#"{{"protocol": "SASL_PLAINTEXT", "mechanism": "SCRAM-SHA-512", "username": "{}", "password": "{password}"}}"#,
+            broker.username
+        )
+    };
+    // Reachable and authenticated.
+    let (code, report) = server.post(
+        "/v1/connection_profiles/test",
+        &profile(&broker.sasl_plaintext, &sasl(broker.password())),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["passed"][1], "connect and authenticate");
+    // Wrong password: authentication fails, and the answer does not repeat the password.
+    let (_, report) = server.post(
+        "/v1/connection_profiles/test",
+        &profile(&broker.sasl_plaintext, &sasl("not-the-password")),
+    );
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["failed_step"], "connect and authenticate");
+    assert!(!report.to_string().contains("not-the-password"), "{report}");
+    // Nothing listening.
+    let port = free_port();
+    let (_, report) = server.post(
+        "/v1/connection_profiles/test",
+        &profile(&format!("127.0.0.1:{port}"), "{}"),
+    );
+    assert_eq!(
+        report["failed_step"], "connect and authenticate",
+        "{report}"
+    );
+    // A table whose topic does not exist.
+    let (_, stored) = server.post(
+        "/v1/connection_profiles",
+        &profile(&broker.plaintext, "{}").replace(r#""name": "t""#, r#""name": "local""#),
+    );
+    let id = stored["id"].as_str().unwrap();
+    let table = |topic: &str| {
+        format!(
+            r#"{{"name": "x", "connector": "kafka", "connectionProfileId": "{id}",
+                 "config": {{"topic": "{topic}", "type": {{"offset": "earliest"}}}},
+                 "schema": {{"format": {{"json": {{}}}}}}}}"#
+        )
+    };
+    let (_, report) = server.post(
+        "/v1/connection_tables/test",
+        &table(&unique_topic("absent")),
+    );
+    assert_eq!(report["failed_step"], "topic", "{report}");
+    // An existing topic whose first record decodes.
+    let topic = unique_topic("present");
+    broker.create_topic(&topic, 1).unwrap();
+    produce_events(&topic, 0, 1);
+    let (_, report) = server.post("/v1/connection_tables/test", &table(&topic));
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(
+        report["passed"].as_array().unwrap().last().unwrap(),
+        "decode first record"
+    );
+}

@@ -74,6 +74,10 @@ pub struct PipelineStats {
     pub lag: AtomicI64,
     /// Duration of the last commit, in microseconds.
     pub last_commit_us: AtomicU64,
+    /// Records of the source that did not decode (dropped under `bad_data = drop`).
+    pub decode_errors: AtomicU64,
+    /// Lag in records per source partition, as of the last commit.
+    pub partition_lag: std::sync::Mutex<Vec<(String, i32, i64)>>,
 }
 
 /// Runs one pipeline until `stop` turns true (then commits and closes) or an error.
@@ -150,12 +154,20 @@ pub async fn run_pipeline(
             commit(&mut sink, &mut source, exactly_once, &mut epoch, &stats).await?;
             dirty = false;
             last_commit = Instant::now();
-            let lag: i64 = source
-                .metrics()
-                .values()
-                .filter_map(|m| m.lag_records)
-                .sum();
+            let metrics = source.metrics();
+            let lag: i64 = metrics.values().filter_map(|m| m.lag_records).sum();
             stats.lag.store(lag, Ordering::Relaxed);
+            stats.decode_errors.store(
+                metrics.values().map(|m| m.decode_errors).sum(),
+                Ordering::Relaxed,
+            );
+            *stats
+                .partition_lag
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = metrics
+                .iter()
+                .filter_map(|((t, p), m)| m.lag_records.map(|l| (t.clone(), *p, l)))
+                .collect();
         }
     }
     commit(&mut sink, &mut source, exactly_once, &mut epoch, &stats).await?;
