@@ -73,7 +73,7 @@ async fn copy_under_kills(mode: &str) -> BTreeMap<Vec<u8>, usize> {
     // A last run from the last checkpoint, to the end of the input.
     let mut last = spawn_driver(&input, &output, &group, mode, 3, &dir, 100, 2_000);
     let status =
-        tokio::task::spawn_blocking(move || wait_exit(&mut last, Duration::from_secs(180)))
+        tokio::task::spawn_blocking(move || wait_exit(&mut last, Duration::from_secs(300)))
             .await
             .unwrap();
     assert!(status.success(), "the last driver run failed: {status}");

@@ -206,6 +206,10 @@ async fn main() -> Result<(), BoxError> {
     let mut epoch = restored.as_ref().map_or(0, |(e, _)| *e);
     let mut handles = Vec::new();
     let mut senders = Vec::new();
+    // Subtasks open side by side; each opens its sink first: its InitProducerId aborts what a
+    // killed run left open, including offsets committed in that run's transaction, which the
+    // source's committed-offset lookup would otherwise wait for.
+    let mut opening = Vec::new();
     for i in 0..n {
         let (source_state, sink_state) = match (&restored, mode) {
             (Some((_, states)), Mode::Eos | Mode::Alo) => {
@@ -217,22 +221,32 @@ async fn main() -> Result<(), BoxError> {
             }
             _ => (None, None),
         };
-        // The sink first: its InitProducerId aborts what a killed run left open, including
-        // offsets committed in that run's transaction, which the source's committed-offset
-        // lookup would otherwise wait for.
         let mut options =
             SinkOptions::subtask(i).with_transactional_id_prefix(format!("{group}-tx"));
         if mode == Mode::Native {
             options = options.kafka_transactions();
         }
-        let sink = KafkaSink::open(&sink_table, &env, options, sink_state).await?;
-        let source = KafkaSource::open(
-            &source_table,
-            &env,
-            SourceOptions::subtask(i, n),
-            source_state,
-        )
-        .await?;
+        let (source_table, sink_table) = (source_table.clone(), sink_table.clone());
+        opening.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let sink = KafkaSink::open(&sink_table, &env, options, sink_state).await?;
+            let sink_ms = started.elapsed().as_millis();
+            let source = KafkaSource::open(
+                &source_table,
+                &env,
+                SourceOptions::subtask(i, n),
+                source_state,
+            )
+            .await?;
+            let total_ms = started.elapsed().as_millis();
+            if total_ms > 5_000 {
+                eprintln!("engine_driver: subtask {i} took {sink_ms} ms to open its sink, {total_ms} ms in all");
+            }
+            Ok::<_, BoxError>((source, sink))
+        }));
+    }
+    for o in opening {
+        let (source, sink) = o.await??;
         let (tx, rx) = mpsc::channel(4);
         senders.push(tx);
         handles.push(tokio::spawn(subtask(source, sink, rx)));
