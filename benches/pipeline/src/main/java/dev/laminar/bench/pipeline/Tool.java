@@ -115,8 +115,14 @@ public final class Tool {
             }
             // Wait until both topics have leaders everywhere.
             for (int attempt = 0; ; attempt++) {
-                Map<String, TopicDescription> d = admin.describeTopics(List.of(input, output)).allTopicNames().get();
-                boolean ready = d.values().stream().allMatch(t -> t.partitions().size() == partitions
+                Map<String, TopicDescription> d;
+                try {
+                    d = admin.describeTopics(List.of(input, output)).allTopicNames().get();
+                } catch (ExecutionException e) {
+                    // Just created: not in the metadata yet.
+                    d = Map.of();
+                }
+                boolean ready = d.size() == 2 && d.values().stream().allMatch(t -> t.partitions().size() == partitions
                         && t.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
                 if (ready) {
                     break;
