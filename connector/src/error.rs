@@ -100,6 +100,30 @@ impl ConnectorError {
         }
     }
 
+    /// Checks what every checkpoint state starts with: a readable version (1 to `newest`) of
+    /// this kind, written for table `table`.
+    pub(crate) fn check_state(
+        table: &str,
+        kind: &str,
+        version: u32,
+        newest: u32,
+        written_for: &str,
+    ) -> Result<(), Self> {
+        if version == 0 || version > newest {
+            return Err(ConnectorError::state(
+                table,
+                format!("{kind} state version {version} (this build reads up to {newest})"),
+            ));
+        }
+        if written_for != table {
+            return Err(ConnectorError::state(
+                table,
+                format!("the state belongs to table `{written_for}`"),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn state(table: &str, reason: impl Into<String>) -> Self {
         ConnectorError::State {
             table: table.to_owned(),

@@ -12,8 +12,8 @@ use crate::schema::json_field;
 #[cfg(any(feature = "avro", feature = "protobuf"))]
 use crate::schema_registry::{RegisteredSchema, SchemaType};
 
-/// A table with a column of every type the formats fill.
-fn table() -> SchemaRef {
+/// A table with a column of every type the formats fill: what every entry point decodes into.
+pub fn table() -> SchemaRef {
     static TABLE: OnceLock<SchemaRef> = OnceLock::new();
     TABLE
         .get_or_init(|| {

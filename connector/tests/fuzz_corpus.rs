@@ -8,13 +8,10 @@
 //! them as they are.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use laminar_kafka_connector::config::{BadDataPolicy, Format};
 use laminar_kafka_connector::format::{Decoder, RecordMetadata};
 use laminar_kafka_connector::fuzz;
-use laminar_kafka_connector::schema::json_field;
 use laminar_kafka_connector::schema_registry::{RegisteredSchema, SchemaType};
 
 /// A fuzz entry point.
@@ -145,28 +142,6 @@ fn every_connector_fuzz_target_has_its_corpus_run_here() {
     }
 }
 
-/// The table the entry points decode into (the same columns as theirs).
-fn table() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("small", DataType::Int16, true),
-        Field::new("flag", DataType::Boolean, true),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("score", DataType::Float64, true),
-        Field::new("price", DataType::Decimal128(10, 2), true),
-        Field::new("wide", DataType::Decimal256(50, 5), true),
-        Field::new("day", DataType::Date32, true),
-        Field::new("at", DataType::Time64(TimeUnit::Microsecond), true),
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            true,
-        ),
-        Field::new("blob", DataType::Binary, true),
-        json_field("doc", true),
-    ]))
-}
-
 /// How many rows `decoder` makes of `data`, or why it cannot.
 fn rows(mut decoder: Decoder, data: &[u8]) -> Result<usize, String> {
     let meta = RecordMetadata {
@@ -185,7 +160,7 @@ fn rows(mut decoder: Decoder, data: &[u8]) -> Result<usize, String> {
 
 /// A decoder of Confluent-framed records of schema id 1.
 fn registry_decoder(format: Format, kind: SchemaType, text: &str) -> Decoder {
-    let mut decoder = Decoder::new(table(), format, BadDataPolicy::Fail).expect("decoder");
+    let mut decoder = Decoder::new(fuzz::table(), format, BadDataPolicy::Fail).expect("decoder");
     decoder.add_schema(&RegisteredSchema::new(1, kind, text.to_owned()), &[]);
     decoder
 }
@@ -200,14 +175,18 @@ fn valid_seeds_decode_to_rows() {
                 continue;
             }
             let decoder = match target {
-                "json" => Decoder::new(table(), Format::Json, BadDataPolicy::Fail),
-                "debezium_json" => Decoder::new(table(), Format::DebeziumJson, BadDataPolicy::Fail),
+                "json" => Decoder::new(fuzz::table(), Format::Json, BadDataPolicy::Fail),
+                "debezium_json" => {
+                    Decoder::new(fuzz::table(), Format::DebeziumJson, BadDataPolicy::Fail)
+                }
                 "avro" if name.contains("framed") => Ok(registry_decoder(
                     Format::Avro,
                     SchemaType::Avro,
                     fuzz::AVRO_WRITER,
                 )),
-                "avro" => Decoder::plain_avro(table(), fuzz::AVRO_WRITER, BadDataPolicy::Fail),
+                "avro" => {
+                    Decoder::plain_avro(fuzz::table(), fuzz::AVRO_WRITER, BadDataPolicy::Fail)
+                }
                 _ => Ok(registry_decoder(
                     Format::Protobuf,
                     SchemaType::Protobuf,

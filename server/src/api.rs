@@ -324,6 +324,25 @@ pub struct TableBody {
     pub schema: Value,
 }
 
+/// The profile a table names by `connectionProfileId`, as its configuration.
+fn stored_profile_config(
+    state: &AppState,
+    profile_id: &str,
+) -> Result<ConnectionProfile, ApiError> {
+    let Some(row) = state
+        .db()
+        .get(Kind::Profile, profile_id)
+        .map_err(db_error)?
+    else {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            format!("connectionProfileId `{profile_id}` names no stored profile"),
+            Some("connectionProfileId".into()),
+        ));
+    };
+    parse_profile_json(&row.body).map_err(config_error)
+}
+
 fn stored_profile(row: &Row) -> Stored {
     Stored {
         id: row.id.clone(),
@@ -430,18 +449,7 @@ async fn create_table(
         ));
     };
     let _guard = state.inner.links.lock().await;
-    let Some(profile) = state
-        .db()
-        .get(Kind::Profile, &profile_id)
-        .map_err(db_error)?
-    else {
-        return Err(err(
-            StatusCode::NOT_FOUND,
-            format!("connectionProfileId `{profile_id}` names no stored profile"),
-            Some("connectionProfileId".into()),
-        ));
-    };
-    let profile = parse_profile_json(&profile.body).map_err(config_error)?;
+    let profile = stored_profile_config(&state, &profile_id)?;
     TableDefinition::new(
         request.name.clone(),
         profile,
@@ -576,18 +584,7 @@ async fn test_table(
 ) -> Result<Json<TestReport>, ApiError> {
     let request = parse_table_request_json(&body).map_err(config_error)?;
     let profile_id = request.connection_profile_id.clone().unwrap_or_default();
-    let Some(profile) = state
-        .db()
-        .get(Kind::Profile, &profile_id)
-        .map_err(db_error)?
-    else {
-        return Err(err(
-            StatusCode::NOT_FOUND,
-            format!("connectionProfileId `{profile_id}` names no stored profile"),
-            Some("connectionProfileId".into()),
-        ));
-    };
-    let profile = parse_profile_json(&profile.body).map_err(config_error)?;
+    let profile = stored_profile_config(&state, &profile_id)?;
     let mut passed = Vec::new();
     if let Err((step, e)) = test_profile_steps(&profile, &mut passed).await {
         return Ok(report(passed, Some((step, e))));

@@ -6,10 +6,8 @@ mod connector_support;
 use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{
-    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
-};
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use connector_support::*;
 use laminar_kafka_client::consumer::GroupOffsets;
 use laminar_kafka_connector::config::{
@@ -56,54 +54,7 @@ async fn read_rows(source: &mut KafkaSource, rows: usize) -> Vec<RecordBatch> {
 }
 
 fn concat(batches: &[RecordBatch]) -> RecordBatch {
-    arrow_select_concat(batches)
-}
-
-/// Concatenates batches column by column (the tests' batches are small).
-fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
-    let schema = batches[0].schema();
-    let columns: Vec<ArrayRef> = (0..schema.fields().len())
-        .map(|i| {
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            concat_arrays(&parts)
-        })
-        .collect();
-    RecordBatch::try_new(schema, columns).unwrap()
-}
-
-fn concat_arrays(parts: &[&dyn Array]) -> ArrayRef {
-    use arrow_array::builder::*;
-    use arrow_schema::DataType;
-    match parts[0].data_type() {
-        DataType::Int64 => {
-            let mut b = Int64Builder::new();
-            for p in parts {
-                for v in p.as_primitive::<Int64Type>().iter() {
-                    b.append_option(v);
-                }
-            }
-            std::sync::Arc::new(b.finish())
-        }
-        DataType::Int32 => {
-            let mut b = Int32Builder::new();
-            for p in parts {
-                for v in p.as_primitive::<Int32Type>().iter() {
-                    b.append_option(v);
-                }
-            }
-            std::sync::Arc::new(b.finish())
-        }
-        DataType::Utf8 => {
-            let mut b = StringBuilder::new();
-            for p in parts {
-                for v in p.as_string::<i32>().iter() {
-                    b.append_option(v);
-                }
-            }
-            std::sync::Arc::new(b.finish())
-        }
-        _ => parts[0].slice(0, parts[0].len()),
-    }
+    arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {

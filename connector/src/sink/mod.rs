@@ -180,21 +180,7 @@ impl SinkState {
     }
 
     fn check(&self, table: &str) -> Result<(), ConnectorError> {
-        if self.version == 0 || self.version > SINK_STATE_VERSION {
-            return Err(ConnectorError::state(
-                table,
-                format!(
-                    "sink state version {} (this build reads up to {SINK_STATE_VERSION})",
-                    self.version
-                ),
-            ));
-        }
-        if self.table != table {
-            return Err(ConnectorError::state(
-                table,
-                format!("the state belongs to table `{}`", self.table),
-            ));
-        }
+        ConnectorError::check_state(table, "sink", self.version, SINK_STATE_VERSION, &self.table)?;
         Ok(())
     }
 }

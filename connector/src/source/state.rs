@@ -70,21 +70,13 @@ impl SourceState {
 
     /// Checks that the state is of a readable version and belongs to `table`.
     pub(crate) fn check(&self, table: &str) -> Result<(), ConnectorError> {
-        if self.version == 0 || self.version > SOURCE_STATE_VERSION {
-            return Err(ConnectorError::state(
-                table,
-                format!(
-                    "source state version {} (this build reads up to {SOURCE_STATE_VERSION})",
-                    self.version
-                ),
-            ));
-        }
-        if self.table != table {
-            return Err(ConnectorError::state(
-                table,
-                format!("the state belongs to table `{}`", self.table),
-            ));
-        }
+        ConnectorError::check_state(
+            table,
+            "source",
+            self.version,
+            SOURCE_STATE_VERSION,
+            &self.table,
+        )?;
         if let Some(bad) = self
             .offsets
             .iter()
