@@ -8,6 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 started_at=$SECONDS
+# A one-off build of the whole workspace gains nothing from incremental caches, which would
+# double the size of target/.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step "tools"
 # kcat (from Debian) and the Kafka jars (from Maven Central) are installed by scripts/kafka.sh start.
@@ -18,6 +21,7 @@ if ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add clippy
 fi
 cargo --version
+df -h . | tail -1 | awk '{print "disk: " $4 " free of " $2}'
 java -version 2>&1 | sed -n 1p
 
 step "broker"
@@ -62,6 +66,7 @@ check scripts/check-deps.sh
 check scripts/check-features.sh
 check scripts/check-musl.sh
 
+echo "target/: $(du -sh target 2>/dev/null | cut -f1)"
 if ((${#failed[@]})); then
     step "FAILED after $((SECONDS - started_at))s:"
     printf '    %s\n' "${failed[@]}"
