@@ -14,6 +14,14 @@
 #   scripts/kafka.sh TOOL ARGS...   run a Java tool by name (the list is below), e.g.
 #                                   console-producer, console-consumer, topics, producer-perf
 #
+# A multi-broker cluster instead, beside the single broker (other ports, other run directory):
+#
+#   scripts/kafka.sh start --brokers 3    three brokers (racks rack-a, rack-b, rack-c) and a KRaft
+#                                         controller, PLAINTEXT only; starts the nodes that are down
+#   scripts/kafka.sh stop|status|env|reset|logs --brokers 3   the same commands for the cluster
+#   scripts/kafka.sh kill-broker N        SIGKILL broker N (1…3) of the running cluster
+#   scripts/kafka.sh start-broker N       start broker N again and wait until it serves metadata
+#
 # Environment (inputs): KAFKA_VERSION (default 4.3.1; 3.9.x works too), KAFKA_PLAINTEXT_PORT (19092),
 # KAFKA_SASL_PLAINTEXT_PORT (19093), KAFKA_SSL_PORT (19094), KAFKA_SASL_SSL_PORT (19095),
 # KAFKA_CONTROLLER_PORT (19096), KAFKA_REAUTH_PORT (19097: SASL_PLAINTEXT whose sessions last
@@ -22,6 +30,9 @@
 # it, so that every connection of a client goes through the proxy), KAFKA_OAUTH_PORT (19100: SASL_PLAINTEXT
 # with OAUTHBEARER only, validating unsecured JWS tokens (alg none, any subject), sessions of KAFKA_REAUTH_MS),
 # KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT (seconds, 120).
+# The cluster: KAFKA_BROKERS (instead of --brokers), KAFKA_CLUSTER_PORT (19290: the controller; broker
+# n listens on KAFKA_CLUSTER_PORT + n), KAFKA_CLUSTER_HEAP_OPTS (-Xmx512m -Xms128m per broker),
+# KAFKA_CLUSTER_CONTROLLER_HEAP_OPTS (-Xmx256m -Xms64m).
 #
 # Layout: jars in target/kafka/<version>/libs (copied from the local Maven repository), the broker's
 # config, data, logs, certificates and pid under target/kafka-run/<version>/. Only one broker can own
@@ -723,6 +734,496 @@ cmd_run_class() {
     exec java "${TOOL_JVM_OPTS[@]}" $(logging_opts "$conf" tools) -cp "$LIBS/*" "$@"
 }
 
+# --- multi-broker cluster (--brokers N) ------------------------------------------------------------
+#
+# N brokers (node ids 1…N, `broker.rack` rack-a, rack-b, …) and one KRaft controller (node id 100),
+# each its own JVM, PLAINTEXT only, on KAFKA_CLUSTER_PORT (controller) and KAFKA_CLUSTER_PORT + n
+# (broker n). Topics are replicated 3× with min.insync.replicas=2, and the brokers pick a follower in
+# the client's rack for fetches (KIP-392). Every broker logs each request it completes (header,
+# request and response summaries, no record data) to logs/kafka-request.log in its node directory,
+# so tests can see which broker served which client. Layout: target/kafka-run/<version>-cluster/
+# {controller,broker-1,…}/{config,data,logs}, the same shape as the single broker's run directory.
+
+CLUSTER_PORT=${KAFKA_CLUSTER_PORT:-19290}
+CLUSTER_DIR="$ROOT/target/kafka-run/$KAFKA_VERSION-cluster"
+CLUSTER_HEAP_OPTS=${KAFKA_CLUSTER_HEAP_OPTS:--Xmx512m -Xms128m}
+CLUSTER_CONTROLLER_HEAP_OPTS=${KAFKA_CLUSTER_CONTROLLER_HEAP_OPTS:--Xmx256m -Xms64m}
+CLUSTER_CONTROLLER_ID=100
+CLUSTER_REGISTRY_FILE="$REGISTRY_DIR/cluster-$CLUSTER_PORT"
+RACKS=(rack-a rack-b rack-c rack-d rack-e rack-f rack-g rack-h rack-i)
+# Set by `--brokers N` (or KAFKA_BROKERS); 1 is the single-node broker above.
+BROKERS=${KAFKA_BROKERS:-1}
+
+cluster_broker_port() { echo $((CLUSTER_PORT + $1)); }
+
+# The node directories of a cluster directory: the controller first, then each broker.
+cluster_nodes() { # cluster-dir brokers
+    echo "$1/controller"
+    local n
+    for ((n = 1; n <= $2; n++)); do
+        echo "$1/broker-$n"
+    done
+}
+
+cluster_ports() {
+    local n ports=("$CLUSTER_PORT")
+    for ((n = 1; n <= BROKERS; n++)); do
+        ports+=("$(cluster_broker_port "$n")")
+    done
+    echo "${ports[*]}"
+}
+
+cluster_bootstrap() {
+    local n out=()
+    for ((n = 1; n <= BROKERS; n++)); do
+        out+=("$HOST:$(cluster_broker_port "$n")")
+    done
+    (IFS=,; echo "${out[*]}")
+}
+
+check_brokers_arg() {
+    [[ $BROKERS =~ ^[0-9]+$ ]] || die "--brokers takes a number, got '$BROKERS'"
+    if ((BROKERS != 1 && (BROKERS < 3 || BROKERS > ${#RACKS[@]}))); then
+        die "--brokers must be 1 (the single broker) or 3…${#RACKS[@]} (a cluster: topics have 3 replicas), got $BROKERS"
+    fi
+}
+
+# Replication settings for every node of the cluster: in KRaft the controller applies the defaults of
+# CreateTopics (replication factor, min.insync.replicas), the brokers those of internal topics.
+cluster_replication_properties() {
+    cat <<'EOF'
+# Three replicas, two of them in sync for acks=all, as on a production cluster.
+num.partitions=1
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+unclean.leader.election.enable=false
+EOF
+}
+
+write_cluster_node_properties() { # node-dir node-id
+    local dir=$1 id=$2 conf="$1/config"
+    mkdir -p "$conf" "$dir/data" "$dir/logs"
+    write_logging_configs "$conf"
+    # Every completed request of every client (and of the other brokers) goes to its own file.
+    cat >>"$conf/broker-log4j2.properties" <<'EOF'
+appender.requests.type = File
+appender.requests.name = REQUESTS
+appender.requests.fileName = ${sys:kafka.logs.dir}/kafka-request.log
+appender.requests.layout.type = PatternLayout
+appender.requests.layout.pattern = [%d] %m%n
+logger.request.level = DEBUG
+logger.request.additivity = false
+logger.request.appenderRef.requests.ref = REQUESTS
+EOF
+    cat >>"$conf/broker-log4j.properties" <<'EOF'
+log4j.appender.requests=org.apache.log4j.FileAppender
+log4j.appender.requests.File=${kafka.logs.dir}/kafka-request.log
+log4j.appender.requests.layout=org.apache.log4j.PatternLayout
+log4j.appender.requests.layout.ConversionPattern=[%d] %m%n
+log4j.logger.kafka.request.logger=DEBUG, requests
+log4j.additivity.kafka.request.logger=false
+EOF
+    {
+        echo "# Generated by scripts/kafka.sh for Kafka $KAFKA_VERSION: node $id of a $BROKERS-broker test cluster."
+        echo "node.id=$id"
+        echo "controller.quorum.voters=$CLUSTER_CONTROLLER_ID@$HOST:$CLUSTER_PORT"
+        echo "controller.listener.names=CONTROLLER"
+        echo "log.dirs=$dir/data"
+        cluster_replication_properties
+        if ((id == CLUSTER_CONTROLLER_ID)); then
+            cat <<EOF
+process.roles=controller
+listeners=CONTROLLER://$HOST:$CLUSTER_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+# A killed broker is fenced, and its partitions led by others, 6 s after its last heartbeat.
+broker.session.timeout.ms=6000
+# A restarted broker gets its preferred leaderships back soon: one more leader change for clients.
+leader.imbalance.check.interval.seconds=10
+EOF
+        else
+            local port
+            port=$(cluster_broker_port "$id")
+            cat <<EOF
+process.roles=broker
+broker.rack=${RACKS[id - 1]}
+listeners=PLAINTEXT://$HOST:$port
+advertised.listeners=PLAINTEXT://$HOST:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+broker.heartbeat.interval.ms=1000
+# Fetches from a consumer with client.rack go to a replica in its rack (KIP-392).
+replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector
+auto.create.topics.enable=false
+delete.topic.enable=true
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.replica.fetchers=1
+log.retention.check.interval.ms=30000
+EOF
+        fi
+    } >"$conf/server.properties.tmp"
+    mv "$conf/server.properties.tmp" "$conf/server.properties"
+}
+
+# The cluster directory whose nodes serve these ports: ours, or a same-version cluster of another
+# checkout (the registry), whichever has a node running.
+cluster_any_running() { # cluster-dir
+    local node
+    [[ -f $1/brokers ]] || return 1
+    while read -r node; do
+        running_pid_of "$node" >/dev/null && return 0
+    done < <(cluster_nodes "$1" "$(cat "$1/brokers")")
+    return 1
+}
+
+active_cluster_dir() {
+    if cluster_any_running "$CLUSTER_DIR"; then
+        echo "$CLUSTER_DIR"
+        return 0
+    fi
+    local owner
+    owner=$(cat "$CLUSTER_REGISTRY_FILE" 2>/dev/null) || return 1
+    [[ -n $owner && -d $owner ]] || return 1
+    cluster_any_running "$owner" || return 1
+    echo "$owner"
+}
+
+# The cluster directory kill-broker, start-broker, status and env act on: the running one, else
+# this checkout's.
+cluster_dir_in_use() {
+    active_cluster_dir || echo "$CLUSTER_DIR"
+}
+
+cluster_format() { # cluster-dir
+    local dir=$1 cluster_id node class
+    if [[ ! -f $dir/cluster.id ]]; then
+        openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n' >"$dir/cluster.id"
+    fi
+    cluster_id=$(cat "$dir/cluster.id")
+    class=$(tool_class storage)
+    local -a pids=()
+    while read -r node; do
+        [[ -f $node/data/meta.properties ]] && continue
+        log "formatting the KRaft storage in $node/data (cluster id $cluster_id)"
+        # shellcheck disable=SC2046
+        java "${TOOL_JVM_OPTS[@]}" $(logging_opts "$node/config" tools) -cp "$LIBS/*" "$class" \
+            format -t "$cluster_id" -c "$node/config/server.properties" \
+            >"$node/logs/format.log" 2>&1 &
+        pids+=($!)
+    done < <(cluster_nodes "$dir" "$BROKERS")
+    local pid failed=0
+    for pid in "${pids[@]}"; do
+        wait "$pid" || failed=1
+    done
+    if ((failed)); then
+        cat "$dir"/*/logs/format.log >&2
+        die "formatting the cluster's storage failed"
+    fi
+}
+
+# Starts one node of a cluster directory in the background; prints its pid.
+cluster_start_node() { # node-dir
+    local node=$1 heap libs pid i
+    libs=$(cat "$(dirname "$node")/libs")
+    if [[ $(basename "$node") == controller ]]; then heap=$CLUSTER_CONTROLLER_HEAP_OPTS; else heap=$CLUSTER_HEAP_OPTS; fi
+    # shellcheck disable=SC2046,SC2086
+    setsid java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+        $(logging_opts "$node/config" broker) -Dkafka.logs.dir="$node/logs" \
+        -cp "$libs/*" kafka.Kafka "$node/config/server.properties" \
+        >>"$node/logs/server.log" 2>&1 </dev/null 8>&- 9>&- &
+    pid=$!
+    echo "$pid" >"$node/kafka.pid"
+    for ((i = 0; i < 100; i++)); do
+        is_our_broker "$pid" "$node" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "$pid"
+}
+
+# Waits until broker n of the cluster directory answers Metadata listing itself, or the controller
+# accepts connections.
+cluster_wait_node() { # cluster-dir node-dir pid
+    local dir=$1 node=$2 pid=$3 deadline=$((SECONDS + START_TIMEOUT)) name id port out
+    name=$(basename "$node")
+    while :; do
+        if ! is_our_broker "$pid" "$node"; then
+            tail -n 60 "$node/logs/server.log" >&2 || true
+            die "$name (pid $pid) exited during start-up (log: $node/logs/server.log)"
+        fi
+        if ((SECONDS >= deadline)); then
+            tail -n 60 "$node/logs/server.log" >&2 || true
+            die "$name did not answer within ${START_TIMEOUT}s (log: $node/logs/server.log)"
+        fi
+        if [[ $name == controller ]]; then
+            port_open "$(cat "$dir/port")" && return 0
+        else
+            id=${name#broker-}
+            port=$(($(cat "$dir/port") + id))
+            if port_open "$port" && out=$(kcat_metadata "$HOST:$port") && grep -q "broker $id at" <<<"$out"; then
+                return 0
+            fi
+        fi
+        sleep 0.5
+    done
+}
+
+# Waits until metadata from every broker lists all of them.
+cluster_wait_all() { # cluster-dir
+    local dir=$1 brokers port n m out deadline=$((SECONDS + START_TIMEOUT))
+    brokers=$(cat "$dir/brokers")
+    port=$(cat "$dir/port")
+    for ((n = 1; n <= brokers; n++)); do
+        while :; do
+            local all=1
+            if out=$(kcat_metadata "$HOST:$((port + n))"); then
+                for ((m = 1; m <= brokers; m++)); do
+                    grep -q "broker $m at" <<<"$out" || all=0
+                done
+            else
+                all=0
+            fi
+            ((all)) && break
+            ((SECONDS < deadline)) || die "broker $n does not list all $brokers brokers within ${START_TIMEOUT}s"
+            sleep 0.5
+        done
+    done
+}
+
+cmd_cluster_start() {
+    mkdir -p "$CLUSTER_DIR" "$REGISTRY_DIR"
+    exec 9>"$CLUSTER_DIR/.lock"
+    flock 9
+    ensure_command kcat kcat
+    ensure_command openssl openssl
+    local owner
+    if ! cluster_any_running "$CLUSTER_DIR" && owner=$(active_cluster_dir); then
+        if [[ $owner != "$CLUSTER_DIR" ]]; then
+            if [[ $(cat "$owner/version" 2>/dev/null) == "$KAFKA_VERSION" && $(cat "$owner/brokers" 2>/dev/null) == "$BROKERS" ]]; then
+                log "reusing the $BROKERS-broker Kafka $KAFKA_VERSION cluster of $owner"
+                return 0
+            fi
+            die "a Kafka $(cat "$owner/version" 2>/dev/null) cluster of $(cat "$owner/brokers" 2>/dev/null) brokers from $owner runs on these ports; stop it first: KAFKA_VERSION=$(cat "$owner/version" 2>/dev/null) $(cat "$owner/harness" 2>/dev/null || echo scripts/kafka.sh) stop --brokers $(cat "$owner/brokers" 2>/dev/null)"
+        fi
+    fi
+    if cluster_any_running "$CLUSTER_DIR" && [[ $(cat "$CLUSTER_DIR/brokers") != "$BROKERS" ]]; then
+        die "this checkout's cluster runs with $(cat "$CLUSTER_DIR/brokers") brokers; stop it first: $SELF stop --brokers $(cat "$CLUSTER_DIR/brokers")"
+    fi
+    fetch_jars
+    echo "$KAFKA_VERSION" >"$CLUSTER_DIR/version"
+    echo "$BROKERS" >"$CLUSTER_DIR/brokers"
+    echo "$CLUSTER_PORT" >"$CLUSTER_DIR/port"
+    echo "$LIBS" >"$CLUSTER_DIR/libs"
+    echo "$SELF" >"$CLUSTER_DIR/harness"
+    local node id pid started=$SECONDS
+    local -a to_wait=()
+    while read -r node; do
+        if pid=$(running_pid_of "$node"); then
+            to_wait+=("$node" "$pid")
+            continue
+        fi
+        if [[ $(basename "$node") == controller ]]; then
+            id=$CLUSTER_CONTROLLER_ID
+            port_open "$CLUSTER_PORT" && die "port $CLUSTER_PORT is in use; choose another KAFKA_CLUSTER_PORT"
+        else
+            id=${node##*-}
+            port_open "$(cluster_broker_port "$id")" &&
+                die "port $(cluster_broker_port "$id") is in use; choose another KAFKA_CLUSTER_PORT"
+        fi
+        write_cluster_node_properties "$node" "$id"
+    done < <(cluster_nodes "$CLUSTER_DIR" "$BROKERS")
+    cluster_format "$CLUSTER_DIR"
+    log "starting a $BROKERS-broker Kafka $KAFKA_VERSION cluster on $HOST ports $(cluster_ports)"
+    echo "$CLUSTER_DIR" >"$CLUSTER_REGISTRY_FILE"
+    while read -r node; do
+        running_pid_of "$node" >/dev/null && continue
+        pid=$(cluster_start_node "$node")
+        to_wait+=("$node" "$pid")
+    done < <(cluster_nodes "$CLUSTER_DIR" "$BROKERS")
+    local i
+    for ((i = 0; i < ${#to_wait[@]}; i += 2)); do
+        cluster_wait_node "$CLUSTER_DIR" "${to_wait[i]}" "${to_wait[i + 1]}"
+    done
+    cluster_wait_all "$CLUSTER_DIR"
+    cluster_env_lines "$CLUSTER_DIR" >"$CLUSTER_DIR/harness.env"
+    log "the $BROKERS-broker cluster is up ($((SECONDS - started))s); eval \"\$($SELF env --brokers $BROKERS)\" for the tests"
+}
+
+cluster_stop_pids() { # node-dir pid ...: SIGTERM all at once, SIGKILL what is left after 30 s
+    local -a pairs=("$@")
+    local i j
+    for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+        kill -TERM "${pairs[i + 1]}" 2>/dev/null || true
+    done
+    for ((j = 0; j < 300; j++)); do
+        local alive=0
+        for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+            is_our_broker "${pairs[i + 1]}" "${pairs[i]}" && alive=1
+        done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+        if is_our_broker "${pairs[i + 1]}" "${pairs[i]}"; then
+            log "$(basename "${pairs[i]}") (pid ${pairs[i + 1]}) did not stop within 30s; killing it"
+            kill -KILL "${pairs[i + 1]}" 2>/dev/null || true
+        fi
+    done
+    sleep 0.5
+}
+
+cmd_cluster_stop() {
+    mkdir -p "$CLUSTER_DIR"
+    exec 9>"$CLUSTER_DIR/.lock"
+    flock 9
+    if ! cluster_any_running "$CLUSTER_DIR"; then
+        local owner
+        if owner=$(active_cluster_dir); then
+            log "no cluster of this checkout runs; the one on these ports belongs to $owner and is left alone"
+        else
+            log "no Kafka $KAFKA_VERSION cluster is running"
+        fi
+        return 0
+    fi
+    local node pid brokers
+    brokers=$(cat "$CLUSTER_DIR/brokers")
+    local -a pairs=()
+    # Brokers first (a controlled shutdown needs the controller), then the controller.
+    while read -r node; do
+        [[ $(basename "$node") == controller ]] && continue
+        if pid=$(running_pid_of "$node"); then pairs+=("$node" "$pid"); fi
+    done < <(cluster_nodes "$CLUSTER_DIR" "$brokers")
+    ((${#pairs[@]})) && cluster_stop_pids "${pairs[@]}"
+    if pid=$(running_pid_of "$CLUSTER_DIR/controller"); then
+        cluster_stop_pids "$CLUSTER_DIR/controller" "$pid"
+    fi
+    rm -f "$CLUSTER_DIR"/*/kafka.pid
+    if [[ $(cat "$CLUSTER_REGISTRY_FILE" 2>/dev/null) == "$CLUSTER_DIR" ]]; then
+        rm -f "$CLUSTER_REGISTRY_FILE"
+    fi
+    log "stopped the $brokers-broker Kafka $KAFKA_VERSION cluster"
+}
+
+cmd_cluster_status() {
+    local dir node pid brokers running=0 total=0
+    dir=$(cluster_dir_in_use)
+    brokers=$(cat "$dir/brokers" 2>/dev/null || echo "$BROKERS")
+    while read -r node; do
+        total=$((total + 1))
+        if pid=$(running_pid_of "$node"); then
+            running=$((running + 1))
+            echo "  $(basename "$node"): running, pid $pid"
+        else
+            echo "  $(basename "$node"): stopped"
+        fi
+    done < <(cluster_nodes "$dir" "$brokers")
+    if ((running == total)); then
+        echo "running: $brokers-broker Kafka $(cat "$dir/version" 2>/dev/null) cluster, $dir"
+        return 0
+    fi
+    echo "stopped: $running of $total nodes of the $brokers-broker cluster run ($dir)"
+    return 3
+}
+
+cluster_env_lines() { # cluster-dir
+    local dir=$1 brokers port n racks=()
+    brokers=$(cat "$dir/brokers" 2>/dev/null || echo "$BROKERS")
+    port=$(cat "$dir/port" 2>/dev/null || echo "$CLUSTER_PORT")
+    local bootstrap=()
+    for ((n = 1; n <= brokers; n++)); do
+        bootstrap+=("$HOST:$((port + n))")
+        racks+=("$n=${RACKS[n - 1]}")
+    done
+    local -a vars=(
+        KAFKA_CLUSTER_VERSION "$(cat "$dir/version" 2>/dev/null || echo "$KAFKA_VERSION")"
+        KAFKA_CLUSTER_BOOTSTRAP "$(IFS=,; echo "${bootstrap[*]}")"
+        KAFKA_CLUSTER_BROKERS "$brokers"
+        KAFKA_CLUSTER_RACKS "${racks[*]}"
+        KAFKA_CLUSTER_PORT "$port"
+        KAFKA_CLUSTER_RUN_DIR "$dir"
+        KAFKA_CLUSTER_HARNESS "$(cat "$dir/harness" 2>/dev/null || echo "$SELF")"
+    )
+    local i
+    for ((i = 0; i < ${#vars[@]}; i += 2)); do
+        printf 'export %s=%q\n' "${vars[i]}" "${vars[i + 1]}"
+    done
+}
+
+cmd_cluster_env() {
+    local dir
+    if dir=$(active_cluster_dir); then
+        cluster_env_lines "$dir"
+    else
+        log "note: no $BROKERS-broker cluster is running; start it with: $SELF start --brokers $BROKERS"
+        cluster_env_lines "$CLUSTER_DIR"
+    fi
+}
+
+cluster_broker_node() { # n: the node directory of broker n of the cluster in use
+    local dir=$1 n=$2 brokers
+    [[ $n =~ ^[0-9]+$ ]] || die "a broker is named by its node id (1…), got '$n'"
+    brokers=$(cat "$dir/brokers" 2>/dev/null) || die "no cluster in $dir; start it with: $SELF start --brokers 3"
+    ((n >= 1 && n <= brokers)) || die "the cluster has brokers 1…$brokers, not $n"
+    echo "$dir/broker-$n"
+}
+
+cmd_kill_broker() {
+    [[ $# -eq 1 ]] || die "usage: kafka.sh kill-broker N"
+    local dir node pid i
+    dir=$(cluster_dir_in_use)
+    node=$(cluster_broker_node "$dir" "$1")
+    if ! pid=$(running_pid_of "$node"); then
+        log "broker $1 is not running"
+        return 0
+    fi
+    kill -KILL "$pid"
+    for ((i = 0; i < 100; i++)); do
+        is_our_broker "$pid" "$node" || break
+        sleep 0.05
+    done
+    is_our_broker "$pid" "$node" && die "broker $1 (pid $pid) survived SIGKILL"
+    rm -f "$node/kafka.pid"
+    log "killed broker $1 (pid $pid)"
+}
+
+cmd_start_broker() {
+    [[ $# -eq 1 ]] || die "usage: kafka.sh start-broker N"
+    local dir node pid started=$SECONDS
+    dir=$(cluster_dir_in_use)
+    node=$(cluster_broker_node "$dir" "$1")
+    exec 9>"$dir/.lock"
+    flock 9
+    if ! pid=$(running_pid_of "$node"); then
+        [[ -f $node/config/server.properties ]] || die "broker $1 was never started; start the cluster: $SELF start --brokers 3"
+        pid=$(cluster_start_node "$node")
+    fi
+    cluster_wait_node "$dir" "$node" "$pid"
+    log "broker $1 is up (pid $pid, $((SECONDS - started))s)"
+}
+
+cmd_cluster_logs() {
+    local dir node
+    dir=$(cluster_dir_in_use)
+    while read -r node; do
+        echo "----- $node/logs/server.log -----"
+        tail -n "${1:-40}" "$node/logs/server.log" 2>/dev/null || true
+    done < <(cluster_nodes "$dir" "$(cat "$dir/brokers" 2>/dev/null || echo "$BROKERS")")
+}
+
+cmd_cluster_reset() {
+    cmd_cluster_stop
+    rm -rf "$CLUSTER_DIR"
+    log "removed $CLUSTER_DIR"
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$SELF" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     echo "Tools: $(printf '%s\n' "${!TOOLS[@]}" | sort | tr '\n' ' ')" >&2
@@ -732,11 +1233,49 @@ main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
     case $cmd in
+    start | stop | status | env | reset | logs)
+        # `--brokers N` (anywhere after the command) chooses the cluster.
+        local -a rest=()
+        while [[ $# -gt 0 ]]; do
+            case $1 in
+            --brokers)
+                [[ $# -ge 2 ]] || die "--brokers needs a number"
+                BROKERS=$2
+                shift 2
+                ;;
+            --brokers=*)
+                BROKERS=${1#--brokers=}
+                shift
+                ;;
+            *)
+                rest+=("$1")
+                shift
+                ;;
+            esac
+        done
+        set -- "${rest[@]}"
+        check_brokers_arg
+        if ((BROKERS > 1)); then
+            case $cmd in
+            start) cmd_cluster_start ;;
+            stop) cmd_cluster_stop ;;
+            status) cmd_cluster_status ;;
+            env) cmd_cluster_env ;;
+            reset) cmd_cluster_reset ;;
+            logs) cmd_cluster_logs "$@" ;;
+            esac
+            return
+        fi
+        ;;
+    esac
+    case $cmd in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
     reset) cmd_reset ;;
+    kill-broker) cmd_kill_broker "$@" ;;
+    start-broker) cmd_start_broker "$@" ;;
     fetch) fetch_jars ;;
     logs) tail -n "${1:-100}" "$RUN_DIR/logs/server.log" ;;
     class)
