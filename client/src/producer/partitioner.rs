@@ -1,6 +1,8 @@
 //! Choosing a partition for a record: murmur2 for keyed records (bit-for-bit as the Java client),
 //! uniform sticky for unkeyed ones (KIP-794).
 
+use std::collections::HashMap;
+
 use crate::backoff::SplitMix;
 use crate::metadata::TopicInfo;
 
@@ -53,32 +55,49 @@ pub fn partition_for_key(key: &[u8], num_partitions: usize) -> i32 {
 /// The uniform sticky partitioner for records without a key: stay on one partition until about
 /// `batch.size` bytes went to it, then move to another partition at random (among those that
 /// have a leader), as the Java client does since KIP-794.
+///
+/// Each topic has its own sticky partition and byte count, as the Java client keeps one
+/// `BuiltInPartitioner` per topic: sends to one topic never move another topic's partition.
 #[derive(Debug)]
 pub struct StickyPartitioner {
-    current: Option<i32>,
-    bytes_on_current: usize,
+    topics: HashMap<String, Sticky>,
     batch_size: usize,
     rng: SplitMix,
+}
+
+/// One topic's sticky state.
+#[derive(Debug, Default)]
+struct Sticky {
+    current: Option<i32>,
+    bytes_on_current: usize,
 }
 
 impl StickyPartitioner {
     /// A partitioner that switches after `batch_size` bytes.
     pub fn new(batch_size: usize) -> Self {
         Self {
-            current: None,
-            bytes_on_current: 0,
+            topics: HashMap::new(),
             batch_size: batch_size.max(1),
             rng: SplitMix::from_entropy(),
         }
     }
 
-    /// The partition for the next unkeyed record of `record_size` bytes of `topic`: the
+    /// The partition for the next unkeyed record of `record_size` bytes of `topic`: the topic's
     /// current one, or, when it has had its `batch.size` bytes (or lost its leader), another one
     /// with a leader, chosen at random. The partitions with a leader are looked at only then.
+    ///
+    /// Hot path: one hash lookup by the topic's name; the topic's state is allocated once.
     pub fn partition(&mut self, record_size: usize, topic: &TopicInfo) -> i32 {
+        if !self.topics.contains_key(topic.name.as_str()) {
+            self.topics.insert(topic.name.clone(), Sticky::default());
+        }
+        let batch_size = self.batch_size;
+        let Some(state) = self.topics.get_mut(topic.name.as_str()) else {
+            return 0; // inserted above
+        };
         let num_partitions = topic.partitions.len();
-        let stay = self.current.filter(|p| {
-            self.bytes_on_current < self.batch_size
+        let stay = state.current.filter(|p| {
+            state.bytes_on_current < batch_size
                 && topic.partition(*p).is_some_and(|info| info.leader >= 0)
         });
         let p = match stay {
@@ -94,20 +113,22 @@ impl StickyPartitioner {
                     // No leader anywhere right now: pick among all; the sender waits for one.
                     choices = (0..num_partitions as i32).collect();
                 }
-                let previous = self.current;
-                let mut pick =
-                    choices[(self.rng.next_u64() % choices.len().max(1) as u64) as usize];
+                let previous = state.current;
+                let mut pick = choices
+                    .get((self.rng.next_u64() % choices.len().max(1) as u64) as usize)
+                    .copied()
+                    .unwrap_or(0);
                 if choices.len() > 1 && Some(pick) == previous {
                     // Move on rather than land on the same partition again.
                     let idx = choices.iter().position(|c| *c == pick).unwrap_or(0);
                     pick = choices[(idx + 1) % choices.len()];
                 }
-                self.current = Some(pick);
-                self.bytes_on_current = 0;
+                state.current = Some(pick);
+                state.bytes_on_current = 0;
                 pick
             }
         };
-        self.bytes_on_current += record_size;
+        state.bytes_on_current += record_size;
         p
     }
 }
@@ -153,8 +174,12 @@ mod tests {
     }
 
     fn topic(leaders: &[i32]) -> TopicInfo {
+        named_topic("t", leaders)
+    }
+
+    fn named_topic(name: &str, leaders: &[i32]) -> TopicInfo {
         TopicInfo {
-            name: "t".to_owned(),
+            name: name.to_owned(),
             id: uuid::Uuid::nil(),
             is_internal: false,
             partitions: leaders
@@ -196,5 +221,37 @@ mod tests {
         let mut leaders = [1; 6];
         leaders[p as usize] = -1;
         assert_ne!(s.partition(1, &topic(&leaders)), p);
+    }
+
+    #[test]
+    fn sticky_state_is_kept_per_topic() {
+        // Unkeyed sends alternate between a 6-partition and a 1-partition topic: the
+        // 1-partition topic must not drag the other one onto its partition 0.
+        let wide = named_topic("wide", &[1; 6]);
+        let narrow = named_topic("narrow", &[1]);
+        let mut s = StickyPartitioner::new(1000);
+        let mut on_wide = Vec::new();
+        for _ in 0..600 {
+            on_wide.push(s.partition(100, &wide));
+            assert_eq!(s.partition(100, &narrow), 0);
+        }
+        // Ten 100-byte records per batch.size of 1000, then a switch: runs of exactly ten.
+        for run in on_wide.chunks(10) {
+            assert!(
+                run.iter().all(|p| *p == run[0]),
+                "one partition per batch.size: {run:?}"
+            );
+        }
+        for w in on_wide.chunks(10).collect::<Vec<_>>().windows(2) {
+            assert_ne!(w[0][0], w[1][0], "moves on after batch.size bytes");
+        }
+        let mut counts = [0usize; 6];
+        for p in &on_wide {
+            counts[*p as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|c| *c > 0 && *c < 300),
+            "records spread over the wide topic's partitions: {counts:?}"
+        );
     }
 }
