@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use laminar_kafka_protocol::record::{BatchBuilder, Compression, HeaderRef};
+use laminar_kafka_protocol::record::{
+    BatchBuilder, Compression, DecodeOptions, HeaderRef, RecordBatch,
+};
 
 use super::delivery::{Completer, DeliveryFuture, ErrorFactory};
 use crate::error::{Error, Result};
@@ -37,6 +39,9 @@ pub(crate) struct ProducerBatch {
     pub(crate) stamp: Option<super::idempotence::Stamp>,
     /// Bytes of `buffer.memory` this batch holds until it completes.
     pub(crate) memory: usize,
+    /// An attempt ended without knowing whether the broker wrote the batch (timeout, cut
+    /// connection, REQUEST_TIMED_OUT): its sequences cannot be given back.
+    pub(crate) maybe_written: bool,
 }
 
 impl ProducerBatch {
@@ -50,6 +55,97 @@ impl ProducerBatch {
     pub(crate) fn fail_with(self, error: Error) {
         let make: ErrorFactory = Arc::new(move || error.duplicate());
         self.completer.fail(make);
+    }
+
+    /// The number of records in the batch.
+    pub(crate) fn record_count(&self) -> i32 {
+        super::idempotence::record_count(&self.data)
+    }
+
+    /// Splits the batch in two of half the records each, as the Java client does after
+    /// MESSAGE_TOO_LARGE: same codec, same producer id, epoch and sequence range (the first
+    /// half starts at the batch's base sequence, the second where the first ends), same
+    /// creation time (the delivery timeout still counts from it). The records' futures move
+    /// to the half that holds them. A batch of one record (or one that does not decode) comes
+    /// back unchanged, without a second half.
+    pub(crate) fn split(self) -> (ProducerBatch, Option<ProducerBatch>) {
+        match self.split_data() {
+            Some((head_data, tail_data, at)) => {
+                let total = self.record_count().max(1) as usize;
+                let head_memory = self.memory * at as usize / total;
+                let stamps = self.stamp.map(|st| {
+                    (
+                        super::idempotence::Stamp {
+                            record_count: at as i32,
+                            ..st
+                        },
+                        super::idempotence::Stamp {
+                            base_sequence: super::idempotence::wrapping_add(
+                                st.base_sequence,
+                                at as i32,
+                            ),
+                            record_count: st.record_count - at as i32,
+                            ..st
+                        },
+                    )
+                });
+                let half = |data: Bytes, memory: usize, stamp| ProducerBatch {
+                    tp: self.tp.clone(),
+                    data,
+                    completer: Completer::new(self.tp.0.clone(), self.tp.1),
+                    created: self.created,
+                    attempts: self.attempts,
+                    retry_at: None,
+                    last_error: self.last_error.clone(),
+                    stamp,
+                    memory,
+                    maybe_written: false,
+                };
+                let head = half(head_data, head_memory, stamps.map(|s| s.0));
+                let tail = half(tail_data, self.memory - head_memory, stamps.map(|s| s.1));
+                self.completer.split(at, &head.completer, &tail.completer);
+                (head, Some(tail))
+            }
+            None => (self, None),
+        }
+    }
+
+    /// The two halves' encoded batches and the index of the first record of the second.
+    fn split_data(&self) -> Option<(Bytes, Bytes, u32)> {
+        let decoded = RecordBatch::decode(self.data.clone(), &DecodeOptions::default()).ok()?;
+        let count = decoded.record_count();
+        if count < 2 {
+            return None;
+        }
+        let at = count / 2;
+        let compression = decoded.compression();
+        let mut halves = [
+            BatchBuilder::new(compression),
+            BatchBuilder::new(compression),
+        ];
+        if let Some(st) = self.stamp {
+            let tail_base = super::idempotence::wrapping_add(st.base_sequence, at as i32);
+            halves[0].set_producer(st.identity.id, st.identity.epoch, st.base_sequence);
+            halves[1].set_producer(st.identity.id, st.identity.epoch, tail_base);
+        }
+        for h in &mut halves {
+            h.set_transactional(decoded.is_transactional());
+        }
+        let records = decoded.records().ok()?;
+        let mut headers: Vec<HeaderRef<'_>> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let r = r.ok()?;
+            headers.clear();
+            for h in r.headers() {
+                headers.push((h.key_str().ok()?, h.value()));
+            }
+            let builder = &mut halves[usize::from(i as u32 >= at)];
+            builder
+                .append(r.timestamp(), r.key(), r.value(), &headers)
+                .ok()?;
+        }
+        let [mut head, mut tail] = halves;
+        Some((head.finish().ok()?, tail.finish().ok()?, at))
     }
 }
 
@@ -82,6 +178,8 @@ pub(crate) struct Accumulator {
     topics: HashMap<Arc<str>, Vec<PartitionQueue>>,
     compression: Compression,
     batch_size: usize,
+    /// `buffer.memory` bytes of batches that failed to close, for the producer to give back.
+    released: usize,
 }
 
 impl Accumulator {
@@ -90,7 +188,14 @@ impl Accumulator {
             topics: HashMap::new(),
             compression,
             batch_size,
+            released: 0,
         }
+    }
+
+    /// Takes the `buffer.memory` bytes of batches that failed while closing (their records
+    /// failed with them): the caller returns them to the semaphore.
+    pub(crate) fn take_released(&mut self) -> usize {
+        std::mem::take(&mut self.released)
     }
 
     fn queue(&mut self, topic: &str, partition: i32) -> (Arc<str>, &mut PartitionQueue) {
@@ -159,10 +264,11 @@ impl Accumulator {
         let (name, q) = self.queue(topic, partition);
         let tp: Tp = (name, partition);
         let mut wake_sender = false;
+        let mut released = 0;
         if let Some(open) = &q.open {
             let size = open.builder.uncompressed_size();
             if size > 0 && size + memory > batch_size {
-                Self::close_open(&tp, q);
+                released += Self::close_open(&tp, q);
                 wake_sender = true;
             }
         }
@@ -176,13 +282,17 @@ impl Accumulator {
             });
             wake_sender = true;
         }
-        let open = q.open.as_mut().expect("opened above");
-        open.builder
-            .append(timestamp, key, value, headers)
-            .map_err(|e| Error::Protocol {
+        let Some(open) = q.open.as_mut() else {
+            self.released += released;
+            return Err(Error::Closed);
+        };
+        if let Err(e) = open.builder.append(timestamp, key, value, headers) {
+            self.released += released;
+            return Err(Error::Protocol {
                 broker: format!("partition {}-{}", tp.0, tp.1),
                 source: e.into(),
-            })?;
+            });
+        }
         let delivery = DeliveryFuture {
             result: open.completer.result(),
             index: open.records,
@@ -191,18 +301,22 @@ impl Accumulator {
         open.records += 1;
         open.memory += memory;
         if open.builder.uncompressed_size() >= batch_size {
-            Self::close_open(&tp, q);
+            released += Self::close_open(&tp, q);
             wake_sender = true;
         }
+        self.released += released;
         Ok(Appended {
             delivery,
             wake_sender,
         })
     }
 
-    fn close_open(tp: &Tp, q: &mut PartitionQueue) {
+    /// Closes the partition's open batch. Returns the `buffer.memory` bytes to give back when
+    /// the batch could not be finished (its records fail).
+    #[must_use]
+    fn close_open(tp: &Tp, q: &mut PartitionQueue) -> usize {
         let Some(mut open) = q.open.take() else {
-            return;
+            return 0;
         };
         match open.builder.finish() {
             Ok(data) => q.closed.push_back(ProducerBatch {
@@ -215,6 +329,7 @@ impl Accumulator {
                 last_error: None,
                 stamp: None,
                 memory: open.memory,
+                maybe_written: false,
             }),
             Err(e) => {
                 let msg = e.to_string();
@@ -223,8 +338,10 @@ impl Accumulator {
                         name: "record".to_owned(),
                         reason: msg.clone(),
                     }));
+                return open.memory;
             }
         }
+        0
     }
 
     fn each_queue(&mut self) -> impl Iterator<Item = (Tp, &mut PartitionQueue)> {
@@ -248,6 +365,7 @@ impl Accumulator {
     ) -> (Vec<ProducerBatch>, Option<Instant>) {
         let mut ready = Vec::new();
         let mut next: Option<Instant> = None;
+        let mut released = 0;
         for (tp, q) in self.each_queue() {
             if q.in_flight {
                 continue;
@@ -256,7 +374,7 @@ impl Accumulator {
                 if let Some(open) = &q.open {
                     let due = open.created + linger;
                     if force || due <= now {
-                        Self::close_open(&tp, q);
+                        released += Self::close_open(&tp, q);
                     } else {
                         next = Some(next.map_or(due, |n| n.min(due)));
                     }
@@ -276,6 +394,7 @@ impl Accumulator {
                 ready.push(batch);
             }
         }
+        self.released += released;
         (ready, next)
     }
 
@@ -313,9 +432,10 @@ impl Accumulator {
         timeout: std::time::Duration,
     ) -> Vec<ProducerBatch> {
         let mut expired = Vec::new();
+        let mut released = 0;
         for (tp, q) in self.each_queue() {
             if q.open.as_ref().is_some_and(|o| o.created + timeout <= now) {
-                Self::close_open(&tp, q);
+                released += Self::close_open(&tp, q);
             }
             while q.closed.front().is_some_and(|b| b.created + timeout <= now) {
                 if let Some(b) = q.closed.pop_front() {
@@ -323,16 +443,19 @@ impl Accumulator {
                 }
             }
         }
+        self.released += released;
         expired
     }
 
     /// Takes every batch not in flight, open or closed (a transaction abort fails them).
     pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
+        let mut released = 0;
         for (tp, q) in self.each_queue() {
-            Self::close_open(&tp, q);
+            released += Self::close_open(&tp, q);
             out.extend(q.closed.drain(..));
         }
+        self.released += released;
         out
     }
 }
@@ -340,7 +463,6 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use laminar_kafka_protocol::record::{DecodeOptions, RecordBatch};
     use std::time::Duration;
 
     fn values(batch: &ProducerBatch) -> Vec<u8> {
@@ -454,5 +576,88 @@ mod tests {
             .delivery;
         drop(acc);
         assert!(matches!(f.await, Err(Error::Closed)));
+    }
+
+    #[test]
+    fn a_batch_that_fails_to_close_gives_its_memory_back() {
+        let mut acc = Accumulator::new(Compression::None, 1 << 20);
+        acc.append("t", 0, 1, None, Some(b"x"), &[], 40).unwrap();
+        // A builder that cannot finish (here: empty) while its records hold 40 bytes.
+        let (_, q) = acc.queue("t", 0);
+        if let Some(open) = q.open.as_mut() {
+            open.builder = BatchBuilder::new(Compression::None);
+        }
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        assert!(ready.is_empty());
+        assert_eq!(acc.take_released(), 40, "the failed batch's buffer.memory");
+        assert_eq!(acc.take_released(), 0);
+        assert!(acc.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_split_batch_keeps_order_sequences_and_memory() {
+        let mut acc = Accumulator::new(Compression::Lz4, 1 << 20);
+        let futures: Vec<_> = (0..5u8)
+            .map(|i| {
+                acc.append(
+                    "t",
+                    0,
+                    100 + i64::from(i),
+                    None,
+                    Some(&[i]),
+                    &[("h", Some(b"v"))],
+                    10,
+                )
+                .unwrap()
+                .delivery
+            })
+            .collect();
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        let mut batch = ready.into_iter().next().unwrap();
+        let identity = super::super::idempotence::ProducerIdentity { id: 7, epoch: 3 };
+        let stamp = super::super::idempotence::Stamp {
+            identity,
+            base_sequence: 40,
+            record_count: 5,
+        };
+        batch.data = super::super::idempotence::stamp(batch.data, stamp, true);
+        batch.stamp = Some(stamp);
+        let (head, tail) = batch.split();
+        let tail = tail.unwrap();
+        assert_eq!((values(&head), values(&tail)), (vec![0, 1], vec![2, 3, 4]));
+        assert_eq!((head.memory, tail.memory), (20, 30));
+        for (half, base, count) in [(&head, 40, 2), (&tail, 42, 3)] {
+            let decoded =
+                RecordBatch::decode(half.data.clone(), &DecodeOptions::default()).unwrap();
+            assert_eq!(decoded.base_sequence(), base);
+            assert_eq!(decoded.producer_id(), 7);
+            assert_eq!(decoded.producer_epoch(), 3);
+            assert!(decoded.is_transactional());
+            assert_eq!(decoded.compression(), Compression::Lz4);
+            assert_eq!(
+                half.stamp.map(|s| (s.base_sequence, s.record_count)),
+                Some((base, count))
+            );
+            let r = decoded.records().unwrap();
+            let first = r.iter().next().unwrap().unwrap();
+            assert_eq!(first.headers().next().unwrap().key(), b"h");
+        }
+        let (tail_head, tail_tail) = tail.split();
+        let tail_tail = tail_tail.unwrap();
+        let (single, none) = tail_head.split();
+        assert!(none.is_none());
+        assert_eq!(values(&single), vec![2], "one record cannot be split");
+        head.succeed(10, None);
+        single.succeed(20, None);
+        tail_tail.succeed(30, None);
+        let mut got = Vec::new();
+        for f in futures {
+            let md = f.await.unwrap();
+            got.push((md.offset, md.timestamp));
+        }
+        assert_eq!(
+            got,
+            vec![(10, 100), (11, 101), (20, 102), (30, 103), (31, 104)]
+        );
     }
 }

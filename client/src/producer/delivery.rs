@@ -24,6 +24,13 @@ enum Outcome {
         log_append_time: Option<i64>,
     },
     Failed(ErrorFactory),
+    /// The batch was split (MESSAGE_TOO_LARGE): records before `at` continue in `head`, the
+    /// others in `tail` at `index - at`.
+    Split {
+        at: u32,
+        head: Arc<BatchResult>,
+        tail: Arc<BatchResult>,
+    },
 }
 
 /// The outcome of one batch, shared by the futures of its records.
@@ -64,6 +71,10 @@ impl BatchResult {
         self.complete(Outcome::Failed(error));
     }
 
+    fn split(&self, at: u32, head: Arc<BatchResult>, tail: Arc<BatchResult>) {
+        self.complete(Outcome::Split { at, head, tail });
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.outcome.get().is_some()
     }
@@ -95,6 +106,12 @@ impl Completer {
 
     pub(crate) fn fail(&self, error: ErrorFactory) {
         self.0.fail(error);
+    }
+
+    /// Hands the records over to two batches: those before `at` to `head` (same index), the
+    /// others to `tail` (index - `at`).
+    pub(crate) fn split(&self, at: u32, head: &Completer, tail: &Completer) {
+        self.0.split(at, head.0.clone(), tail.0.clone());
     }
 }
 
@@ -142,6 +159,21 @@ impl DeliveryFuture {
                 timestamp: log_append_time.unwrap_or(self.timestamp),
             }),
             Outcome::Failed(make) => Err(make()),
+            // `poll` follows a split before it resolves.
+            Outcome::Split { .. } => Err(Error::Closed),
+        }
+    }
+
+    /// Follows splits to the batch that holds this record now.
+    fn follow(&mut self) {
+        while let Some(Outcome::Split { at, head, tail }) = self.result.outcome.get() {
+            let next = if self.index < *at {
+                head.clone()
+            } else {
+                self.index -= *at;
+                tail.clone()
+            };
+            self.result = next;
         }
     }
 }
@@ -150,22 +182,23 @@ impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(outcome) = self.result.outcome.get() {
-            return Poll::Ready(self.resolve(outcome));
-        }
-        {
-            let mut wakers = self.result.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            // Check again under the lock: `complete` sets the outcome before taking the wakers.
-            if self.result.outcome.get().is_none() {
-                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    wakers.push(cx.waker().clone());
-                }
-                return Poll::Pending;
+        let this = self.get_mut();
+        loop {
+            this.follow();
+            if let Some(outcome) = this.result.outcome.get() {
+                return Poll::Ready(this.resolve(outcome));
             }
-        }
-        match self.result.outcome.get() {
-            Some(outcome) => Poll::Ready(self.resolve(outcome)),
-            None => Poll::Pending,
+            {
+                let mut wakers = this.result.wakers.lock().unwrap_or_else(|e| e.into_inner());
+                // Check again under the lock: `complete` sets the outcome before taking the
+                // wakers.
+                if this.result.outcome.get().is_none() {
+                    if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                        wakers.push(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+            }
         }
     }
 }
@@ -226,5 +259,34 @@ mod tests {
         let f = future(&result, 0);
         drop(result);
         assert!(matches!(f.await, Err(Error::Closed)));
+    }
+
+    #[tokio::test]
+    async fn records_of_a_split_batch_follow_their_half() {
+        let whole = Completer::new("t".into(), 2);
+        let futures: Vec<_> = (0..5).map(|i| future(&whole, i)).collect();
+        let (head, tail) = (Completer::new("t".into(), 2), Completer::new("t".into(), 2));
+        whole.split(2, &head, &tail);
+        drop(whole);
+        // The tail splits again before anything is written.
+        let (tail_head, tail_tail) = (Completer::new("t".into(), 2), Completer::new("t".into(), 2));
+        tail.split(1, &tail_head, &tail_tail);
+        head.succeed(10, None);
+        tail_head.succeed(20, None);
+        tail_tail.fail(Arc::new(|| Error::Closed));
+        let mut out = Vec::new();
+        for f in futures {
+            out.push(f.await.map(|m| (m.offset, m.timestamp)).ok());
+        }
+        assert_eq!(
+            out,
+            vec![
+                Some((10, 100)),
+                Some((11, 101)),
+                Some((20, 102)),
+                None,
+                None
+            ]
+        );
     }
 }

@@ -7,10 +7,12 @@
 //! - a batch gets its sequence numbers when it is first sent, and keeps them across retries, so
 //!   that a retry of a batch the broker already wrote is recognised as a duplicate;
 //! - sequences wrap from `i32::MAX` to 0, as the broker expects;
+//! - a batch that certainly did not reach the log (rejected, dropped before it was sent) gives
+//!   its sequence numbers back when it was its partition's last;
 //! - after an error that leaves the broker's view of the sequence unknown (UNKNOWN_PRODUCER_ID,
 //!   OUT_OF_ORDER_SEQUENCE_NUMBER, a batch whose outcome is unknown after its delivery timeout)
-//!   the epoch is bumped (KIP-360): every partition starts again at sequence 0 under the new
-//!   epoch, and batches still queued are stamped again before they are sent.
+//!   the epoch is bumped (KIP-360): each partition starts again at sequence 0 under the new
+//!   epoch once its batches of the old epoch are resolved.
 
 use std::collections::HashMap;
 
@@ -43,10 +45,28 @@ impl ProducerIdentity {
 }
 
 /// Identity and per-partition sequences of an idempotent producer.
+///
+/// Each partition's sequences belong to one producer id and epoch. After a new identity (an
+/// epoch bump, KIP-360, or a new producer id) a partition moves to it, and restarts at sequence
+/// 0, only once every batch stamped with its old identity is resolved (written, failed, or
+/// known to be lost): a batch queued for retry after an unknown outcome keeps its old stamp, so
+/// the broker can recognise it as a duplicate, and nothing newer is stamped on its partition
+/// until it is resolved. That is what the Java client does (`maybeUpdateProducerIdAndEpoch`).
 #[derive(Debug, Default)]
 pub(crate) struct Sequences {
     identity: Option<ProducerIdentity>,
-    next: HashMap<Tp, i32>,
+    partitions: HashMap<Tp, PartitionSequence>,
+}
+
+/// One partition's sequence state.
+#[derive(Debug, Clone, Copy)]
+struct PartitionSequence {
+    /// The identity the partition's sequences belong to.
+    identity: ProducerIdentity,
+    /// The sequence of the next batch.
+    next: i32,
+    /// Batches stamped with `identity` and not resolved yet (in flight or queued for retry).
+    unresolved: u32,
 }
 
 /// The stamp a batch was sent with.
@@ -54,6 +74,20 @@ pub(crate) struct Sequences {
 pub(crate) struct Stamp {
     pub(crate) identity: ProducerIdentity,
     pub(crate) base_sequence: i32,
+    /// The number of records (sequence numbers) the stamp covers.
+    pub(crate) record_count: i32,
+}
+
+/// How a stamped batch left the producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// The broker wrote it (or reported it as a duplicate of a batch it wrote).
+    Written,
+    /// It certainly did not reach the log: its sequence numbers can be given again.
+    NotWritten,
+    /// It may or may not have been written (timeout, cut connection), or the broker's sequence
+    /// state for the partition is not ours (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID).
+    Unknown,
 }
 
 impl Sequences {
@@ -61,10 +95,12 @@ impl Sequences {
         self.identity
     }
 
-    /// Takes a new identity (from InitProducerId, or a bump): every partition starts at 0.
+    /// Takes a new identity (from InitProducerId, EndTxn v5, or a bump). Each partition restarts
+    /// at 0 under it once its batches of the old identity are resolved.
     pub(crate) fn set_identity(&mut self, identity: ProducerIdentity) {
         self.identity = Some(identity);
-        self.next.clear();
+        // Partitions with nothing unresolved need no memory of the old identity.
+        self.partitions.retain(|_, p| p.unresolved > 0);
     }
 
     /// The local epoch bump of KIP-360: the same producer id with the next epoch, when the
@@ -80,19 +116,81 @@ impl Sequences {
     /// Forgets the identity, so that the next batch waits for InitProducerId.
     pub(crate) fn reset(&mut self) {
         self.identity = None;
-        self.next.clear();
+        self.partitions.retain(|_, p| p.unresolved > 0);
     }
 
-    /// Assigns `record_count` sequence numbers of `tp` to a batch.
+    /// Assigns `record_count` sequence numbers of `tp` to a batch. `None` when there is no
+    /// identity yet, or when the partition still has batches of an older identity to resolve
+    /// (the batch waits).
     pub(crate) fn assign(&mut self, tp: &Tp, record_count: i32) -> Option<Stamp> {
         let identity = self.identity?;
-        let next = self.next.entry(tp.clone()).or_insert(0);
-        let base_sequence = *next;
-        *next = wrapping_add(base_sequence, record_count);
+        let p = match self.partitions.get_mut(tp) {
+            Some(p) => p,
+            None => self
+                .partitions
+                .entry(tp.clone())
+                .or_insert(PartitionSequence {
+                    identity,
+                    next: 0,
+                    unresolved: 0,
+                }),
+        };
+        if p.identity != identity {
+            if p.unresolved > 0 {
+                return None;
+            }
+            *p = PartitionSequence {
+                identity,
+                next: 0,
+                unresolved: 0,
+            };
+        }
+        let base_sequence = p.next;
+        p.next = wrapping_add(base_sequence, record_count);
+        p.unresolved += 1;
         Some(Stamp {
             identity,
             base_sequence,
+            record_count,
         })
+    }
+
+    /// A stamped batch was split in `parts` batches that keep its sequence range between them
+    /// (MESSAGE_TOO_LARGE): `parts - 1` more batches to resolve.
+    pub(crate) fn split(&mut self, tp: &Tp, stamp: Stamp, parts: u32) {
+        if let Some(p) = self.partitions.get_mut(tp) {
+            if p.identity == stamp.identity {
+                p.unresolved += parts.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A stamped batch is resolved. Returns `true` when the partition's sequences are no longer
+    /// known (its outcome is unknown, or a batch that did not reach the log leaves a gap before
+    /// later batches): the epoch must be bumped. A batch that did not reach the log and was
+    /// the partition's last gives its sequence numbers back.
+    pub(crate) fn resolve(&mut self, tp: &Tp, stamp: Stamp, how: Resolution) -> bool {
+        let Some(p) = self
+            .partitions
+            .get_mut(tp)
+            .filter(|p| p.identity == stamp.identity)
+        else {
+            // Of an identity already left behind: nothing of ours depends on it.
+            return false;
+        };
+        p.unresolved = p.unresolved.saturating_sub(1);
+        match how {
+            Resolution::Written => false,
+            Resolution::Unknown => true,
+            Resolution::NotWritten => {
+                if p.next == wrapping_add(stamp.base_sequence, stamp.record_count) {
+                    p.next = stamp.base_sequence;
+                    false
+                } else {
+                    true
+                }
+            }
+        }
     }
 }
 
@@ -149,21 +247,35 @@ mod tests {
         assert_eq!(wrapping_add(7, 3), 10);
     }
 
+    fn tp(p: i32) -> Tp {
+        ("t".into(), p)
+    }
+
     #[test]
     fn each_partition_counts_from_zero_and_a_new_identity_restarts() {
         let mut s = Sequences::default();
-        let a: Tp = ("t".into(), 0);
-        let b: Tp = ("t".into(), 1);
+        let (a, b) = (tp(0), tp(1));
         assert!(s.assign(&a, 3).is_none(), "no identity yet");
         s.set_identity(ProducerIdentity { id: 9, epoch: 0 });
-        assert_eq!(s.assign(&a, 3).unwrap().base_sequence, 0);
-        assert_eq!(s.assign(&a, 2).unwrap().base_sequence, 3);
-        assert_eq!(s.assign(&b, 1).unwrap().base_sequence, 0);
+        let a0 = s.assign(&a, 3).unwrap();
+        let a1 = s.assign(&a, 2).unwrap();
+        assert_eq!((a0.base_sequence, a1.base_sequence), (0, 3));
+        let b0 = s.assign(&b, 1).unwrap();
+        assert_eq!(b0.base_sequence, 0);
+        assert!(!s.resolve(&b, b0, Resolution::Written));
         let bumped = s.bumped().unwrap();
         assert_eq!(bumped, ProducerIdentity { id: 9, epoch: 1 });
         s.set_identity(bumped);
-        let stamp = s.assign(&a, 1).unwrap();
-        assert_eq!((stamp.identity.epoch, stamp.base_sequence), (1, 0));
+        // `b` has nothing unresolved: it moves to the new epoch at once.
+        let b1 = s.assign(&b, 1).unwrap();
+        assert_eq!((b1.identity.epoch, b1.base_sequence), (1, 0));
+        // `a` still has two batches of epoch 0 to resolve.
+        assert!(s.assign(&a, 1).is_none());
+        assert!(!s.resolve(&a, a0, Resolution::Written));
+        assert!(s.assign(&a, 1).is_none());
+        assert!(!s.resolve(&a, a1, Resolution::Written));
+        let a2 = s.assign(&a, 1).unwrap();
+        assert_eq!((a2.identity.epoch, a2.base_sequence), (1, 0));
         s.set_identity(ProducerIdentity {
             id: 9,
             epoch: i16::MAX - 1,
@@ -172,6 +284,64 @@ mod tests {
             s.bumped().is_none(),
             "epoch exhausted: a new producer id is needed"
         );
+    }
+
+    #[test]
+    fn a_batch_that_never_reached_the_log_gives_its_sequences_back() {
+        let mut s = Sequences::default();
+        let a = tp(0);
+        s.set_identity(ProducerIdentity { id: 1, epoch: 0 });
+        let first = s.assign(&a, 4).unwrap();
+        assert!(!s.resolve(&a, first, Resolution::Written));
+        // Failed AddPartitionsToTxn, a rejected batch, a batch dropped by an abort: the next
+        // batch takes the same sequence, or the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER.
+        let lost = s.assign(&a, 3).unwrap();
+        assert_eq!(lost.base_sequence, 4);
+        assert!(
+            !s.resolve(&a, lost, Resolution::NotWritten),
+            "no bump needed"
+        );
+        assert_eq!(s.assign(&a, 2).unwrap().base_sequence, 4);
+    }
+
+    #[test]
+    fn a_gap_before_later_batches_or_an_unknown_outcome_asks_for_a_bump() {
+        let mut s = Sequences::default();
+        let a = tp(0);
+        s.set_identity(ProducerIdentity { id: 1, epoch: 0 });
+        let first = s.assign(&a, 2).unwrap();
+        let second = s.assign(&a, 2).unwrap();
+        assert!(
+            s.resolve(&a, first, Resolution::NotWritten),
+            "the second batch's sequences follow a gap now"
+        );
+        assert!(s.resolve(&a, second, Resolution::Unknown));
+        // A stamp of an identity already left behind changes nothing.
+        s.set_identity(ProducerIdentity { id: 1, epoch: 1 });
+        assert!(!s.resolve(&a, first, Resolution::Unknown));
+    }
+
+    #[test]
+    fn a_split_batch_keeps_its_range_and_resolves_part_by_part() {
+        let mut s = Sequences::default();
+        let a = tp(0);
+        s.set_identity(ProducerIdentity { id: 1, epoch: 0 });
+        let whole = s.assign(&a, 10).unwrap();
+        s.split(&a, whole, 2);
+        s.set_identity(ProducerIdentity { id: 1, epoch: 1 });
+        let head = Stamp {
+            record_count: 5,
+            ..whole
+        };
+        let tail = Stamp {
+            base_sequence: 5,
+            record_count: 5,
+            ..whole
+        };
+        assert!(!s.resolve(&a, head, Resolution::Written));
+        assert!(s.assign(&a, 1).is_none(), "the tail is not resolved yet");
+        assert!(!s.resolve(&a, tail, Resolution::Written));
+        assert_eq!(s.assign(&a, 1).unwrap().identity.epoch, 1);
     }
 
     #[test]
@@ -186,6 +356,7 @@ mod tests {
             Stamp {
                 identity: ProducerIdentity { id: 4242, epoch: 7 },
                 base_sequence: 100,
+                record_count: 2,
             },
             true,
         );
@@ -200,6 +371,7 @@ mod tests {
             Stamp {
                 identity: ProducerIdentity::NONE,
                 base_sequence: -1,
+                record_count: 2,
             },
             false,
         );

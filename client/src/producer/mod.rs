@@ -181,6 +181,14 @@ impl Shared {
         self.has_fatal.store(true, Ordering::Release);
     }
 
+    /// Returns to `buffer.memory` what batches that failed to close held.
+    pub(crate) fn give_back_released(&self) {
+        let released = self.acc().take_released();
+        if released > 0 {
+            self.memory.add_permits(released);
+        }
+    }
+
     pub(crate) fn is_idle(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) == 0 && self.acc().is_empty()
     }
@@ -364,6 +372,7 @@ impl Producer {
             &headers,
             size,
         );
+        self.shared.give_back_released();
         match appended {
             Ok(appended) => {
                 if appended.wake_sender {
@@ -508,8 +517,12 @@ impl Producer {
         let txn = self.txn("abort_transaction")?;
         txn.start_abort()?;
         let unsent = self.shared.acc().take_unsent();
+        self.shared.give_back_released();
         for b in unsent {
             self.shared.memory.add_permits(b.memory);
+            // Never sent in this attempt: sequences go back (or the epoch is bumped for a
+            // retry that may have been written).
+            sender::resolve(&self.shared, &b, idempotence::Resolution::NotWritten);
             b.fail_with(Error::TransactionAbortable {
                 message: "the transaction was aborted".to_owned(),
             });

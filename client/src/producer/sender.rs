@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::accumulator::{ProducerBatch, Tp};
-use super::idempotence::{ProducerIdentity, record_count, stamp};
+use super::idempotence::{ProducerIdentity, Resolution, Sequences, stamp};
 use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -59,9 +59,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         for b in expired {
             // Not in flight: its partition's in-flight flag is not ours to clear.
             release(&shared, &b);
-            if b.stamp.is_some() {
-                outcome_unknown(&shared, "a batch expired after it was sent");
-            }
+            resolve(&shared, &b, Resolution::NotWritten);
             let error = Error::DeliveryTimeout {
                 topic: b.tp.0.to_string(),
                 partition: b.tp.1,
@@ -73,12 +71,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
         let mut can_send = true;
         if shared.idempotent {
-            if shared.needs_bump.load(Ordering::Acquire)
-                && requests.is_empty()
-                && held_back.is_empty()
-                && shared.txn.is_none()
-            {
-                // KIP-360: a new epoch once nothing is in flight; every partition restarts at 0.
+            if shared.needs_bump.load(Ordering::Acquire) && shared.txn.is_none() {
+                // KIP-360: a new epoch at once, even with requests in flight (waiting for none
+                // in flight can starve). Each partition moves to it, at sequence 0, once its
+                // batches of the old epoch are resolved; until then those keep their stamps.
                 let mut seq = shared.sequences();
                 match seq.bumped() {
                     Some(next) => seq.set_identity(next),
@@ -127,21 +123,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let soon = now + config.retry_backoff;
             (Vec::new(), Some(soon))
         };
+        shared.give_back_released();
         ready.append(&mut held_back);
-
-        if shared.idempotent && !ready.is_empty() {
-            let transactional = shared.txn.is_some();
-            let mut seq = shared.sequences();
-            let identity = seq.identity();
-            for b in ready.iter_mut() {
-                if b.stamp.map(|s| s.identity) != identity {
-                    if let Some(st) = seq.assign(&b.tp, record_count(&b.data)) {
-                        b.data = stamp(std::mem::take(&mut b.data), st, transactional);
-                        b.stamp = Some(st);
-                    }
-                }
-            }
-        }
 
         if let Some(txn) = &shared.txn {
             let tps: Vec<Tp> = ready.iter().map(|b| b.tp.clone()).collect();
@@ -152,10 +135,24 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 if let Err(e) = txn.add_partitions(&shared, &missing).await {
                     let error = txn_failure(e.is_fatal(), &e.to_string());
                     for b in ready.drain(..) {
-                        release(&shared, &b);
-                        shared.acc().done(&b.tp);
-                        b.fail_with(error.duplicate());
+                        // Not sent: batches stamped before (retries) give their sequences back.
+                        finish_failed(&shared, b, Some(error.duplicate()));
                     }
+                }
+            }
+        }
+
+        if shared.idempotent && !ready.is_empty() {
+            let transactional = shared.txn.is_some();
+            let (stamped, waiting) = stamp_ready(&mut shared.sequences(), ready, transactional);
+            ready = stamped;
+            if !waiting.is_empty() {
+                let soon = now + config.retry_backoff;
+                next_due = Some(next_due.map_or(soon, |n| n.min(soon)));
+                let mut acc = shared.acc();
+                for mut b in waiting.into_iter().rev() {
+                    b.retry_at = Some(soon);
+                    acc.requeue(b);
                 }
             }
         }
@@ -240,6 +237,51 @@ pub(super) async fn run(shared: Arc<Shared>) {
     }
 }
 
+/// Stamps the batches that have no stamp yet with the next sequences of their partitions.
+/// A batch that already has one keeps it, whatever the current epoch: it may have been written
+/// (a retry after a timeout or a cut connection), and only the same producer id, epoch and
+/// sequence let the broker recognise it as a duplicate. Returns the batches to send and those
+/// that must wait (their partition still has batches of an older epoch to resolve).
+pub(super) fn stamp_ready(
+    seq: &mut Sequences,
+    ready: Vec<ProducerBatch>,
+    transactional: bool,
+) -> (Vec<ProducerBatch>, Vec<ProducerBatch>) {
+    let mut send = Vec::with_capacity(ready.len());
+    let mut waiting = Vec::new();
+    for mut b in ready {
+        if b.stamp.is_none() {
+            match seq.assign(&b.tp, b.record_count()) {
+                Some(st) => {
+                    b.data = stamp(std::mem::take(&mut b.data), st, transactional);
+                    b.stamp = Some(st);
+                }
+                None => {
+                    waiting.push(b);
+                    continue;
+                }
+            }
+        }
+        send.push(b);
+    }
+    (send, waiting)
+}
+
+/// Settles a stamped batch's sequences as it leaves the producer; asks for an epoch bump when
+/// its partition's sequences are no longer known.
+pub(super) fn resolve(shared: &Shared, batch: &ProducerBatch, how: Resolution) {
+    let Some(stamp) = batch.stamp else {
+        return;
+    };
+    let how = match how {
+        Resolution::NotWritten if batch.maybe_written => Resolution::Unknown,
+        other => other,
+    };
+    if shared.sequences().resolve(&batch.tp, stamp, how) {
+        outcome_unknown(shared, "a batch's outcome is unknown");
+    }
+}
+
 /// The error a record of a transactional (or fenced idempotent) producer gets.
 fn txn_failure(fatal: bool, message: &str) -> Error {
     if fatal {
@@ -267,8 +309,10 @@ fn outcome_unknown(shared: &Shared, why: &str) {
 /// Fails every batch not yet sent.
 fn fail_unsent(shared: &Shared, message: &str) {
     let unsent = shared.acc().take_unsent();
+    shared.give_back_released();
     for b in unsent {
         release(shared, &b);
+        resolve(shared, &b, Resolution::NotWritten);
         b.fail_with(Error::ProducerFatal {
             message: message.to_owned(),
         });
@@ -315,8 +359,11 @@ fn release(shared: &Shared, batch: &ProducerBatch) {
     shared.memory.add_permits(batch.memory);
 }
 
+/// Fails a batch that was taken for sending: its memory, its partition's turn and its
+/// sequences go back (a batch that may have been written asks for an epoch bump instead).
 fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
     release(shared, &batch);
+    resolve(shared, &batch, Resolution::NotWritten);
     shared.acc().done(&batch.tp);
     let error = error.unwrap_or_else(|| Error::DeliveryTimeout {
         topic: batch.tp.0.to_string(),
@@ -330,9 +377,6 @@ fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
 fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
     let config = shared.cluster.config();
     if batch.created.elapsed() >= config.delivery_timeout {
-        if batch.stamp.is_some() {
-            outcome_unknown(shared, "a batch's delivery timed out after it was sent");
-        }
         batch.last_error = Some(reason);
         finish_failed(shared, batch, None);
         return;
@@ -345,13 +389,14 @@ fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
 
 async fn settle(shared: &Arc<Shared>, result: RequestResult) {
     let mut refresh: Vec<String> = Vec::new();
-    for (batch, settled) in result.batches {
+    for (mut batch, settled) in result.batches {
         match settled {
             Settled::Ok {
                 base_offset,
                 log_append_time,
             } => {
                 release(shared, &batch);
+                resolve(shared, &batch, Resolution::Written);
                 shared.acc().done(&batch.tp);
                 batch.succeed(base_offset, log_append_time);
             }
@@ -360,11 +405,17 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                     && e.kafka_code().is_some_and(|c| matches!(c.code(), 45 | 59)) =>
             {
                 // OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID: the broker's sequence
-                // state is not ours. Idempotent: new epoch, then retry. Transactional: the
-                // transaction must abort (the abort bumps the epoch).
+                // state is not ours. Idempotent: new epoch, then retry under it (the broker
+                // did not write this batch). Transactional: the transaction must abort (the
+                // abort bumps the epoch).
+                resolve(shared, &batch, Resolution::Unknown);
                 shared.needs_bump.store(true, Ordering::Release);
                 match &shared.txn {
-                    None => retry_later(shared, batch, e.to_string()),
+                    None => {
+                        batch.stamp = None;
+                        batch.maybe_written = false;
+                        retry_later(shared, batch, e.to_string());
+                    }
                     Some(txn) => {
                         txn.fail_abortable(e.to_string());
                         finish_failed(shared, batch, Some(txn_failure(false, &e.to_string())));
@@ -379,15 +430,42 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                 shared.set_fatal(message.clone());
                 finish_failed(shared, batch, Some(txn_failure(true, &message)));
             }
+            Settled::Fail(e) if e.kafka_code().is_some_and(|c| c.code() == 10) => {
+                // MESSAGE_TOO_LARGE: nothing was written; split the batch in two and send
+                // both halves, first to last, in the batch's place (as the Java client does).
+                // A single record too large fails.
+                match batch.split() {
+                    (head, Some(tail)) => {
+                        if let Some(st) = head.stamp {
+                            shared.sequences().split(&head.tp, st, 2);
+                        }
+                        let mut acc = shared.acc();
+                        acc.requeue(tail);
+                        acc.requeue(head);
+                    }
+                    (batch, None) => {
+                        if let Some(txn) = &shared.txn {
+                            txn.fail_abortable(e.to_string());
+                        }
+                        finish_failed(shared, batch, Some(e));
+                    }
+                }
+            }
             Settled::Retry(e) => {
                 if e.kafka_code().is_none_or(|c| c.needs_metadata_refresh()) {
                     refresh.push(batch.tp.0.to_string());
+                }
+                if outcome_may_be_written(&e) {
+                    batch.maybe_written = true;
                 }
                 retry_later(shared, batch, e.to_string());
             }
             Settled::Fail(e) => {
                 if let Some(txn) = &shared.txn {
                     txn.fail_abortable(e.to_string());
+                }
+                if outcome_may_be_written(&e) {
+                    batch.maybe_written = true;
                 }
                 finish_failed(shared, batch, Some(e));
             }
@@ -400,6 +478,16 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
         let _ = shared.cluster.refresh_metadata(&topics).await;
     }
     shared.wake.notify_one();
+}
+
+/// Whether the broker may have written a batch whose attempt ended with `e`: no answer (a cut
+/// connection, a timeout), or REQUEST_TIMED_OUT / NOT_ENOUGH_REPLICAS_AFTER_APPEND (written by
+/// the leader, not replicated in time). Other broker errors reject the batch before the log.
+fn outcome_may_be_written(e: &Error) -> bool {
+    match e.kafka_code() {
+        Some(code) => matches!(code.code(), 7 | 20),
+        None => true,
+    }
 }
 
 async fn send_request(
@@ -566,4 +654,90 @@ async fn try_send(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::accumulator::Accumulator;
+    use super::*;
+    use laminar_kafka_protocol::record::{Compression, DecodeOptions, RecordBatch};
+    use std::time::Duration;
+
+    fn batch(acc: &mut Accumulator, partition: i32, records: usize) -> ProducerBatch {
+        for i in 0..records {
+            acc.append("t", partition, i as i64, None, Some(b"v"), &[], 1)
+                .unwrap();
+        }
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        let mut ready: Vec<_> = ready.into_iter().filter(|b| b.tp.1 == partition).collect();
+        assert_eq!(ready.len(), 1);
+        ready.remove(0)
+    }
+
+    fn header(b: &ProducerBatch) -> (i64, i16, i32) {
+        let d = RecordBatch::decode(b.data.clone(), &DecodeOptions::default()).unwrap();
+        (d.producer_id(), d.producer_epoch(), d.base_sequence())
+    }
+
+    /// The batch after stamping, and whether it must wait.
+    fn one(seq: &mut Sequences, b: ProducerBatch) -> (ProducerBatch, bool) {
+        let (mut send, mut waiting) = stamp_ready(seq, vec![b], false);
+        match send.pop() {
+            Some(b) => (b, false),
+            None => (waiting.remove(0), true),
+        }
+    }
+
+    #[test]
+    fn a_batch_retried_after_an_unknown_outcome_keeps_its_epoch_across_a_bump() {
+        let mut acc = Accumulator::new(Compression::None, 1 << 20);
+        let mut seq = Sequences::default();
+        seq.set_identity(ProducerIdentity { id: 5, epoch: 0 });
+        let a = one(&mut seq, batch(&mut acc, 0, 3)).0;
+        let b = one(&mut seq, batch(&mut acc, 1, 2)).0;
+        assert_eq!((header(&a), header(&b)), ((5, 0, 0), (5, 0, 0)));
+        // `a`'s connection was cut (queued for retry); `b` expired after it was sent: its
+        // outcome is unknown, so the epoch is bumped.
+        let mut a = a;
+        a.maybe_written = true;
+        acc.done(&b.tp);
+        assert!(seq.resolve(&b.tp, b.stamp.unwrap(), Resolution::Unknown));
+        let bumped = seq.bumped().unwrap();
+        seq.set_identity(bumped);
+        // The retry goes out exactly as it went before: if the broker wrote it, it answers
+        // DUPLICATE_SEQUENCE_NUMBER instead of writing the records twice.
+        let a = one(&mut seq, a).0;
+        assert_eq!(header(&a), (5, 0, 0), "the retry keeps epoch 0, sequence 0");
+        // `b`'s partition moves to the new epoch at once; `a`'s waits for `a`.
+        let b2 = one(&mut seq, batch(&mut acc, 1, 1)).0;
+        assert_eq!(header(&b2), (5, 1, 0));
+        acc.done(&a.tp);
+        let (a2, waits) = one(&mut seq, batch(&mut acc, 0, 1));
+        assert!(waits, "waits for the old epoch's batch");
+        assert!(a2.stamp.is_none());
+        assert!(!seq.resolve(&a.tp, a.stamp.unwrap(), Resolution::Written));
+        let a2 = one(&mut seq, a2).0;
+        assert_eq!(header(&a2), (5, 1, 0));
+    }
+
+    #[test]
+    fn only_answers_that_may_follow_a_write_count_as_unknown() {
+        let broker = |code: i16| Error::Broker {
+            api: "Produce",
+            code: KafkaCode::from_code(code).unwrap(),
+            context: None,
+            message: None,
+        };
+        assert!(outcome_may_be_written(&Error::ConnectionClosed {
+            broker: "b".to_owned(),
+            reason: None,
+        }));
+        assert!(outcome_may_be_written(&broker(7)), "REQUEST_TIMED_OUT");
+        assert!(outcome_may_be_written(&broker(20)));
+        assert!(
+            !outcome_may_be_written(&broker(6)),
+            "NOT_LEADER_OR_FOLLOWER"
+        );
+        assert!(!outcome_may_be_written(&broker(10)), "MESSAGE_TOO_LARGE");
+    }
 }
