@@ -54,6 +54,8 @@ struct FetchResult {
 pub(super) async fn run(shared: Arc<Shared>) {
     let mut in_flight: JoinSet<FetchResult> = JoinSet::new();
     let mut busy_leaders: Vec<i32> = Vec::new();
+    // Per broker, the partition that came first in the last fetch request sent to it.
+    let mut rotation: HashMap<i32, TopicPartition> = HashMap::new();
     loop {
         let notified = shared.wake_fetcher.notified();
         tokio::pin!(notified);
@@ -62,7 +64,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             return;
         }
         resolve_positions(&shared).await;
-        let next_wake = dispatch(&shared, &mut in_flight, &mut busy_leaders).await;
+        let next_wake = dispatch(&shared, &mut in_flight, &mut busy_leaders, &mut rotation).await;
         let sleep = async {
             match next_wake {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -190,6 +192,7 @@ async fn dispatch(
     shared: &Arc<Shared>,
     in_flight: &mut JoinSet<FetchResult>,
     busy_leaders: &mut Vec<i32>,
+    rotation: &mut HashMap<i32, TopicPartition>,
 ) -> Option<tokio::time::Instant> {
     let now = tokio::time::Instant::now();
     let mut next_wake: Option<tokio::time::Instant> = None;
@@ -206,7 +209,7 @@ async fn dispatch(
                 !p.paused
                     && p.pending.is_none()
                     && p.position.is_some()
-                    && !p.in_flight
+                    && p.in_flight.is_none()
                     && p.buffered.len() < 2
             })
             .map(|(tp, p)| (tp.clone(), p.fetch_position, p.generation))
@@ -249,15 +252,19 @@ async fn dispatch(
             }
         }
     }
-    for (leader, parts) in by_leader {
+    for (leader, mut parts) in by_leader {
         if busy_leaders.contains(&leader) {
             continue;
+        }
+        rotate_after(&mut parts, rotation.get(&leader));
+        if let Some(first) = parts.first() {
+            rotation.insert(leader, first.tp.clone());
         }
         {
             let mut state = shared.lock();
             for target in &parts {
                 if let Some(p) = state.partitions.get_mut(&target.tp) {
-                    p.in_flight = true;
+                    p.in_flight = Some(target.generation);
                 }
             }
         }
@@ -265,6 +272,47 @@ async fn dispatch(
         in_flight.spawn(fetch_from(shared.clone(), leader, parts));
     }
     next_wake
+}
+
+/// Rotates `parts` (sorted by partition) to start after `last_first`, the partition that came
+/// first in the previous request to the same broker. The broker fills a response in request
+/// order up to `fetch.max.bytes`, and only the first partition with data may return a batch
+/// larger than `max.partition.fetch.bytes`: without rotation a backlog on the first partition
+/// starves the others, and a large batch behind it stays partial forever (Java and librdkafka
+/// rotate too).
+fn rotate_after(parts: &mut [FetchTarget], last_first: Option<&TopicPartition>) {
+    let Some(last) = last_first else { return };
+    let start = parts.partition_point(|t| t.tp <= *last);
+    if start < parts.len() {
+        parts.rotate_left(start);
+    }
+}
+
+/// The topics of a fetch request, in the order of `parts` (a topic's partitions together,
+/// where its first partition stands).
+fn request_topics(parts: &[FetchTarget], partition_max_bytes: i32) -> Vec<FetchTopic> {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for t in parts {
+        let partition = FetchPartition::default()
+            .with_partition(t.tp.1)
+            .with_current_leader_epoch(t.leader_epoch)
+            .with_fetch_offset(t.offset)
+            .with_partition_max_bytes(partition_max_bytes);
+        match names.iter().position(|n| *n == t.tp.0) {
+            Some(i) => topics[i].partitions.push(partition),
+            None => {
+                names.push(t.tp.0.as_str());
+                topics.push(
+                    FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t.tp.0.clone())))
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(vec![partition]),
+                );
+            }
+        }
+    }
+    topics
 }
 
 async fn fetch_from(shared: Arc<Shared>, leader: i32, parts: Vec<FetchTarget>) -> FetchResult {
@@ -299,20 +347,6 @@ async fn fetch_once(
             source,
         })?;
     let use_ids = version >= 13;
-    let mut topics: BTreeMap<&str, (Uuid, Vec<FetchPartition>)> = BTreeMap::new();
-    for t in parts {
-        topics
-            .entry(t.tp.0.as_str())
-            .or_insert((t.topic_id, Vec::new()))
-            .1
-            .push(
-                FetchPartition::default()
-                    .with_partition(t.tp.1)
-                    .with_current_leader_epoch(t.leader_epoch)
-                    .with_fetch_offset(t.offset)
-                    .with_partition_max_bytes(config.max_partition_fetch_bytes),
-            );
-    }
     let request = FetchRequest::default()
         .with_max_wait_ms(config.fetch_max_wait.as_millis() as i32)
         .with_min_bytes(config.fetch_min_bytes)
@@ -321,17 +355,7 @@ async fn fetch_once(
         .with_rack_id(StrBytes::from_string(
             config.client_rack.clone().unwrap_or_default(),
         ))
-        .with_topics(
-            topics
-                .iter()
-                .map(|(name, (id, ps))| {
-                    FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string((*name).to_owned())))
-                        .with_topic_id(*id)
-                        .with_partitions(ps.clone())
-                })
-                .collect(),
-        );
+        .with_topics(request_topics(parts, config.max_partition_fetch_bytes));
     let response = conn.send_at(&request, version).await?;
     if let Some(code) = KafkaCode::from_code(response.error_code) {
         return Err(Error::Broker {
@@ -341,7 +365,10 @@ async fn fetch_once(
             message: None,
         });
     }
-    let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
+    let names_by_id: HashMap<Uuid, &str> = parts
+        .iter()
+        .map(|t| (t.topic_id, t.tp.0.as_str()))
+        .collect();
     let decode = DecodeOptions::default().with_verify_crc(config.check_crcs);
     let read_committed = config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
     let mut outcomes = Vec::new();
@@ -540,10 +567,14 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
     {
         let mut state = shared.lock();
         if let Some((parts, e)) = result.failed {
-            for (tp, _) in &parts {
+            for (tp, generation) in &parts {
                 if let Some(p) = state.partitions.get_mut(tp) {
-                    p.in_flight = false;
-                    p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                    if p.in_flight == Some(*generation) {
+                        p.in_flight = None;
+                    }
+                    if p.generation == *generation {
+                        p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                    }
                 }
                 refresh.push(tp.0.clone());
             }
@@ -557,9 +588,11 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
             let Some(p) = state.partitions.get_mut(&tp) else {
                 continue;
             };
-            p.in_flight = false;
+            if p.in_flight == Some(generation) {
+                p.in_flight = None;
+            }
             if p.generation != generation {
-                continue;
+                continue; // sent before a seek, or before the partition left and came back
             }
             match outcome {
                 Outcome::Data {
@@ -619,6 +652,166 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ClientConfig;
+    use crate::consumer::SeekTo;
+
+    fn test_consumer() -> Consumer {
+        Consumer::idle(ClientConfig::new("127.0.0.1:1").expect("config"))
+    }
+
+    fn records(tp: &TopicPartition, from: i64, until: i64) -> PartitionRecords {
+        PartitionRecords {
+            topic: tp.0.as_str().into(),
+            partition: tp.1,
+            batches: Vec::new(),
+            from,
+            until,
+        }
+    }
+
+    /// What the fetcher's dispatch does for one partition: marks its fetch in flight and
+    /// returns the generation the fetch carries.
+    fn send_fetch(consumer: &Consumer, tp: &TopicPartition) -> u64 {
+        let mut state = consumer.shared.lock();
+        let p = state.partitions.get_mut(tp).expect("assigned");
+        p.in_flight = Some(p.generation);
+        p.generation
+    }
+
+    fn data(tp: &TopicPartition, generation: u64, from: i64, until: i64) -> FetchResult {
+        FetchResult {
+            leader: 1,
+            outcomes: vec![(
+                tp.clone(),
+                generation,
+                Outcome::Data {
+                    records: Some(records(tp, from, until)),
+                    next_fetch: until,
+                    watermarks: PartitionWatermarks::default(),
+                },
+            )],
+            failed: None,
+        }
+    }
+
+    fn target(topic: &str, partition: i32) -> FetchTarget {
+        FetchTarget {
+            tp: (topic.to_owned(), partition),
+            offset: 0,
+            generation: 1,
+            leader_epoch: 0,
+            topic_id: Uuid::nil(),
+        }
+    }
+
+    fn order(parts: &[FetchTarget]) -> Vec<(String, i32)> {
+        parts.iter().map(|t| t.tp.clone()).collect()
+    }
+
+    #[test]
+    fn every_partition_comes_first_in_turn() {
+        let all = || vec![target("a", 0), target("a", 1), target("b", 0)];
+        let mut last: Option<TopicPartition> = None;
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            let mut parts = all();
+            rotate_after(&mut parts, last.as_ref());
+            last = Some(parts[0].tp.clone());
+            firsts.push(parts[0].tp.clone());
+            assert_eq!(parts.len(), 3);
+        }
+        let tp = |t: &str, p| (t.to_owned(), p);
+        assert_eq!(firsts, vec![tp("a", 0), tp("a", 1), tp("b", 0), tp("a", 0)]);
+        // A partition missing from this request (its buffer is full) does not stop the turn.
+        let mut parts = vec![target("a", 0), target("b", 0)];
+        rotate_after(&mut parts, Some(&tp("a", 0)));
+        assert_eq!(order(&parts), vec![tp("b", 0), tp("a", 0)]);
+    }
+
+    #[test]
+    fn request_topics_keep_the_rotated_order() {
+        let mut parts = vec![target("a", 0), target("a", 1), target("b", 0)];
+        rotate_after(&mut parts, Some(&("a".to_owned(), 0)));
+        let topics = request_topics(&parts, 100);
+        let listed: Vec<(String, Vec<i32>)> = topics
+            .iter()
+            .map(|t| {
+                (
+                    t.topic.0.to_string(),
+                    t.partitions.iter().map(|p| p.partition).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            vec![("a".to_owned(), vec![1, 0]), ("b".to_owned(), vec![0])]
+        );
+        assert!(
+            topics[0]
+                .partitions
+                .iter()
+                .all(|p| p.partition_max_bytes == 100)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fetch_from_before_a_rebalance_is_dropped_when_the_partition_comes_back() {
+        let consumer = test_consumer();
+        let tp = ("t".to_owned(), 0);
+        // Owned at position 10; a fetch from 10 goes out.
+        consumer
+            .add_partitions(&[(tp.clone(), Some(10))], false)
+            .unwrap();
+        let old = send_fetch(&consumer, &tp);
+        // A rebalance takes the partition away and gives it back, committed at 5.
+        consumer.remove_partitions(std::slice::from_ref(&tp));
+        consumer
+            .add_partitions(&[(tp.clone(), Some(5))], false)
+            .unwrap();
+        // The old fetch (records 10..20) lands now.
+        apply(&consumer.shared, data(&tp, old, 10, 20)).await;
+        {
+            let state = consumer.shared.lock();
+            let p = &state.partitions[&tp];
+            assert_eq!(
+                p.position,
+                Some(5),
+                "the committed offset stays the position"
+            );
+            assert_eq!(
+                p.fetch_position, 5,
+                "the next fetch starts at the committed offset"
+            );
+            assert!(p.buffered.is_empty(), "records 10..20 are not returned");
+        }
+        // A fetch of the new assignment is applied as usual.
+        let new = send_fetch(&consumer, &tp);
+        assert_ne!(new, old);
+        apply(&consumer.shared, data(&tp, new, 5, 8)).await;
+        let state = consumer.shared.lock();
+        let p = &state.partitions[&tp];
+        assert_eq!(
+            (p.fetch_position, p.buffered.len(), p.in_flight),
+            (8, 1, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fetch_from_before_a_seek_is_dropped_and_frees_the_partition() {
+        let consumer = test_consumer();
+        let tp = ("t".to_owned(), 0);
+        consumer
+            .add_partitions(&[(tp.clone(), Some(10))], false)
+            .unwrap();
+        let old = send_fetch(&consumer, &tp);
+        consumer.seek(&tp, SeekTo::Offset(3)).unwrap();
+        apply(&consumer.shared, data(&tp, old, 10, 20)).await;
+        let state = consumer.shared.lock();
+        let p = &state.partitions[&tp];
+        assert_eq!((p.position, p.fetch_position), (Some(3), 3));
+        assert!(p.buffered.is_empty());
+        assert_eq!(p.in_flight, None, "the next fetch may go out");
+    }
 
     #[test]
     fn aborted_transactions_are_skipped_until_their_abort_marker() {

@@ -100,9 +100,12 @@ pub(crate) struct PartitionState {
     pub(crate) fetch_position: i64,
     /// A pending seek by time, or a reset.
     pub(crate) pending: Option<OffsetSpec>,
-    pub(crate) in_flight: bool,
+    /// The generation of the fetch in flight for this partition, if any.
+    pub(crate) in_flight: Option<u64>,
     pub(crate) buffered: VecDeque<PartitionRecords>,
-    /// Bumped by every seek, so that a fetch sent before it is discarded when it returns.
+    /// A number no other state of this consumer has had, taken anew by every seek and every
+    /// time the partition is (re)added: a fetch sent before either is discarded when it
+    /// returns, even if the partition left and came back meanwhile (a rebalance).
     pub(crate) generation: u64,
     pub(crate) watermarks: Option<PartitionWatermarks>,
     /// Do not fetch before this instant (after an error).
@@ -112,14 +115,14 @@ pub(crate) struct PartitionState {
 }
 
 impl PartitionState {
-    fn new(position: Option<i64>, paused: bool) -> Self {
+    fn new(position: Option<i64>, paused: bool, generation: u64) -> Self {
         Self {
             position,
             fetch_position: position.unwrap_or(-1),
             pending: None,
-            in_flight: false,
+            in_flight: None,
             buffered: VecDeque::new(),
-            generation: 0,
+            generation,
             watermarks: None,
             retry_at: None,
             paused,
@@ -132,6 +135,19 @@ pub(crate) struct State {
     pub(crate) partitions: BTreeMap<TopicPartition, PartitionState>,
     pub(crate) errors: VecDeque<Error>,
     pub(crate) closed: bool,
+    /// The last generation handed out (see [`PartitionState::generation`]).
+    pub(crate) last_generation: u64,
+    /// Where the next `poll` starts draining (an index into `partitions`), so that a backlog
+    /// on one partition does not starve the others.
+    pub(crate) poll_start: usize,
+}
+
+impl State {
+    /// A generation never used before by this consumer.
+    pub(crate) fn next_generation(&mut self) -> u64 {
+        self.last_generation += 1;
+        self.last_generation
+    }
 }
 
 pub(crate) struct Shared {
@@ -219,6 +235,22 @@ impl Consumer {
         })
     }
 
+    /// A consumer whose fetcher never runs: tests drive the fetcher's steps by hand.
+    #[cfg(test)]
+    pub(crate) fn idle(config: ClientConfig) -> Self {
+        let cluster = Cluster::new(config).expect("a valid test configuration");
+        Self {
+            max_poll_records: cluster.config().max_poll_records,
+            shared: Arc::new(Shared {
+                cluster,
+                state: Mutex::new(State::default()),
+                data_ready: Notify::new(),
+                wake_fetcher: Notify::new(),
+            }),
+            fetcher: tokio::spawn(async {}),
+        }
+    }
+
     /// Replaces the assignment. Partitions that stay keep their positions; new ones start from
     /// `auto.offset.reset` unless a `seek` follows.
     pub fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
@@ -228,10 +260,12 @@ impl Consumer {
         }
         state.partitions.retain(|tp, _| partitions.contains(tp));
         for tp in partitions {
-            state
-                .partitions
-                .entry(tp.clone())
-                .or_insert_with(|| PartitionState::new(None, false));
+            if !state.partitions.contains_key(tp) {
+                let generation = state.next_generation();
+                state
+                    .partitions
+                    .insert(tp.clone(), PartitionState::new(None, false, generation));
+            }
         }
         drop(state);
         self.shared.wake_fetcher.notify_one();
@@ -250,10 +284,11 @@ impl Consumer {
             return Err(Error::Closed);
         }
         for (tp, position) in partitions {
-            state
-                .partitions
-                .entry(tp.clone())
-                .or_insert_with(|| PartitionState::new(position.filter(|o| *o >= 0), paused));
+            if !state.partitions.contains_key(tp) {
+                let generation = state.next_generation();
+                let p = PartitionState::new(position.filter(|o| *o >= 0), paused, generation);
+                state.partitions.insert(tp.clone(), p);
+            }
         }
         drop(state);
         self.shared.wake_fetcher.notify_one();
@@ -344,13 +379,14 @@ impl Consumer {
     /// Moves a partition's position. Records fetched before the seek are discarded.
     pub fn seek(&self, tp: &TopicPartition, to: SeekTo) -> Result<()> {
         let mut state = self.shared.lock();
+        let generation = state.next_generation();
         let Some(p) = state.partitions.get_mut(tp) else {
             return Err(Error::InvalidProperty {
                 name: "seek".to_owned(),
                 reason: format!("partition {}-{} is not assigned", tp.0, tp.1),
             });
         };
-        p.generation += 1;
+        p.generation = generation;
         p.buffered.clear();
         p.retry_at = None;
         match to {
@@ -427,41 +463,41 @@ impl Consumer {
     }
 
     fn take(&self, max_records: usize) -> Option<Result<Polled>> {
-        let mut state = self.shared.lock();
-        if let Some(e) = state.errors.pop_front() {
+        let mut guard = self.shared.lock();
+        if let Some(e) = guard.errors.pop_front() {
             return Some(Err(e));
         }
-        if state.closed {
+        if guard.closed {
             return Some(Err(Error::Closed));
         }
+        let state = &mut *guard;
         let mut budget = max_records;
         let mut parts = Vec::new();
-        let mut woke = false;
-        for p in state.partitions.values_mut() {
-            if p.paused {
-                continue;
+        // Start after the partition that was served last, wrapping around, so that a backlog
+        // on one partition does not starve the others.
+        let start = state.poll_start.min(state.partitions.len());
+        let mut last_served = None;
+        for (i, p) in state.partitions.values_mut().enumerate().skip(start) {
+            if budget == 0 {
+                break;
             }
-            while budget > 0 {
-                let Some(front) = p.buffered.front_mut() else {
-                    break;
-                };
-                let n = front.len_hint();
-                let piece = if n <= budget {
-                    p.buffered.pop_front().expect("front exists")
-                } else {
-                    let split_at = front.from + budget as i64;
-                    let mut head = front.clone();
-                    head.until = split_at;
-                    front.from = split_at;
-                    head
-                };
-                budget = budget.saturating_sub(piece.len_hint().max(1));
-                p.position = Some(piece.next_offset());
-                parts.push(piece);
-                woke = true;
+            if drain(p, &mut budget, &mut parts) {
+                last_served = Some(i);
             }
         }
-        drop(state);
+        for (i, p) in state.partitions.values_mut().enumerate().take(start) {
+            if budget == 0 {
+                break;
+            }
+            if drain(p, &mut budget, &mut parts) {
+                last_served = Some(i);
+            }
+        }
+        let woke = last_served.is_some();
+        if let Some(i) = last_served {
+            state.poll_start = i + 1;
+        }
+        drop(guard);
         if woke {
             // Room in a buffer: the fetcher may send the next fetch.
             self.shared.wake_fetcher.notify_one();
@@ -483,5 +519,103 @@ impl Consumer {
             OffsetReset::Latest => Some(OffsetSpec::Latest),
             OffsetReset::None => None,
         }
+    }
+}
+
+/// Moves up to `budget` records of `p`'s buffer into `parts`; says whether it moved any.
+fn drain(p: &mut PartitionState, budget: &mut usize, parts: &mut Vec<PartitionRecords>) -> bool {
+    if p.paused {
+        return false;
+    }
+    let mut moved = false;
+    while *budget > 0 {
+        let Some(front) = p.buffered.front_mut() else {
+            break;
+        };
+        let n = front.len_hint();
+        let piece = if n <= *budget {
+            match p.buffered.pop_front() {
+                Some(piece) => piece,
+                None => break,
+            }
+        } else {
+            let split_at = front.from + *budget as i64;
+            let mut head = front.clone();
+            head.until = split_at;
+            front.from = split_at;
+            head
+        };
+        *budget = budget.saturating_sub(piece.len_hint().max(1));
+        p.position = Some(piece.next_offset());
+        parts.push(piece);
+        moved = true;
+    }
+    moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backlog(tp: &TopicPartition, from: i64, until: i64) -> PartitionRecords {
+        PartitionRecords {
+            topic: tp.0.as_str().into(),
+            partition: tp.1,
+            batches: Vec::new(),
+            from,
+            until,
+        }
+    }
+
+    #[tokio::test]
+    async fn poll_takes_turns_between_partitions_with_backlogs() {
+        let consumer = Consumer::idle(ClientConfig::new("127.0.0.1:1").expect("config"));
+        let (p0, p1, p2) = (
+            ("t".to_owned(), 0),
+            ("t".to_owned(), 1),
+            ("t".to_owned(), 2),
+        );
+        consumer
+            .add_partitions(
+                &[
+                    (p0.clone(), Some(0)),
+                    (p1.clone(), Some(0)),
+                    (p2.clone(), Some(0)),
+                ],
+                false,
+            )
+            .unwrap();
+        {
+            let mut state = consumer.shared.lock();
+            for tp in [&p0, &p1] {
+                let p = state.partitions.get_mut(tp).unwrap();
+                p.buffered.push_back(backlog(tp, 0, 1_000));
+            }
+            let p = state.partitions.get_mut(&p2).unwrap();
+            p.buffered.push_back(backlog(&p2, 0, 30));
+        }
+        let mut served = Vec::new();
+        for _ in 0..4 {
+            let polled = consumer.take(100).expect("records").expect("no error");
+            served.push(
+                polled
+                    .partitions()
+                    .iter()
+                    .map(|r| (r.partition(), r.len_hint()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            served,
+            vec![
+                vec![(0, 100)],
+                vec![(1, 100)],
+                vec![(2, 30), (0, 70)],
+                vec![(1, 100)],
+            ]
+        );
+        assert_eq!(consumer.position(&p0), Some(170));
+        assert_eq!(consumer.position(&p1), Some(200));
+        assert_eq!(consumer.position(&p2), Some(30));
     }
 }
