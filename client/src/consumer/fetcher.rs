@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::records::{FetchedBatch, PartitionRecords};
+use super::replica::{PreferredReplica, read_replica};
 use super::{Consumer, PartitionWatermarks, Shared};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -29,24 +30,38 @@ enum Outcome {
         records: Option<PartitionRecords>,
         next_fetch: i64,
         watermarks: PartitionWatermarks,
+        /// The replica the leader names for the next fetches (KIP-392), -1 for none.
+        preferred_read_replica: i32,
     },
     OutOfRange,
     Retry,
     Fail(Error),
 }
 
-/// One partition to fetch from its leader.
+/// One partition to fetch from its leader or from the replica the leader named.
 struct FetchTarget {
     tp: TopicPartition,
     offset: i64,
     generation: u64,
+    leader: i32,
     leader_epoch: i32,
     topic_id: Uuid,
 }
 
+/// What a fetch response says of one partition.
+struct PartitionOutcome {
+    tp: TopicPartition,
+    generation: u64,
+    leader_epoch: i32,
+    /// Sent to a follower rather than the leader.
+    from_follower: bool,
+    outcome: Outcome,
+}
+
 struct FetchResult {
-    leader: i32,
-    outcomes: Vec<(TopicPartition, u64, Outcome)>,
+    /// The broker the fetch went to.
+    node: i32,
+    outcomes: Vec<PartitionOutcome>,
     /// Partitions whose request failed as a whole (connection lost, …).
     failed: Option<(Vec<(TopicPartition, u64)>, Error)>,
 }
@@ -74,7 +89,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         tokio::select! {
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 if let Ok(result) = done {
-                    busy_leaders.retain(|l| *l != result.leader);
+                    busy_leaders.retain(|l| *l != result.node);
                     apply(&shared, result).await;
                 }
             }
@@ -196,7 +211,8 @@ async fn dispatch(
 ) -> Option<tokio::time::Instant> {
     let now = tokio::time::Instant::now();
     let mut next_wake: Option<tokio::time::Instant> = None;
-    let candidates: Vec<(TopicPartition, i64, u64)> = {
+    #[allow(clippy::type_complexity)]
+    let candidates: Vec<(TopicPartition, i64, u64, Option<PreferredReplica>)> = {
         let state = shared.lock();
         state
             .partitions
@@ -212,14 +228,21 @@ async fn dispatch(
                     && p.in_flight.is_none()
                     && p.buffered.len() < 2
             })
-            .map(|(tp, p)| (tp.clone(), p.fetch_position, p.generation))
+            .map(|(tp, p)| {
+                (
+                    tp.clone(),
+                    p.fetch_position,
+                    p.generation,
+                    p.preferred_replica,
+                )
+            })
             .collect()
     };
     if candidates.is_empty() {
         return next_wake;
     }
     let mut by_leader: BTreeMap<i32, Vec<FetchTarget>> = BTreeMap::new();
-    for (tp, offset, generation) in candidates {
+    for (tp, offset, generation, preferred) in candidates {
         let topic = match shared.cluster.topic(&tp.0).await {
             Ok(t) => t,
             Err(e) => {
@@ -235,10 +258,12 @@ async fn dispatch(
         };
         match topic.partition(tp.1) {
             Some(info) if info.leader >= 0 => {
-                by_leader.entry(info.leader).or_default().push(FetchTarget {
+                let node = read_replica(preferred.as_ref(), info, now);
+                by_leader.entry(node).or_default().push(FetchTarget {
                     tp,
                     offset,
                     generation,
+                    leader: info.leader,
                     leader_epoch: info.leader_epoch,
                     topic_id: topic.id,
                 });
@@ -265,6 +290,9 @@ async fn dispatch(
             for target in &parts {
                 if let Some(p) = state.partitions.get_mut(&target.tp) {
                     p.in_flight = Some(target.generation);
+                    if leader == target.leader {
+                        p.preferred_replica = None; // expired, or its leader is gone
+                    }
                 }
             }
         }
@@ -320,12 +348,12 @@ async fn fetch_from(shared: Arc<Shared>, leader: i32, parts: Vec<FetchTarget>) -
         parts.iter().map(|t| (t.tp.clone(), t.generation)).collect();
     match fetch_once(&shared, leader, &parts).await {
         Ok(outcomes) => FetchResult {
-            leader,
+            node: leader,
             outcomes,
             failed: None,
         },
         Err(e) => FetchResult {
-            leader,
+            node: leader,
             outcomes: Vec::new(),
             failed: Some((ids, e)),
         },
@@ -336,7 +364,7 @@ async fn fetch_once(
     shared: &Arc<Shared>,
     leader: i32,
     parts: &[FetchTarget],
-) -> Result<Vec<(TopicPartition, u64, Outcome)>> {
+) -> Result<Vec<PartitionOutcome>> {
     let config = shared.cluster.config();
     let conn = shared.cluster.connect_to_node(leader).await?;
     let version = conn
@@ -386,7 +414,7 @@ async fn fetch_once(
             let Some(target) = parts.iter().find(|t| t.tp == tp) else {
                 continue;
             };
-            let (offset, generation) = (&target.offset, &target.generation);
+            let offset = &target.offset;
             let aborted: Option<Vec<(i64, i64)>> = read_committed.then(|| {
                 pd.aborted_transactions
                     .iter()
@@ -406,6 +434,7 @@ async fn fetch_once(
                         log_start_offset: pd.log_start_offset,
                     },
                     aborted,
+                    pd.preferred_read_replica.0,
                 ),
                 Err(code) if code.code() == 1 => Outcome::OutOfRange,
                 Err(code) => {
@@ -422,7 +451,13 @@ async fn fetch_once(
                     }
                 }
             };
-            outcomes.push((tp, *generation, outcome));
+            outcomes.push(PartitionOutcome {
+                tp,
+                generation: target.generation,
+                leader_epoch: target.leader_epoch,
+                from_follower: target.leader != leader,
+                outcome,
+            });
         }
     }
     Ok(outcomes)
@@ -492,6 +527,7 @@ fn partition_data(
     decode: DecodeOptions,
     watermarks: PartitionWatermarks,
     aborted: Option<Vec<(i64, i64)>>,
+    preferred_read_replica: i32,
 ) -> Outcome {
     let mut fetched = Vec::new();
     let mut next = fetch_offset;
@@ -557,11 +593,13 @@ fn partition_data(
         records,
         next_fetch: next,
         watermarks,
+        preferred_read_replica,
     }
 }
 
 async fn apply(shared: &Arc<Shared>, result: FetchResult) {
     let backoff = shared.cluster.config().retry_backoff;
+    let metadata_max_age = shared.cluster.config().metadata_max_age;
     let mut refresh: Vec<String> = Vec::new();
     let mut data = false;
     {
@@ -574,6 +612,7 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     }
                     if p.generation == *generation {
                         p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                        p.preferred_replica = None; // back to the leader
                     }
                 }
                 refresh.push(tp.0.clone());
@@ -584,7 +623,14 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                 data = true;
             }
         }
-        for (tp, generation, outcome) in result.outcomes {
+        for PartitionOutcome {
+            tp,
+            generation,
+            leader_epoch,
+            from_follower,
+            outcome,
+        } in result.outcomes
+        {
             let Some(p) = state.partitions.get_mut(&tp) else {
                 continue;
             };
@@ -599,13 +645,27 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     records,
                     next_fetch,
                     watermarks,
+                    preferred_read_replica,
                 } => {
+                    if let Some(named) = PreferredReplica::named(
+                        preferred_read_replica,
+                        leader_epoch,
+                        metadata_max_age,
+                        tokio::time::Instant::now(),
+                    ) {
+                        p.preferred_replica = Some(named);
+                    }
                     p.watermarks = Some(watermarks);
                     p.fetch_position = next_fetch;
                     if let Some(r) = records {
                         p.buffered.push_back(r);
                         data = true;
                     }
+                }
+                // A follower may not have the offset yet: ask the leader before resetting
+                // (as the Java client does).
+                Outcome::OutOfRange if from_follower => {
+                    p.preferred_replica = None;
                 }
                 Outcome::OutOfRange => match Consumer::reset_policy(shared.cluster.config()) {
                     Some(spec) => p.pending = Some(spec),
@@ -626,9 +686,11 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                 },
                 Outcome::Retry => {
                     p.retry_at = Some(tokio::time::Instant::now() + backoff);
+                    p.preferred_replica = None;
                     refresh.push(tp.0.clone());
                 }
                 Outcome::Fail(e) => {
+                    p.preferred_replica = None;
                     p.retry_at = Some(
                         tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max,
                     );
@@ -680,16 +742,19 @@ mod tests {
 
     fn data(tp: &TopicPartition, generation: u64, from: i64, until: i64) -> FetchResult {
         FetchResult {
-            leader: 1,
-            outcomes: vec![(
-                tp.clone(),
+            node: 1,
+            outcomes: vec![PartitionOutcome {
+                tp: tp.clone(),
                 generation,
-                Outcome::Data {
+                leader_epoch: 0,
+                from_follower: false,
+                outcome: Outcome::Data {
                     records: Some(records(tp, from, until)),
                     next_fetch: until,
                     watermarks: PartitionWatermarks::default(),
+                    preferred_read_replica: -1,
                 },
-            )],
+            }],
             failed: None,
         }
     }
@@ -699,6 +764,7 @@ mod tests {
             tp: (topic.to_owned(), partition),
             offset: 0,
             generation: 1,
+            leader: 1,
             leader_epoch: 0,
             topic_id: Uuid::nil(),
         }
@@ -794,6 +860,94 @@ mod tests {
             (p.fetch_position, p.buffered.len(), p.in_flight),
             (8, 1, None)
         );
+    }
+
+    fn outcome(tp: &TopicPartition, generation: u64, node: i32, outcome: Outcome) -> FetchResult {
+        FetchResult {
+            node,
+            outcomes: vec![PartitionOutcome {
+                tp: tp.clone(),
+                generation,
+                leader_epoch: 4,
+                from_follower: node != 1,
+                outcome,
+            }],
+            failed: None,
+        }
+    }
+
+    fn empty_data(at: i64, preferred_read_replica: i32) -> Outcome {
+        Outcome::Data {
+            records: None,
+            next_fetch: at,
+            watermarks: PartitionWatermarks::default(),
+            preferred_read_replica,
+        }
+    }
+
+    fn preferred(consumer: &Consumer, tp: &TopicPartition) -> Option<i32> {
+        consumer.shared.lock().partitions[tp]
+            .preferred_replica
+            .map(|r| r.node)
+    }
+
+    #[tokio::test]
+    async fn the_replica_the_leader_names_is_kept_until_a_fetch_from_it_fails() {
+        let consumer = test_consumer();
+        let tp = ("t".to_owned(), 0);
+        consumer
+            .add_partitions(&[(tp.clone(), Some(10))], false)
+            .unwrap();
+        // The leader (1) answers with no records and names replica 2.
+        let g = send_fetch(&consumer, &tp);
+        apply(&consumer.shared, outcome(&tp, g, 1, empty_data(10, 2))).await;
+        assert_eq!(preferred(&consumer, &tp), Some(2));
+        {
+            let state = consumer.shared.lock();
+            let p = &state.partitions[&tp];
+            let r = p.preferred_replica.expect("named");
+            assert_eq!(r.leader_epoch, 4, "tied to the leader epoch of the fetch");
+            let info = crate::metadata::PartitionInfo {
+                partition: 0,
+                leader: 1,
+                leader_epoch: 4,
+                replicas: vec![1, 2],
+                isr: vec![1, 2],
+                offline_replicas: Vec::new(),
+                error: None,
+            };
+            assert_eq!(
+                read_replica(
+                    p.preferred_replica.as_ref(),
+                    &info,
+                    tokio::time::Instant::now()
+                ),
+                2,
+                "the next fetch goes to replica 2"
+            );
+        }
+        // Replica 2 answers with data and names nobody: the choice holds.
+        let g = send_fetch(&consumer, &tp);
+        apply(&consumer.shared, outcome(&tp, g, 2, empty_data(15, -1))).await;
+        assert_eq!(preferred(&consumer, &tp), Some(2));
+        // Replica 2 is behind: OFFSET_OUT_OF_RANGE goes back to the leader, no reset.
+        let g = send_fetch(&consumer, &tp);
+        apply(&consumer.shared, outcome(&tp, g, 2, Outcome::OutOfRange)).await;
+        {
+            let state = consumer.shared.lock();
+            let p = &state.partitions[&tp];
+            assert_eq!(p.preferred_replica, None);
+            assert_eq!(p.pending, None, "the position is not reset");
+            assert_eq!(p.fetch_position, 15);
+        }
+        // Named again, then a fetch from it fails with an error: back to the leader.
+        let g = send_fetch(&consumer, &tp);
+        apply(&consumer.shared, outcome(&tp, g, 1, empty_data(15, 2))).await;
+        assert_eq!(preferred(&consumer, &tp), Some(2));
+        let g = send_fetch(&consumer, &tp);
+        let fail = Outcome::Fail(Error::UnknownBroker { node_id: 2 });
+        apply(&consumer.shared, outcome(&tp, g, 2, fail)).await;
+        assert_eq!(preferred(&consumer, &tp), None);
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ pub mod assignor;
 mod fetcher;
 pub mod group;
 mod records;
+mod replica;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -112,6 +113,8 @@ pub(crate) struct PartitionState {
     pub(crate) retry_at: Option<tokio::time::Instant>,
     /// Neither fetched nor returned by `poll` (the caller paused it, or it is changing hands).
     pub(crate) paused: bool,
+    /// The replica the leader named for fetches (KIP-392), while the choice holds.
+    pub(crate) preferred_replica: Option<replica::PreferredReplica>,
 }
 
 impl PartitionState {
@@ -126,6 +129,7 @@ impl PartitionState {
             watermarks: None,
             retry_at: None,
             paused,
+            preferred_replica: None,
         }
     }
 }
