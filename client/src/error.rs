@@ -183,6 +183,23 @@ pub enum Error {
         state: &'static str,
     },
 
+    /// The batches of one fetch response would decompress to more than the consumer allows
+    /// for a whole response, before any of them could be returned (a hostile or corrupt
+    /// broker's compression bomb).
+    #[error(
+        "fetch of {topic}-{partition} at offset {offset}: batches decompress to more than {limit} bytes"
+    )]
+    FetchDecompressedTooLarge {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The base offset of the batch that went over the limit.
+        offset: i64,
+        /// The limit for one fetch response, in decompressed bytes.
+        limit: usize,
+    },
+
     /// Metadata names no broker with this node id.
     #[error("broker {node_id} is not in the cluster metadata")]
     UnknownBroker {

@@ -13,7 +13,10 @@ use bytes::Bytes;
 use laminar_kafka_protocol::messages::messages::fetch_request::{FetchPartition, FetchTopic};
 use laminar_kafka_protocol::messages::messages::{FetchRequest, TopicName};
 use laminar_kafka_protocol::messages::protocol::StrBytes;
-use laminar_kafka_protocol::record::{ControlRecord, ControlRecordType, DecodeOptions, batches};
+use laminar_kafka_protocol::record::{
+    Compression, ControlRecord, ControlRecordType, DEFAULT_MAX_DECOMPRESSED_SIZE, DecodeOptions,
+    RecordError, batches,
+};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -399,6 +402,7 @@ async fn fetch_once(
         .collect();
     let decode = DecodeOptions::default().with_verify_crc(config.check_crcs);
     let read_committed = config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
+    let mut budget = DecompressBudget::new(DecompressBudget::limit_for(config.fetch_max_bytes));
     let mut outcomes = Vec::new();
     for t in response.responses {
         let name: String = if use_ids {
@@ -435,6 +439,7 @@ async fn fetch_once(
                     },
                     aborted,
                     pd.preferred_read_replica.0,
+                    &mut budget,
                 ),
                 Err(code) if code.code() == 1 => Outcome::OutOfRange,
                 Err(code) => {
@@ -517,9 +522,48 @@ impl AbortedFilter {
     }
 }
 
+/// The decompressed bytes one fetch response may produce, over all its partitions: each batch
+/// is bounded by the decode options (256 MiB), and the whole response by this. Batches past
+/// the limit are left for a later fetch once earlier ones were returned; only a response whose
+/// first batch is already over the limit is an error.
+#[derive(Debug)]
+pub(super) struct DecompressBudget {
+    limit: usize,
+    used: usize,
+    /// Some records of this response are returned: going over the limit defers the rest.
+    delivered: bool,
+    /// The limit was reached: the remaining partitions wait for the next fetch.
+    exhausted: bool,
+}
+
+impl DecompressBudget {
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            used: 0,
+            delivered: false,
+            exhausted: false,
+        }
+    }
+
+    /// The limit for a response of at most `fetch.max.bytes`: four times that, and at least
+    /// one batch's limit (256 MiB), so that any batch one fetch may carry can be returned.
+    pub(super) fn limit_for(fetch_max_bytes: i32) -> usize {
+        usize::try_from(fetch_max_bytes)
+            .unwrap_or(0)
+            .saturating_mul(4)
+            .max(DEFAULT_MAX_DECOMPRESSED_SIZE)
+    }
+
+    fn remaining(&self) -> usize {
+        self.limit.saturating_sub(self.used)
+    }
+}
+
 /// Decodes the batches of one partition: complete batches at or after `fetch_offset`, CRC
-/// checked and decompressed; under read_committed (`aborted` is `Some`), batches of aborted
-/// transactions are dropped.
+/// checked and decompressed within `budget`; under read_committed (`aborted` is `Some`),
+/// batches of aborted transactions are dropped.
+#[allow(clippy::too_many_arguments)]
 fn partition_data(
     tp: &TopicPartition,
     fetch_offset: i64,
@@ -528,10 +572,21 @@ fn partition_data(
     watermarks: PartitionWatermarks,
     aborted: Option<Vec<(i64, i64)>>,
     preferred_read_replica: i32,
+    budget: &mut DecompressBudget,
 ) -> Outcome {
     let mut fetched = Vec::new();
     let mut next = fetch_offset;
+    if budget.exhausted {
+        return Outcome::Data {
+            records: None,
+            next_fetch: next,
+            watermarks,
+            preferred_read_replica,
+        };
+    }
     let mut filter = aborted.map(AbortedFilter::new);
+    let decode = decode
+        .with_max_decompressed_size(decode.max_decompressed_size.min(budget.remaining()).max(1));
     for batch in batches(records, decode) {
         let batch = match batch {
             Ok(b) => b,
@@ -564,23 +619,53 @@ fn partition_data(
         if batch.next_offset() <= next {
             continue; // entirely before what we asked for
         }
-        next = batch.next_offset();
         if batch.is_control() || batch.is_empty() {
+            next = batch.next_offset();
             continue;
         }
-        match batch.records() {
-            Ok(records) => fetched.push(FetchedBatch {
-                base_offset: batch.base_offset(),
-                next_offset: batch.next_offset(),
-                records,
-            }),
+        let over = match batch.records() {
+            Ok(records) => {
+                let size = if batch.compression() == Compression::None {
+                    0 // a view into the response, which fetch.max.bytes bounds
+                } else {
+                    records.data_len()
+                };
+                let over = size > budget.remaining();
+                if !over {
+                    budget.used += size;
+                    fetched.push(FetchedBatch {
+                        base_offset: batch.base_offset(),
+                        next_offset: batch.next_offset(),
+                        records,
+                    });
+                    next = batch.next_offset();
+                }
+                over
+            }
+            Err(RecordError::DecompressedTooLarge { .. }) => true,
             Err(e) => {
                 return Outcome::Fail(Error::Protocol {
                     broker: format!("partition {}-{}", tp.0, tp.1),
                     source: e.into(),
                 });
             }
+        };
+        if over {
+            if !budget.delivered && fetched.is_empty() {
+                return Outcome::Fail(Error::FetchDecompressedTooLarge {
+                    topic: tp.0.clone(),
+                    partition: tp.1,
+                    offset: batch.base_offset(),
+                    limit: budget.limit,
+                });
+            }
+            // Returned so far is kept; this batch and the rest wait for the next fetch.
+            budget.exhausted = true;
+            break;
         }
+    }
+    if !fetched.is_empty() {
+        budget.delivered = true;
     }
     let records = (next > fetch_offset).then(|| PartitionRecords {
         topic: tp.0.as_str().into(),
@@ -948,6 +1033,114 @@ mod tests {
         let fail = Outcome::Fail(Error::UnknownBroker { node_id: 2 });
         apply(&consumer.shared, outcome(&tp, g, 2, fail)).await;
         assert_eq!(preferred(&consumer, &tp), None);
+    }
+
+    /// An LZ4 batch at `base` of `count` records of 1,000 identical bytes each: about 1 KB
+    /// on the wire per 100 KB decompressed.
+    #[cfg(feature = "compression-lz4")]
+    fn compressible_batch(base: i64, count: usize) -> Bytes {
+        use laminar_kafka_protocol::record::BatchBuilder;
+        let mut builder = BatchBuilder::new(Compression::Lz4);
+        builder.set_base_offset(base);
+        for _ in 0..count {
+            builder
+                .append(0, None, Some(&[b'a'; 1_000]), &[])
+                .expect("append");
+        }
+        builder.finish().expect("batch")
+    }
+
+    #[cfg(feature = "compression-lz4")]
+    fn decode(
+        tp: &TopicPartition,
+        offset: i64,
+        wire: Bytes,
+        budget: &mut DecompressBudget,
+    ) -> Outcome {
+        partition_data(
+            tp,
+            offset,
+            wire,
+            DecodeOptions::default(),
+            PartitionWatermarks::default(),
+            None,
+            -1,
+            budget,
+        )
+    }
+
+    #[cfg(feature = "compression-lz4")]
+    fn returned(outcome: &Outcome) -> (Option<(i64, i64)>, i64) {
+        match outcome {
+            Outcome::Data {
+                records,
+                next_fetch,
+                ..
+            } => (records.as_ref().map(|r| (r.from, r.until)), *next_fetch),
+            Outcome::OutOfRange => panic!("out of range"),
+            Outcome::Retry => panic!("retry"),
+            Outcome::Fail(e) => panic!("failed: {e}"),
+        }
+    }
+
+    #[cfg(feature = "compression-lz4")]
+    #[test]
+    fn a_response_decompresses_within_one_budget_and_defers_the_rest() {
+        let (p0, p1) = (("t".to_owned(), 0), ("t".to_owned(), 1));
+        // Each batch: 100 records, about 100 KB decompressed; the response may give 250 KB.
+        let mut wire = compressible_batch(0, 100).to_vec();
+        wire.extend_from_slice(&compressible_batch(100, 100));
+        wire.extend_from_slice(&compressible_batch(200, 100));
+        assert!(wire.len() < 10_000, "the wire bytes are small");
+        let mut budget = DecompressBudget::new(250_000);
+        let first = decode(&p0, 0, wire.into(), &mut budget);
+        assert_eq!(
+            returned(&first),
+            (Some((0, 200)), 200),
+            "two batches fit, the third waits for the next fetch"
+        );
+        let second = decode(&p1, 0, compressible_batch(0, 100), &mut budget);
+        assert_eq!(
+            returned(&second),
+            (None, 0),
+            "the next partition waits too, at its position"
+        );
+        assert!(budget.used <= 250_000);
+    }
+
+    #[cfg(feature = "compression-lz4")]
+    #[test]
+    fn a_first_batch_over_the_budget_is_a_typed_error() {
+        let tp = ("t".to_owned(), 3);
+        let mut budget = DecompressBudget::new(50_000);
+        match decode(&tp, 7, compressible_batch(7, 100), &mut budget) {
+            Outcome::Fail(Error::FetchDecompressedTooLarge {
+                topic,
+                partition,
+                offset,
+                limit,
+            }) => assert_eq!(
+                (topic.as_str(), partition, offset, limit),
+                ("t", 3, 7, 50_000)
+            ),
+            other => panic!(
+                "expected FetchDecompressedTooLarge, got {:?}",
+                returned(&other)
+            ),
+        }
+    }
+
+    #[test]
+    fn the_response_budget_is_at_least_one_batch_limit() {
+        assert_eq!(
+            DecompressBudget::limit_for(50 * 1024 * 1024),
+            DEFAULT_MAX_DECOMPRESSED_SIZE
+        );
+        assert_eq!(DecompressBudget::limit_for(i32::MAX), 4 * i32::MAX as usize);
+        assert_eq!(
+            DecompressBudget::limit_for(-1),
+            DEFAULT_MAX_DECOMPRESSED_SIZE
+        );
     }
 
     #[tokio::test]
