@@ -236,7 +236,7 @@ impl Group {
         let all = self.members.values().all(|m| m.joined);
         let early = self.earliest.is_none_or(|e| now >= e);
         let late = self.deadline.is_some_and(|d| now >= d);
-        if !(all && early) && !late {
+        if !(late || all && early) {
             return;
         }
         let gone: Vec<String> = self

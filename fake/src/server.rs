@@ -113,21 +113,23 @@ async fn request(inner: &Arc<Inner>, broker: i32, mut frame: Bytes) -> Result<Ne
     let key = i16::from_be_bytes([k[0], k[1]]);
     let version = i16::from_be_bytes([v[0], v[1]]);
     let api = ApiKey::try_from(key).map_err(|()| format!("unknown API key {key}"))?;
-    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
-        .map_err(|e| format!("{api:?} v{version}: bad request header: {e}"))?;
     let supported = api::advertised(api).filter(|(min, max)| (*min..=*max).contains(&version));
     if supported.is_none() {
-        if api == ApiKey::ApiVersions {
-            // Answer at v0 with our ranges so that the client can retry (KIP-511).
+        if let (ApiKey::ApiVersions, Some(c)) = (api, frame.get(4..8)) {
+            // Answer at v0 with our ranges so that the client can retry (KIP-511). The header
+            // of a version we do not know may not parse: only the correlation id is needed.
+            let correlation_id = i32::from_be_bytes([c[0], c[1], c[2], c[3]]);
             let body = ResponseKind::ApiVersions(
                 ApiVersionsResponse::default()
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api::api_version_list()),
             );
-            return encode_response(api, 0, header.correlation_id, &body).map(Next::Reply);
+            return encode_response(api, 0, correlation_id, &body).map(Next::Reply);
         }
         return Err(format!("{api:?} v{version} is not served"));
     }
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
+        .map_err(|e| format!("{api:?} v{version}: bad request header: {e}"))?;
     let req = RequestKind::decode(api, &mut frame, version)
         .map_err(|e| format!("{api:?} v{version}: bad request body: {e}"))?;
     let partitions = api::request_partitions(&req, &inner.state());

@@ -79,6 +79,9 @@ pub(crate) struct Config {
     pub(crate) max_frame_size: usize,
 }
 
+/// A group's committed offsets: (topic, partition) → (offset, metadata).
+pub(crate) type GroupOffsets = BTreeMap<(String, i32), (i64, Option<String>)>;
+
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) config: Config,
@@ -88,7 +91,7 @@ pub(crate) struct State {
     pub(crate) txns: HashMap<String, Txn>,
     pub(crate) groups: HashMap<String, Group>,
     /// Committed offsets: group → (topic, partition) → (offset, metadata).
-    pub(crate) offsets: HashMap<String, BTreeMap<(String, i32), (i64, Option<String>)>>,
+    pub(crate) offsets: HashMap<String, GroupOffsets>,
     next_topic_id: u128,
 }
 

@@ -113,7 +113,7 @@ pub(crate) fn init_producer_id(
     epoch: i16,
 ) -> TxnResult<(i64, i16)> {
     let Some(txn_id) = txn_id else {
-        if producer_id >= 0 && epoch >= 0 && epoch < i16::MAX - 1 {
+        if producer_id >= 0 && (0..i16::MAX - 1).contains(&epoch) {
             return Ok((producer_id, epoch + 1));
         }
         return Ok((state.next_producer_id(), 0));
@@ -245,6 +245,15 @@ pub(crate) fn check_produce(
     Ok(())
 }
 
+/// The group member a TxnOffsetCommit speaks for (KIP-447): generation -1 and an empty member
+/// id when the producer is not fenced by group membership.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GroupMember<'a> {
+    pub(crate) group: &'a str,
+    pub(crate) generation: i32,
+    pub(crate) member_id: &'a str,
+}
+
 /// TxnOffsetCommit: records offsets to commit with the transaction, after checking the
 /// producer, that the group was added, and the member's generation (KIP-447).
 pub(crate) fn offset_commit(
@@ -252,11 +261,14 @@ pub(crate) fn offset_commit(
     txn_id: &str,
     producer_id: i64,
     epoch: i16,
-    group: &str,
-    generation: i32,
-    member_id: &str,
+    member: &GroupMember<'_>,
     offsets: Vec<PendingOffset>,
 ) -> TxnResult<()> {
+    let GroupMember {
+        group,
+        generation,
+        member_id,
+    } = *member;
     if let Some(g) = state.groups.get(group) {
         if generation >= 0 || !member_id.is_empty() {
             if !member_id.is_empty() && !g.members.contains_key(member_id) {

@@ -236,12 +236,15 @@ pub(crate) fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// One topic's committed offsets: (partition, offset, metadata).
+type TopicOffsets = (String, Vec<(i32, i64, Option<String>)>);
+
 /// The committed offsets of `group` for the listed (or all) partitions.
 fn committed(
     state: &State,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
-) -> Vec<(String, Vec<(i32, i64, Option<String>)>)> {
+) -> Vec<TopicOffsets> {
     let offsets = state.offsets.get(group);
     match topics {
         Some(topics) => topics
@@ -258,7 +261,7 @@ fn committed(
             })
             .collect(),
         None => {
-            let mut out: Vec<(String, Vec<(i32, i64, Option<String>)>)> = Vec::new();
+            let mut out: Vec<TopicOffsets> = Vec::new();
             for ((t, p), (o, m)) in offsets.into_iter().flatten() {
                 match out.last_mut() {
                     Some((lt, v)) if lt == t => v.push((*p, *o, m.clone())),

@@ -217,9 +217,11 @@ pub(crate) fn txn_offset_commit(
                 &req.transactional_id,
                 req.producer_id.0,
                 req.producer_epoch,
-                &group,
-                generation,
-                &member,
+                &txn::GroupMember {
+                    group: &group,
+                    generation,
+                    member_id: &member,
+                },
                 offsets,
             )
         }

@@ -1,0 +1,94 @@
+//! The idempotent producer against scripted faults: the fake checks sequences as a broker
+//! does, so a retry of a batch that was written is acknowledged, not written twice.
+
+mod support;
+
+use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_fake::{ApiKey, FakeCluster, ResponseError, Rule};
+use support::{assert_no_violations, config, send_all, values};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_error_and_dropped_response_leave_no_duplicate_and_keep_order() {
+    let cluster = FakeCluster::builder()
+        .topic("idem", 1)
+        .start()
+        .await
+        .unwrap();
+    // The first produce fails with a retriable error (nothing written); the second is
+    // written but its response is lost with the connection.
+    let failed = cluster.script(
+        Rule::on(ApiKey::Produce)
+            .partition("idem", 0)
+            .once()
+            .fail(ResponseError::NotEnoughReplicas),
+    );
+    let dropped = cluster.script(
+        Rule::on(ApiKey::Produce)
+            .partition("idem", 0)
+            .once()
+            .drop_response(),
+    );
+    let producer = Producer::new(config(
+        &cluster,
+        &[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "2"),
+            ("batch.size", "2048"),
+        ],
+    ))
+    .unwrap();
+    let vals = values("idem", 400);
+    let delivered = send_all(
+        &producer,
+        vals.iter().map(|v| ProducerRecord::new("idem", v.clone())),
+    )
+    .await;
+    producer.close().await.unwrap();
+    assert_eq!(cluster.rule_hits(failed), 1, "the error was injected");
+    assert_eq!(cluster.rule_hits(dropped), 1, "a response was dropped");
+
+    // Every acknowledged record is in the log once, in the order it was sent, at the offset
+    // its acknowledgement named.
+    let log = cluster.records("idem", 0).unwrap();
+    let got: Vec<&[u8]> = log.iter().map(|r| r.value.as_deref().unwrap()).collect();
+    let want: Vec<&[u8]> = vals.iter().map(|v| v.as_bytes()).collect();
+    assert_eq!(got, want, "no duplicate, no gap, order kept");
+    for (m, r) in delivered.iter().zip(&log) {
+        assert_eq!(m.offset, r.offset);
+    }
+    assert!(
+        log.iter().all(|r| r.producer_id >= 0),
+        "written idempotently"
+    );
+    assert!(
+        cluster.request_count(0, ApiKey::Produce) >= 3,
+        "the failed and the dropped request were retried"
+    );
+    assert_no_violations(&cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_response_is_waited_for() {
+    let cluster = FakeCluster::builder()
+        .topic("slow", 1)
+        .start()
+        .await
+        .unwrap();
+    let slow = cluster.script(
+        Rule::on(ApiKey::Produce)
+            .once()
+            .delay(std::time::Duration::from_millis(300)),
+    );
+    let producer = Producer::new(config(&cluster, &[])).unwrap();
+    let vals = values("slow", 20);
+    send_all(
+        &producer,
+        vals.iter().map(|v| ProducerRecord::new("slow", v.clone())),
+    )
+    .await;
+    producer.close().await.unwrap();
+    assert_eq!(cluster.rule_hits(slow), 1);
+    let log = cluster.records("slow", 0).unwrap();
+    assert_eq!(log.len(), 20);
+    assert_no_violations(&cluster);
+}

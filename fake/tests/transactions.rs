@@ -1,0 +1,136 @@
+//! Transactions through the fake's coordinator: control records, the last stable offset and
+//! aborted transactions make only committed records visible to read_committed.
+
+mod support;
+
+use std::time::Duration;
+
+use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_fake::FakeCluster;
+use support::{
+    assert_no_violations, config, consume_exactly, consume_for, consumer_from_beginning, values,
+};
+
+async fn send_in_txn(producer: &Producer, topic: &str, vals: &[String], commit: bool) {
+    producer.begin_transaction().unwrap();
+    let mut futures = Vec::new();
+    for v in vals {
+        futures.push(
+            producer
+                .send(ProducerRecord::new(topic.to_owned(), v.clone()))
+                .await
+                .unwrap(),
+        );
+    }
+    if commit {
+        producer.commit_transaction().await.unwrap();
+        for f in futures {
+            f.await.unwrap();
+        }
+    } else {
+        producer.flush().await.unwrap();
+        producer.abort_transaction().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_sees_committed_transactions_only() {
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("txn", 1)
+        .start()
+        .await
+        .unwrap();
+    let producer = Producer::new(config(&cluster, &[("transactional.id", "fake-txn-1")])).unwrap();
+    producer.init_transactions().await.unwrap();
+    let committed = values("committed", 30);
+    let aborted = values("aborted", 30);
+    let later = values("later", 30);
+    send_in_txn(&producer, "txn", &committed, true).await;
+    send_in_txn(&producer, "txn", &aborted, false).await;
+    send_in_txn(&producer, "txn", &later, true).await;
+    producer.close().await.unwrap();
+
+    let log = cluster.records("txn", 0).unwrap();
+    assert_eq!(log.len(), 90);
+    assert!(log.iter().all(|r| r.transactional && !r.pending));
+    assert_eq!(log.iter().filter(|r| r.aborted).count(), 30);
+    // Three markers: the high watermark is past them.
+    assert_eq!(cluster.high_watermark("txn", 0).unwrap(), 93);
+
+    let consumer = consumer_from_beginning(
+        config(&cluster, &[("isolation.level", "read_committed")]),
+        "txn",
+        1,
+    );
+    let got: Vec<Vec<u8>> = consume_exactly(&consumer, 60)
+        .await
+        .into_iter()
+        .map(|c| c.2)
+        .collect();
+    let want: Vec<Vec<u8>> = committed
+        .iter()
+        .chain(&later)
+        .map(|v| v.clone().into_bytes())
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        consume_for(&consumer, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    consumer.close().await;
+
+    let uncommitted = consumer_from_beginning(
+        config(&cluster, &[("isolation.level", "read_uncommitted")]),
+        "txn",
+        1,
+    );
+    assert_eq!(consume_exactly(&uncommitted, 90).await.len(), 90);
+    uncommitted.close().await;
+    assert_no_violations(&cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_holds_read_committed_back() {
+    let cluster = FakeCluster::builder()
+        .topic("open", 1)
+        .start()
+        .await
+        .unwrap();
+    let producer =
+        Producer::new(config(&cluster, &[("transactional.id", "fake-txn-open")])).unwrap();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    let open = values("open", 5);
+    for v in &open {
+        producer
+            .send(ProducerRecord::new("open", v.clone()))
+            .await
+            .unwrap();
+    }
+    producer.flush().await.unwrap();
+    assert!(
+        cluster
+            .records("open", 0)
+            .unwrap()
+            .iter()
+            .all(|r| r.pending)
+    );
+
+    let consumer = consumer_from_beginning(
+        config(&cluster, &[("isolation.level", "read_committed")]),
+        "open",
+        1,
+    );
+    assert!(
+        consume_for(&consumer, Duration::from_millis(500))
+            .await
+            .is_empty()
+    );
+    producer.commit_transaction().await.unwrap();
+    assert_eq!(consume_exactly(&consumer, 5).await.len(), 5);
+    consumer.close().await;
+    producer.close().await.unwrap();
+    assert_no_violations(&cluster);
+}
