@@ -395,6 +395,14 @@ impl Connection {
             request,
         )
         .map_err(|e| self.protocol_error(e))?;
+        // Pass the re-authentication gate before the request enters `pending`: the
+        // re-authentication holds the gate while it waits for `pending` to drain, so a request
+        // registered first and then stopped at the gate would stall both until the timeout.
+        let gate = if gated {
+            Some(self.gate.read().await)
+        } else {
+            None
+        };
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self
@@ -407,14 +415,17 @@ impl Connection {
             }
             pending.insert(correlation_id, tx);
         }
-        // If this future is dropped from here on, the entry stays until the response arrives
-        // and is then discarded: the byte stream stays in step either way.
-        let queued = if gated {
-            let _gate = self.gate.read().await;
-            self.outbox.send(buf.freeze()).await
-        } else {
-            self.outbox.send(buf.freeze()).await
+        // Dropped before the request is queued (the caller gave up), the guard takes the entry
+        // out again: no response will come for it, and a re-authentication waiting for
+        // `pending` to drain must not wait for it. Once queued, the entry stays until the
+        // response arrives and is then discarded: the byte stream stays in step either way.
+        let unqueued = UnqueuedEntry {
+            shared: &self.shared,
+            correlation_id,
         };
+        let queued = self.outbox.send(buf.freeze()).await;
+        std::mem::forget(unqueued);
+        drop(gate);
         if queued.is_err() {
             return Err(self.shared.closed_error());
         }
@@ -462,6 +473,22 @@ impl Connection {
         self.shared.close("closed by the client".to_owned());
         self._tasks.writer.abort();
         self._tasks.reader.abort();
+    }
+}
+
+/// Removes a request's `pending` entry if the request never reached the outbox.
+struct UnqueuedEntry<'a> {
+    shared: &'a Shared,
+    correlation_id: i32,
+}
+
+impl Drop for UnqueuedEntry<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.correlation_id);
     }
 }
 

@@ -93,3 +93,52 @@ async fn a_long_produce_runs_across_reauthentications_without_losing_records() {
     assert_eq!(offsets, sent);
     assert!(sent > 1000, "the produce ran long enough: {sent} records");
 }
+
+/// Requests sent back to back from two tasks keep passing through re-authentications: a
+/// request never waits at the re-authentication gate while the re-authentication waits for it.
+#[tokio::test]
+async fn back_to_back_requests_from_two_tasks_never_stall_at_a_reauthentication() {
+    let broker = Broker::from_env();
+    let session = Duration::from_millis(broker.reauth_ms);
+    let config = reauth_config("SCRAM-SHA-256");
+    let conn = Connection::connect(
+        &config.bootstrap_servers[0],
+        &ConnectionConfig::from_client_config(&config).unwrap(),
+    )
+    .await
+    .unwrap();
+    let run_for = session * 5 / 2;
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let mut slowest = Duration::ZERO;
+                let mut sent = 0u64;
+                while started.elapsed() < run_for {
+                    let at = Instant::now();
+                    conn.send(&MetadataRequest::default())
+                        .await
+                        .unwrap_or_else(|e| panic!("request {sent} failed: {e}"));
+                    slowest = slowest.max(at.elapsed());
+                    sent += 1;
+                }
+                (sent, slowest)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (sent, slowest) = task.await.unwrap();
+        assert!(sent > 100, "only {sent} requests in {run_for:?}");
+        assert!(
+            slowest < Duration::from_secs(1),
+            "a request took {slowest:?} (of {sent})"
+        );
+    }
+    assert!(
+        conn.reauthentications() >= 2,
+        "re-authenticated {} times in {run_for:?} with {session:?} sessions",
+        conn.reauthentications()
+    );
+    assert!(!conn.is_closed());
+}
