@@ -17,6 +17,9 @@ pub struct ReceivedRequest {
     /// The topic-partitions it names (Produce, Fetch, ListOffsets, OffsetCommit,
     /// TxnOffsetCommit, AddPartitionsToTxn, OffsetFetch, OffsetForLeaderEpoch); empty for others.
     pub partitions: Vec<(String, i32)>,
+    /// The group ids, transactional ids and coordinator keys it names (see
+    /// [`RuleBuilder::key`](crate::RuleBuilder::key)).
+    pub keys: Vec<String>,
     /// The client id from the request header.
     pub client_id: Option<String>,
 }

@@ -55,6 +55,7 @@ pub struct Rule {
     pub(crate) api: ApiKey,
     pub(crate) broker: Option<i32>,
     pub(crate) partition: Option<(String, i32)>,
+    pub(crate) key: Option<String>,
     pub(crate) remaining: Option<u32>,
     pub(crate) action: Action,
 }
@@ -66,6 +67,7 @@ pub struct RuleBuilder {
     api: ApiKey,
     broker: Option<i32>,
     partition: Option<(String, i32)>,
+    key: Option<String>,
     remaining: Option<u32>,
 }
 
@@ -76,6 +78,7 @@ impl Rule {
             api,
             broker: None,
             partition: None,
+            key: None,
             remaining: None,
         }
     }
@@ -110,6 +113,26 @@ impl RuleBuilder {
         self
     }
 
+    /// Only requests that name this group id, transactional id or coordinator key
+    /// (FindCoordinator, the group APIs, OffsetCommit/OffsetFetch, InitProducerId and the
+    /// transaction APIs; AddOffsetsToTxn and TxnOffsetCommit name both their transactional id
+    /// and their group).
+    ///
+    /// ```
+    /// use laminar_kafka_fake::{ApiKey, ResponseError, Rule};
+    ///
+    /// // The lookup of group `billing`'s coordinator fails once; other lookups are served.
+    /// let rule = Rule::on(ApiKey::FindCoordinator)
+    ///     .key("billing")
+    ///     .once()
+    ///     .fail(ResponseError::CoordinatorNotAvailable);
+    /// # let _ = rule;
+    /// ```
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
     /// Only the next `n` matching requests; afterwards the rule is spent.
     pub fn times(mut self, n: u32) -> Self {
         self.remaining = Some(n);
@@ -126,6 +149,7 @@ impl RuleBuilder {
             api: self.api,
             broker: self.broker,
             partition: self.partition,
+            key: self.key,
             remaining: self.remaining,
             action,
         }
@@ -203,6 +227,7 @@ impl Script {
         api: ApiKey,
         broker: i32,
         partitions: &[(String, i32)],
+        keys: &[String],
     ) -> Option<Decision> {
         for (_, rule, hits) in &mut self.rules {
             if rule.api != api
@@ -213,6 +238,11 @@ impl Script {
             }
             if let Some(tp) = &rule.partition {
                 if !partitions.iter().any(|p| p == tp) {
+                    continue;
+                }
+            }
+            if let Some(k) = &rule.key {
+                if !keys.iter().any(|x| x == k) {
                     continue;
                 }
             }
@@ -245,17 +275,32 @@ mod tests {
         let b = script.add(Rule::on(ApiKey::Produce).broker(2).disconnect());
         let t0 = [("t".to_owned(), 0)];
         let t1 = [("t".to_owned(), 1)];
-        assert!(script.decide(ApiKey::Produce, 1, &t0).is_none());
-        assert!(script.decide(ApiKey::Fetch, 2, &t1).is_none());
-        let d = script.decide(ApiKey::Produce, 1, &t1).unwrap();
+        assert!(script.decide(ApiKey::Produce, 1, &t0, &[]).is_none());
+        assert!(script.decide(ApiKey::Fetch, 2, &t1, &[]).is_none());
+        let d = script.decide(ApiKey::Produce, 1, &t1, &[]).unwrap();
         assert_eq!(d.action, Action::Fail(ResponseError::NotLeaderOrFollower));
-        assert!(script.decide(ApiKey::Produce, 1, &t1).is_none(), "spent");
+        assert!(
+            script.decide(ApiKey::Produce, 1, &t1, &[]).is_none(),
+            "spent"
+        );
         assert_eq!(
-            script.decide(ApiKey::Produce, 2, &t1).unwrap().action,
+            script.decide(ApiKey::Produce, 2, &t1, &[]).unwrap().action,
             Action::Disconnect
         );
         assert_eq!(script.hits(a), Some(1));
         assert_eq!(script.hits(b), Some(1));
+        let k = script.add(Rule::on(ApiKey::FindCoordinator).key("g").disconnect());
+        assert!(
+            script
+                .decide(ApiKey::FindCoordinator, 0, &[], &["h".to_owned()])
+                .is_none()
+        );
+        assert!(
+            script
+                .decide(ApiKey::FindCoordinator, 0, &[], &["g".to_owned()])
+                .is_some()
+        );
+        assert_eq!(script.hits(k), Some(1));
         assert!(script.remove(b));
         assert_eq!(script.hits(b), None);
     }

@@ -134,14 +134,16 @@ async fn request(inner: &Arc<Inner>, broker: i32, mut frame: Bytes) -> Result<Ne
         .map_err(|e| format!("{api:?} v{version}: bad request body: {e}"))?;
     let partitions = api::request_partitions(&req, &inner.state());
     let client_id = header.client_id.as_ref().map(|c| c.to_string());
+    let keys = api::request_keys(&req);
     lock(&inner.requests).push(ReceivedRequest {
         broker,
         api,
         version,
         partitions: partitions.clone(),
+        keys: keys.clone(),
         client_id: client_id.clone(),
     });
-    let decision = lock(&inner.script).decide(api, broker, &partitions);
+    let decision = lock(&inner.script).decide(api, broker, &partitions, &keys);
     let mut ctx = Ctx {
         broker,
         version,

@@ -131,7 +131,7 @@ async fn the_consumer_fetches_from_the_preferred_read_replica() {
     assert_no_violations(&cluster);
 }
 
-async fn offsets_in_transaction_survive(api: ApiKey, error: ResponseError) {
+async fn offsets_in_transaction_survive(rule: Rule) {
     let cluster = FakeCluster::builder()
         .brokers(3)
         .topic("eos-out", 1)
@@ -145,7 +145,8 @@ async fn offsets_in_transaction_survive(api: ApiKey, error: ResponseError) {
     ))
     .unwrap();
     producer.init_transactions().await.unwrap();
-    let transient = cluster.script(Rule::on(api).once().fail(error));
+    let what = format!("{:?} {:?}", rule.api(), rule.action());
+    let transient = cluster.script(rule);
     producer.begin_transaction().unwrap();
     producer
         .send(ProducerRecord::new("eos-out", "result"))
@@ -157,7 +158,7 @@ async fn offsets_in_transaction_survive(api: ApiKey, error: ResponseError) {
             &ConsumerGroupMetadata::new("fake-eos-group"),
         )
         .await
-        .unwrap_or_else(|e| panic!("send_offsets_to_transaction after one {error:?}: {e}"));
+        .unwrap_or_else(|e| panic!("send_offsets_to_transaction after one {what}: {e}"));
     producer.commit_transaction().await.unwrap();
     producer.close().await.unwrap();
     assert_eq!(cluster.rule_hits(transient), 1, "the error was injected");
@@ -172,22 +173,56 @@ async fn offsets_in_transaction_survive(api: ApiKey, error: ResponseError) {
     assert_no_violations(&cluster);
 }
 
+/// Defect 11: the lookup of the group's coordinator (FindCoordinator for the group, made by
+/// `send_offsets_to_transaction` before TxnOffsetCommit) answers COORDINATOR_LOAD_IN_PROGRESS
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_offsets_retries_a_group_coordinator_loading() {
+    offsets_in_transaction_survive(
+        Rule::on(ApiKey::FindCoordinator)
+            .key("fake-eos-group")
+            .once()
+            .fail(ResponseError::CoordinatorLoadInProgress),
+    )
+    .await;
+}
+
+/// Defect 11: the same lookup answers COORDINATOR_NOT_AVAILABLE once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_offsets_retries_a_group_coordinator_not_available() {
+    offsets_in_transaction_survive(
+        Rule::on(ApiKey::FindCoordinator)
+            .key("fake-eos-group")
+            .once()
+            .fail(ResponseError::CoordinatorNotAvailable),
+    )
+    .await;
+}
+
+/// Defect 11: the group coordinator's connection drops with TxnOffsetCommit unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_offsets_retries_a_lost_connection_to_the_group_coordinator() {
+    offsets_in_transaction_survive(Rule::on(ApiKey::TxnOffsetCommit).once().disconnect()).await;
+}
+
 /// Defect 11: AddOffsetsToTxn answered COORDINATOR_LOAD_IN_PROGRESS once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_offsets_retries_coordinator_load_in_progress() {
+async fn send_offsets_retries_add_offsets_load_in_progress() {
     offsets_in_transaction_survive(
-        ApiKey::AddOffsetsToTxn,
-        ResponseError::CoordinatorLoadInProgress,
+        Rule::on(ApiKey::AddOffsetsToTxn)
+            .once()
+            .fail(ResponseError::CoordinatorLoadInProgress),
     )
     .await;
 }
 
 /// Defect 11: TxnOffsetCommit answered COORDINATOR_NOT_AVAILABLE once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_offsets_retries_coordinator_not_available() {
+async fn send_offsets_retries_txn_offset_commit_not_available() {
     offsets_in_transaction_survive(
-        ApiKey::TxnOffsetCommit,
-        ResponseError::CoordinatorNotAvailable,
+        Rule::on(ApiKey::TxnOffsetCommit)
+            .once()
+            .fail(ResponseError::CoordinatorNotAvailable),
     )
     .await;
 }

@@ -165,6 +165,38 @@ pub(crate) fn request_partitions(req: &RequestKind, state: &State) -> Vec<(Strin
     out
 }
 
+/// The group ids, transactional ids and coordinator keys a request names, for the script.
+pub(crate) fn request_keys(req: &RequestKind) -> Vec<String> {
+    let s = |v: &str| v.to_owned();
+    match req {
+        RequestKind::FindCoordinator(r) => {
+            let mut keys: Vec<String> = r.coordinator_keys.iter().map(|k| s(k)).collect();
+            if !r.key.is_empty() {
+                keys.push(s(&r.key));
+            }
+            keys
+        }
+        RequestKind::JoinGroup(r) => vec![s(&r.group_id)],
+        RequestKind::SyncGroup(r) => vec![s(&r.group_id)],
+        RequestKind::Heartbeat(r) => vec![s(&r.group_id)],
+        RequestKind::LeaveGroup(r) => vec![s(&r.group_id)],
+        RequestKind::OffsetCommit(r) => vec![s(&r.group_id)],
+        RequestKind::OffsetFetch(r) => {
+            let mut keys: Vec<String> = r.groups.iter().map(|g| s(&g.group_id)).collect();
+            if !r.group_id.is_empty() {
+                keys.push(s(&r.group_id));
+            }
+            keys
+        }
+        RequestKind::InitProducerId(r) => r.transactional_id.iter().map(|t| s(t)).collect(),
+        RequestKind::AddPartitionsToTxn(r) => vec![s(&r.v3_and_below_transactional_id)],
+        RequestKind::AddOffsetsToTxn(r) => vec![s(&r.transactional_id), s(&r.group_id)],
+        RequestKind::EndTxn(r) => vec![s(&r.transactional_id)],
+        RequestKind::TxnOffsetCommit(r) => vec![s(&r.transactional_id), s(&r.group_id)],
+        _ => Vec::new(),
+    }
+}
+
 /// Serves one request. `None`: no response is sent (Produce with acks=0).
 pub(crate) async fn handle(
     inner: &Arc<Inner>,
