@@ -25,7 +25,10 @@ fn hostile_metadata_response(len: usize) -> Bytes {
 fn an_array_count_as_large_as_the_frame_reserves_no_more_memory_than_the_frame() {
     const LEN: usize = 1 << 20;
     let element = std::mem::size_of::<MetadataResponseBroker>();
-    assert!(element > 8, "the case needs elements larger in memory than on the wire");
+    assert!(
+        element > 8,
+        "the case needs elements larger in memory than on the wire"
+    );
     let mut frame = hostile_metadata_response(LEN);
     let region = Region::new(GLOBAL);
     let decoded = MetadataResponse::decode(&mut frame, 1);
