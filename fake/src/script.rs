@@ -34,6 +34,10 @@ pub enum Action {
     /// partition's entry carries the error (the others are served); otherwise every partition
     /// of the request, or the top-level error code for APIs without partitions.
     Fail(ResponseError),
+    /// [`Action::Fail`], answered after a delay: requests sent behind it on the same
+    /// connection wait (a broker answers a connection's requests in order), so a client that
+    /// pipelines has several requests in flight when the error arrives.
+    FailAfter(ResponseError, Duration),
     /// Close the connection without doing the work or answering.
     Disconnect,
     /// Do the work (a produce is written), then close the connection instead of answering: the
@@ -47,8 +51,8 @@ pub enum Action {
 }
 
 /// One scripted behaviour. Build with [`Rule::on`], narrow with [`RuleBuilder::broker`],
-/// [`RuleBuilder::partition`] and [`RuleBuilder::times`], and finish with an action
-/// ([`RuleBuilder::fail`], [`RuleBuilder::disconnect`], [`RuleBuilder::drop_response`],
+/// [`RuleBuilder::partition`], [`RuleBuilder::key`] and [`RuleBuilder::times`], and finish with an
+/// action ([`RuleBuilder::fail`], [`RuleBuilder::fail_after`], [`RuleBuilder::disconnect`], [`RuleBuilder::drop_response`],
 /// [`RuleBuilder::never_answer`], [`RuleBuilder::delay`]).
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -158,6 +162,11 @@ impl RuleBuilder {
     /// Answer with `error` ([`Action::Fail`]).
     pub fn fail(self, error: ResponseError) -> Rule {
         self.with(Action::Fail(error))
+    }
+
+    /// Answer with `error` after `delay` ([`Action::FailAfter`]).
+    pub fn fail_after(self, error: ResponseError, delay: Duration) -> Rule {
+        self.with(Action::FailAfter(error, delay))
     }
 
     /// Close the connection, request unserved ([`Action::Disconnect`]).

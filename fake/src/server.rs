@@ -151,7 +151,7 @@ async fn request(inner: &Arc<Inner>, broker: i32, mut frame: Bytes) -> Result<Ne
         fail: None,
     };
     let action = decision.map(|d| {
-        if let Action::Fail(e) = &d.action {
+        if let Action::Fail(e) | Action::FailAfter(e, _) = &d.action {
             ctx.fail = Some((*e, d.partition.clone()));
         }
         d.action
@@ -169,7 +169,7 @@ async fn request(inner: &Arc<Inner>, broker: i32, mut frame: Bytes) -> Result<Ne
     Ok(match action {
         Some(Action::DropResponse) => Next::Close,
         Some(Action::NeverAnswer) => Next::Hang,
-        Some(Action::Delay(d)) => {
+        Some(Action::Delay(d) | Action::FailAfter(_, d)) => {
             tokio::time::sleep(d).await;
             Next::Reply(bytes)
         }

@@ -136,16 +136,16 @@ pub(crate) async fn fetch(inner: &Arc<Inner>, ctx: &Ctx, req: FetchRequest) -> F
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
+    if req.session_id != 0 {
+        // No fetch sessions (every response says session 0: none created), so a fetch that
+        // names one names a session that does not exist.
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
     let mut appended = inner.appended.subscribe();
     loop {
         appended.borrow_and_update();
         let (response, bytes, urgent) = build(&inner.state(), ctx, &req);
-        let session_error = req.session_id != 0;
-        if session_error {
-            // No fetch sessions: an incremental fetch names a session that does not exist.
-            return FetchResponse::default()
-                .with_error_code(ResponseError::FetchSessionIdNotFound.code());
-        }
         if bytes >= min_bytes || urgent || Instant::now() >= deadline {
             return response;
         }
