@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use laminar_kafka_protocol::messages::messages::fetch_request::{FetchPartition, FetchTopic};
+use laminar_kafka_protocol::messages::error::ResponseError;
+use laminar_kafka_protocol::messages::messages::fetch_request::{
+    FetchPartition, FetchTopic, ForgottenTopic,
+};
 use laminar_kafka_protocol::messages::messages::{FetchRequest, TopicName};
 use laminar_kafka_protocol::messages::protocol::StrBytes;
 use laminar_kafka_protocol::record::{
@@ -22,6 +25,7 @@ use uuid::Uuid;
 
 use super::records::{FetchedBatch, PartitionRecords};
 use super::replica::{PreferredReplica, read_replica};
+use super::session::{FetchSession, Plan, Wanted};
 use super::{Consumer, PartitionWatermarks, Shared};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -39,6 +43,8 @@ enum Outcome {
     OutOfRange,
     Retry,
     Fail(Error),
+    /// Not in the response (an incremental fetch lists only partitions with news).
+    Unchanged,
 }
 
 /// One partition to fetch from its leader or from the replica the leader named.
@@ -67,6 +73,8 @@ struct FetchResult {
     outcomes: Vec<PartitionOutcome>,
     /// Partitions whose request failed as a whole (connection lost, …).
     failed: Option<(Vec<(TopicPartition, u64)>, Error)>,
+    /// The fetch session with `node`, handed back for its next fetch.
+    session: FetchSession,
 }
 
 pub(super) async fn run(shared: Arc<Shared>) {
@@ -74,6 +82,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
     let mut busy_leaders: Vec<i32> = Vec::new();
     // Per broker, the partition that came first in the last fetch request sent to it.
     let mut rotation: HashMap<i32, TopicPartition> = HashMap::new();
+    // Per broker, the fetch session (KIP-227); out of the map while a fetch is in flight.
+    let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
     loop {
         let notified = shared.wake_fetcher.notified();
         tokio::pin!(notified);
@@ -82,7 +92,14 @@ pub(super) async fn run(shared: Arc<Shared>) {
             return;
         }
         resolve_positions(&shared).await;
-        let next_wake = dispatch(&shared, &mut in_flight, &mut busy_leaders, &mut rotation).await;
+        let next_wake = dispatch(
+            &shared,
+            &mut in_flight,
+            &mut busy_leaders,
+            &mut rotation,
+            &mut sessions,
+        )
+        .await;
         let sleep = async {
             match next_wake {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -91,8 +108,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
         };
         tokio::select! {
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Ok(result) = done {
+                if let Ok(mut result) = done {
                     busy_leaders.retain(|l| *l != result.node);
+                    sessions.insert(result.node, std::mem::take(&mut result.session));
                     apply(&shared, result).await;
                 }
             }
@@ -211,6 +229,7 @@ async fn dispatch(
     in_flight: &mut JoinSet<FetchResult>,
     busy_leaders: &mut Vec<i32>,
     rotation: &mut HashMap<i32, TopicPartition>,
+    sessions: &mut HashMap<i32, FetchSession>,
 ) -> Option<tokio::time::Instant> {
     let now = tokio::time::Instant::now();
     let mut next_wake: Option<tokio::time::Instant> = None;
@@ -300,7 +319,8 @@ async fn dispatch(
             }
         }
         busy_leaders.push(leader);
-        in_flight.spawn(fetch_from(shared.clone(), leader, parts));
+        let session = sessions.remove(&leader).unwrap_or_default();
+        in_flight.spawn(fetch_from(shared.clone(), leader, parts, session));
     }
     next_wake
 }
@@ -321,7 +341,7 @@ fn rotate_after(parts: &mut [FetchTarget], last_first: Option<&TopicPartition>) 
 
 /// The topics of a fetch request, in the order of `parts` (a topic's partitions together,
 /// where its first partition stands).
-fn request_topics(parts: &[FetchTarget], partition_max_bytes: i32) -> Vec<FetchTopic> {
+fn request_topics(parts: &[&FetchTarget], partition_max_bytes: i32) -> Vec<FetchTopic> {
     let mut topics: Vec<FetchTopic> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     for t in parts {
@@ -346,27 +366,59 @@ fn request_topics(parts: &[FetchTarget], partition_max_bytes: i32) -> Vec<FetchT
     topics
 }
 
-async fn fetch_from(shared: Arc<Shared>, leader: i32, parts: Vec<FetchTarget>) -> FetchResult {
-    let ids: Vec<(TopicPartition, u64)> =
-        parts.iter().map(|t| (t.tp.clone(), t.generation)).collect();
-    match fetch_once(&shared, leader, &parts).await {
+async fn fetch_from(
+    shared: Arc<Shared>,
+    node: i32,
+    parts: Vec<FetchTarget>,
+    mut session: FetchSession,
+) -> FetchResult {
+    match fetch_once(&shared, node, &parts, &mut session).await {
         Ok(outcomes) => FetchResult {
-            node: leader,
+            node,
             outcomes,
             failed: None,
+            session,
         },
-        Err(e) => FetchResult {
-            node: leader,
-            outcomes: Vec::new(),
-            failed: Some((ids, e)),
-        },
+        Err(e) => {
+            session.close();
+            FetchResult {
+                node,
+                outcomes: Vec::new(),
+                failed: Some((
+                    parts.iter().map(|t| (t.tp.clone(), t.generation)).collect(),
+                    e,
+                )),
+                session,
+            }
+        }
     }
+}
+
+/// The forgotten partitions of a session fetch, by topic.
+fn forgotten_topics(plan: &Plan) -> Vec<ForgottenTopic> {
+    let mut topics: Vec<ForgottenTopic> = Vec::new();
+    for ((topic, partition), id) in &plan.forget {
+        match topics
+            .iter_mut()
+            .find(|t| t.topic_id == *id && t.topic.0.as_str() == topic.as_str())
+        {
+            Some(t) => t.partitions.push(*partition),
+            None => topics.push(
+                ForgottenTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_topic_id(*id)
+                    .with_partitions(vec![*partition]),
+            ),
+        }
+    }
+    topics
 }
 
 async fn fetch_once(
     shared: &Arc<Shared>,
     leader: i32,
     parts: &[FetchTarget],
+    session: &mut FetchSession,
 ) -> Result<Vec<PartitionOutcome>> {
     let config = shared.cluster.config();
     let conn = shared.cluster.connect_to_node(leader).await?;
@@ -378,7 +430,18 @@ async fn fetch_once(
             source,
         })?;
     let use_ids = version >= 13;
-    let request = FetchRequest::default()
+    let wanted: Vec<Wanted<'_>> = parts
+        .iter()
+        .map(|t| Wanted {
+            tp: &t.tp,
+            topic_id: t.topic_id,
+            offset: t.offset,
+            leader_epoch: t.leader_epoch,
+        })
+        .collect();
+    let plan = session.plan(&wanted, version >= 7);
+    let to_send: Vec<&FetchTarget> = plan.send.iter().map(|&i| &parts[i]).collect();
+    let mut request = FetchRequest::default()
         .with_max_wait_ms(config.fetch_max_wait.as_millis() as i32)
         .with_min_bytes(config.fetch_min_bytes)
         .with_max_bytes(config.fetch_max_bytes)
@@ -386,9 +449,23 @@ async fn fetch_once(
         .with_rack_id(StrBytes::from_string(
             config.client_rack.clone().unwrap_or_default(),
         ))
-        .with_topics(request_topics(parts, config.max_partition_fetch_bytes));
+        .with_topics(request_topics(&to_send, config.max_partition_fetch_bytes));
+    if version >= 7 {
+        request = request
+            .with_session_id(plan.session_id)
+            .with_session_epoch(plan.session_epoch)
+            .with_forgotten_topics_data(forgotten_topics(&plan));
+    }
     let response = conn.send_at(&request, version).await?;
     if let Some(code) = KafkaCode::from_code(response.error_code) {
+        session.close();
+        if matches!(
+            code.as_response_error(),
+            ResponseError::FetchSessionIdNotFound | ResponseError::InvalidFetchSessionEpoch
+        ) {
+            // The broker lost or refused the session: the next fetch is a full one, at once.
+            return Ok(unchanged(parts, leader));
+        }
         return Err(Error::Broker {
             api: "Fetch",
             code,
@@ -396,6 +473,7 @@ async fn fetch_once(
             message: None,
         });
     }
+    session.answered(&plan, &wanted, response.session_id);
     let names_by_id: HashMap<Uuid, &str> = parts
         .iter()
         .map(|t| (t.topic_id, t.tp.0.as_str()))
@@ -465,7 +543,29 @@ async fn fetch_once(
             });
         }
     }
+    if outcomes.len() < parts.len() {
+        for t in parts {
+            if !outcomes.iter().any(|o| o.tp == t.tp) {
+                outcomes.push(unchanged_one(t, leader));
+            }
+        }
+    }
     Ok(outcomes)
+}
+
+fn unchanged_one(t: &FetchTarget, node: i32) -> PartitionOutcome {
+    PartitionOutcome {
+        tp: t.tp.clone(),
+        generation: t.generation,
+        leader_epoch: t.leader_epoch,
+        from_follower: t.leader != node,
+        outcome: Outcome::Unchanged,
+    }
+}
+
+/// Every partition of a fetch that brought nothing.
+fn unchanged(parts: &[FetchTarget], node: i32) -> Vec<PartitionOutcome> {
+    parts.iter().map(|t| unchanged_one(t, node)).collect()
 }
 
 /// The read_committed filter: which producers' transactional batches belong to aborted
@@ -774,6 +874,7 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     p.preferred_replica = None;
                     refresh.push(tp.0.clone());
                 }
+                Outcome::Unchanged => {}
                 Outcome::Fail(e) => {
                     p.preferred_replica = None;
                     p.retry_at = Some(
@@ -841,6 +942,7 @@ mod tests {
                 },
             }],
             failed: None,
+            session: FetchSession::default(),
         }
     }
 
@@ -883,7 +985,8 @@ mod tests {
     fn request_topics_keep_the_rotated_order() {
         let mut parts = vec![target("a", 0), target("a", 1), target("b", 0)];
         rotate_after(&mut parts, Some(&("a".to_owned(), 0)));
-        let topics = request_topics(&parts, 100);
+        let refs: Vec<&FetchTarget> = parts.iter().collect();
+        let topics = request_topics(&refs, 100);
         let listed: Vec<(String, Vec<i32>)> = topics
             .iter()
             .map(|t| {
@@ -958,6 +1061,7 @@ mod tests {
                 outcome,
             }],
             failed: None,
+            session: FetchSession::default(),
         }
     }
 
@@ -1079,6 +1183,7 @@ mod tests {
             } => (records.as_ref().map(|r| (r.from, r.until)), *next_fetch),
             Outcome::OutOfRange => panic!("out of range"),
             Outcome::Retry => panic!("retry"),
+            Outcome::Unchanged => panic!("unchanged"),
             Outcome::Fail(e) => panic!("failed: {e}"),
         }
     }

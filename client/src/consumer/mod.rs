@@ -34,6 +34,7 @@ mod fetcher;
 pub mod group;
 mod records;
 mod replica;
+mod session;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
