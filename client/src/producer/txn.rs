@@ -30,8 +30,9 @@ use laminar_kafka_protocol::messages::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use laminar_kafka_protocol::messages::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, GroupId,
-    InitProducerIdRequest, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, DescribeTransactionsRequest,
+    EndTxnRequest, GroupId, InitProducerIdRequest, ProducerId, TopicName, TransactionalId,
+    TxnOffsetCommitRequest,
 };
 use laminar_kafka_protocol::messages::protocol::StrBytes;
 
@@ -122,6 +123,9 @@ fn retriable_txn(code: KafkaCode) -> bool {
     matches!(code.code(), 51 | 14 | 15 | 16 | 7) || code.is_retriable()
 }
 
+/// A coordinator's error code, the API that answered it, and its message.
+type CodeError = (KafkaCode, &'static str, Option<String>);
+
 /// INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 /// CLUSTER_AUTHORIZATION_FAILED, INVALID_TRANSACTION_TIMEOUT, UNSUPPORTED_VERSION,
 /// INVALID_PRODUCER_ID_MAPPING: the producer cannot go on.
@@ -138,6 +142,10 @@ pub(crate) struct TxnManager {
     /// Whether the coordinator knows the current transaction started (something was added).
     started: AtomicBool,
     tv2: AtomicBool,
+    /// The open transaction was taken over with `resume`: its records were written by another
+    /// producer, whose sequences this one does not know, so it can only be committed or
+    /// aborted; ending it fences that producer.
+    resumed: AtomicBool,
 }
 
 impl TxnManager {
@@ -149,6 +157,7 @@ impl TxnManager {
             added: Mutex::new(HashSet::new()),
             started: AtomicBool::new(false),
             tv2: AtomicBool::new(false),
+            resumed: AtomicBool::new(false),
         }
     }
 
@@ -193,6 +202,12 @@ impl TxnManager {
     pub(crate) fn check_send(&self) -> Result<()> {
         let s = self.lock();
         match &*s {
+            TxnState::InTransaction if self.resumed.load(Ordering::Acquire) => {
+                Err(Error::TransactionState {
+                    operation: "send",
+                    state: "resumed (a resumed transaction can only be committed or aborted)",
+                })
+            }
             TxnState::InTransaction => Ok(()),
             other => Err(
                 Self::failed_error(other).unwrap_or(Error::TransactionState {
@@ -226,6 +241,17 @@ impl TxnManager {
             .await
     }
 
+    /// Whether the cluster's transaction protocol is version 2 (KIP-890), from a
+    /// coordinator's ApiVersions.
+    fn detect_v2(conn: &Connection) -> bool {
+        let v = conn.versions();
+        v.finalized_feature("transaction.version")
+            .is_some_and(|f| f.max >= 2)
+            && v.version(ApiKey::Produce).is_ok_and(|p| p >= 12)
+            && v.version(ApiKey::EndTxn).is_ok_and(|p| p >= 5)
+            && v.version(ApiKey::TxnOffsetCommit).is_ok_and(|p| p >= 5)
+    }
+
     fn txn_error(api: &'static str, code: KafkaCode, message: Option<String>) -> Error {
         let broker_error = Error::Broker {
             api,
@@ -244,19 +270,38 @@ impl TxnManager {
         }
     }
 
-    /// Runs `attempt` against the coordinator until it succeeds, fails for good, or the
-    /// request timeout passes; retriable codes are retried after a backoff.
-    async fn with_retries<T, F, Fut>(&self, shared: &Shared, mut attempt: F) -> Result<T>
+    /// Runs `attempt` against the transaction coordinator until it succeeds, fails for good,
+    /// or `max.block.ms` passes; see [`Self::with_retries_at`].
+    async fn with_retries<T, F, Fut>(&self, shared: &Shared, attempt: F) -> Result<T>
     where
         F: FnMut(Connection) -> Fut,
-        Fut: std::future::Future<
-                Output = Result<std::result::Result<T, (KafkaCode, &'static str, Option<String>)>>,
-            >,
+        Fut: std::future::Future<Output = Result<std::result::Result<T, CodeError>>>,
+    {
+        let tid = self.transactional_id.clone();
+        self.with_retries_at(shared, CoordinatorType::Transaction, &tid, attempt)
+            .await
+    }
+
+    /// Runs `attempt` against the coordinator of `key` until it succeeds, fails for good, or
+    /// `max.block.ms` passes. Transient coordinator errors (COORDINATOR_LOAD_IN_PROGRESS,
+    /// COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, other retriable
+    /// codes), a failed coordinator lookup and a lost connection are retried after a backoff,
+    /// each time with a fresh FindCoordinator (the coordinator may have moved).
+    async fn with_retries_at<T, F, Fut>(
+        &self,
+        shared: &Shared,
+        kind: CoordinatorType,
+        key: &str,
+        mut attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: std::future::Future<Output = Result<std::result::Result<T, CodeError>>>,
     {
         let deadline = Instant::now() + shared.cluster.config().max_block;
         let mut backoff = shared.cluster.retry_backoff();
         loop {
-            let outcome = match self.coordinator(shared).await {
+            let outcome = match shared.cluster.coordinator(kind, key).await {
                 Ok(conn) => attempt(conn).await,
                 Err(e) => Err(e),
             };
@@ -322,13 +367,7 @@ impl TxnManager {
                     let response = conn.send_at(&request, version).await?;
                     Ok(match KafkaCode::check(response.error_code) {
                         Ok(()) => {
-                            let v = conn.versions();
-                            let tv2 = v
-                                .finalized_feature("transaction.version")
-                                .is_some_and(|f| f.max >= 2)
-                                && v.version(ApiKey::Produce).is_ok_and(|p| p >= 12)
-                                && v.version(ApiKey::EndTxn).is_ok_and(|p| p >= 5)
-                                && v.version(ApiKey::TxnOffsetCommit).is_ok_and(|p| p >= 5);
+                            let tv2 = Self::detect_v2(&conn);
                             Ok((
                                 ProducerIdentity {
                                     id: response.producer_id.0,
@@ -357,6 +396,7 @@ impl TxnManager {
         self.require("begin_transaction", &[TxnState::Ready])?;
         self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.started.store(false, Ordering::Release);
+        self.resumed.store(false, Ordering::Release);
         self.set(TxnState::InTransaction);
         Ok(())
     }
@@ -526,45 +566,53 @@ impl TxnManager {
                     })
                     .collect(),
             );
-        let deadline = Instant::now() + shared.cluster.config().max_block;
-        let mut backoff = shared.cluster.retry_backoff();
         let cap = if self.uses_v2() { i16::MAX } else { 4 };
-        loop {
-            let conn = shared
-                .cluster
-                .coordinator(CoordinatorType::Group, &group.group_id)
-                .await?;
-            let version = conn
-                .versions()
-                .version_at_most(ApiKey::TxnOffsetCommit, cap)
-                .map_err(|source| Error::Protocol {
-                    broker: conn.broker().to_owned(),
-                    source,
-                })?;
-            let response = conn.send_at(&request, version).await?;
-            let failure = response
-                .topics
-                .iter()
-                .flat_map(|t| t.partitions.iter())
-                .find_map(|p| KafkaCode::from_code(p.error_code));
-            match failure {
-                None => return Ok(()),
-                Some(code) if retriable_txn(code) && Instant::now() < deadline => {
-                    tokio::time::sleep(backoff.next_delay()).await;
-                }
-                Some(code) => {
-                    // Fenced group members (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
-                    // FENCED_INSTANCE_ID) make the transaction abortable, not the producer dead.
-                    let e = Self::txn_error("TxnOffsetCommit", code, None);
-                    self.record_failure(&e);
-                    return Err(e);
-                }
+        // Fenced group members (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID)
+        // make the transaction abortable, not the producer dead.
+        self.with_retries_at(shared, CoordinatorType::Group, &group.group_id, |conn| {
+            let request = request.clone();
+            async move {
+                let version = conn
+                    .versions()
+                    .version_at_most(ApiKey::TxnOffsetCommit, cap)
+                    .map_err(|source| Error::Protocol {
+                        broker: conn.broker().to_owned(),
+                        source,
+                    })?;
+                let response = conn.send_at(&request, version).await?;
+                let failure = response
+                    .topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter())
+                    .find_map(|p| KafkaCode::from_code(p.error_code));
+                Ok(match failure {
+                    None => Ok(()),
+                    Some(code) => Err((code, "TxnOffsetCommit", None)),
+                })
             }
-        }
+        })
+        .await
+        .inspect_err(|e| self.record_failure(e))
     }
 
     /// EndTxn. Under version 2 the response carries the identity to continue with.
     pub(crate) async fn end(&self, shared: &Shared, commit: bool) -> Result<()> {
+        self.end_txn(shared, commit).await?;
+        if self.resumed.swap(false, Ordering::AcqRel) {
+            // The producer that prepared the transaction may still be alive: under version 1
+            // (or when there was nothing to end) it still has the current epoch, and under
+            // version 2 its own EndTxn with the epoch just before the current one reads as a
+            // retry, after which it would go on with ours. InitProducerId with the current id
+            // and epoch bumps the epoch once more, which fences it; the transaction has
+            // ended, so nothing is aborted. A failure here does not undo the commit: a fenced
+            // producer is left fatally failed, anything else ready with the epoch it has.
+            let _ = self.init(shared).await;
+        }
+        Ok(())
+    }
+
+    /// Sends EndTxn when the transaction started at the coordinator.
+    async fn end_txn(&self, shared: &Shared, commit: bool) -> Result<()> {
         if !self.started.load(Ordering::Acquire) {
             // Nothing reached the coordinator: there is nothing to end.
             self.set(TxnState::Ready);
@@ -670,21 +718,52 @@ impl TxnManager {
         )?;
         // Learn the protocol version from the coordinator, as init does.
         let conn = self.coordinator(shared).await?;
-        let v = conn.versions();
-        let tv2 = v
-            .finalized_feature("transaction.version")
-            .is_some_and(|f| f.max >= 2)
-            && v.version(ApiKey::Produce).is_ok_and(|p| p >= 12)
-            && v.version(ApiKey::EndTxn).is_ok_and(|p| p >= 5)
-            && v.version(ApiKey::TxnOffsetCommit).is_ok_and(|p| p >= 5);
+        let tv2 = Self::detect_v2(&conn);
         self.tv2.store(tv2, Ordering::Release);
+        let open = Self::is_open(&conn, prepared, tv2).await;
         shared.sequences().set_identity(ProducerIdentity {
             id: prepared.producer_id,
             epoch: prepared.producer_epoch,
         });
-        self.started.store(true, Ordering::Release);
+        self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        // An empty prepared transaction never started at the coordinator: EndTxn would
+        // answer INVALID_TXN_STATE to commit and abort alike, and the producer could never
+        // leave the transaction. There is nothing to end then.
+        self.started.store(open, Ordering::Release);
+        self.resumed.store(true, Ordering::Release);
         self.set(TxnState::InTransaction);
         Ok(())
+    }
+
+    /// Whether the coordinator may hold the prepared transaction open (DescribeTransactions).
+    /// `false` only when it certainly does not: the id's producer has no transaction at all
+    /// (`Empty`), or, under version 2, the last one completed at the prepared epoch itself
+    /// (every EndTxn bumps the epoch, so the prepared transaction never started). When the
+    /// coordinator cannot tell, `true`: EndTxn decides.
+    async fn is_open(conn: &Connection, prepared: &PreparedTransaction, tv2: bool) -> bool {
+        let Ok(version) = conn.versions().version(ApiKey::DescribeTransactions) else {
+            return true;
+        };
+        let request =
+            DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(
+                StrBytes::from_string(prepared.transactional_id.clone()),
+            )]);
+        let Ok(response) = conn.send_at(&request, version).await else {
+            return true;
+        };
+        let Some(state) = response.transaction_states.first() else {
+            return true;
+        };
+        if state.error_code != 0 || state.producer_id.0 != prepared.producer_id {
+            return true;
+        }
+        match state.transaction_state.as_str() {
+            "Empty" => false,
+            "CompleteCommit" | "CompleteAbort" => {
+                !(tv2 && state.producer_epoch == prepared.producer_epoch)
+            }
+            _ => true,
+        }
     }
 }
 
