@@ -94,7 +94,9 @@ async fn the_consumer_fetches_from_the_preferred_read_replica() {
     );
 
     // Defect 1, second half: the replica starts failing and the leader stops pointing to it.
-    // The consumer must go back to the leader for the next records.
+    // Once the consumer has met the replica's error, new records arrive: it must fetch them
+    // from the leader.
+    let before_rule = cluster.requests().len();
     let broken = cluster.script(
         Rule::on(ApiKey::Fetch)
             .broker(1)
@@ -104,6 +106,15 @@ async fn the_consumer_fetches_from_the_preferred_read_replica() {
     cluster
         .set_preferred_read_replica("follow", 0, None)
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.rule_hits(broken) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer stopped fetching from the replica"
+        );
+        let polled = consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(polled.is_empty(), "nothing new was written yet");
+    }
     send_all(
         &producer,
         values("g", 20)
@@ -112,19 +123,21 @@ async fn the_consumer_fetches_from_the_preferred_read_replica() {
     )
     .await;
     producer.close().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cluster.rule_hits(broken) == 0 && Instant::now() < deadline {
-        // Keep polling so that the consumer fetches (and hits the broken replica, if it
-        // still fetches there).
-        let _ = consumer.poll(Duration::from_millis(50)).await;
-    }
     let rest = consume_exactly(&consumer, 20).await;
     assert_eq!(rest.first().unwrap().1, 50);
-    assert!(
-        cluster
-            .requests()
+    let requests = cluster.requests();
+    let fetch_of = |broker: i32| {
+        move |r: &laminar_kafka_fake::ReceivedRequest| {
+            r.broker == broker && r.api == ApiKey::Fetch && r.names("follow", 0)
+        }
+    };
+    let first_error = before_rule
+        + requests[before_rule..]
             .iter()
-            .any(|r| r.broker == 0 && r.api == ApiKey::Fetch && r.names("follow", 0)),
+            .position(fetch_of(1))
+            .expect("the replica was asked and answered the error");
+    assert!(
+        requests[first_error + 1..].iter().any(fetch_of(0)),
         "after the replica's error the consumer fetched from the leader"
     );
     consumer.close().await;
