@@ -66,6 +66,27 @@ check scripts/check-deps.sh
 check scripts/check-features.sh
 check scripts/check-musl.sh
 
+# The multi-broker suite (tests/tests/multi_broker.rs): a 3-broker cluster beside the single
+# broker, on ports of its own; brokers are killed and restarted under the client. Started here if
+# none runs, and stopped again.
+multi_broker_suite() (
+    local started=0 began=$SECONDS
+    if ! scripts/kafka.sh status --brokers 3 >/dev/null; then
+        started=1
+    fi
+    trap 'if ((started)); then scripts/kafka.sh stop --brokers 3 || true; fi' EXIT
+    scripts/kafka.sh start --brokers 3 || return 1
+    eval "$(scripts/kafka.sh env --brokers 3)" || return 1
+    echo "3-broker cluster at $KAFKA_CLUSTER_BOOTSTRAP ($KAFKA_CLUSTER_RACKS)"
+    # --workspace with the feature named by package: the same feature set as the builds above,
+    # so only the tests crate is built again.
+    local only=(--workspace --features laminar-kafka-tests/multi-broker --test multi_broker)
+    cargo clippy "${only[@]}" -- -D warnings || return 1
+    timeout 600 cargo test "${only[@]}" -- --nocapture || return 1
+    echo "multi-broker suite: $((SECONDS - began))s"
+)
+check multi_broker_suite
+
 echo "target/: $(du -sh target 2>/dev/null | cut -f1)"
 if ((${#failed[@]})); then
     step "FAILED after $((SECONDS - started_at))s:"

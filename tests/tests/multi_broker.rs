@@ -537,10 +537,14 @@ async fn idempotent_produce_survives_the_leader_being_killed_and_restarted_exact
     for seq in 0..RECORDS {
         if seq == RECORDS * 3 / 10 {
             go.notify_one();
-            killed.notified().await;
+            tokio::time::timeout(Duration::from_secs(60), killed.notified())
+                .await
+                .expect("the leader killed within 60 s");
         }
         if seq == RECORDS * 65 / 100 {
-            restarted.notified().await;
+            tokio::time::timeout(Duration::from_secs(180), restarted.notified())
+                .await
+                .expect("a new leader, and the old one started again, within 180 s");
         }
         let record = ProducerRecord::new(topic.clone(), format!("{seq:07}"))
             .with_key(format!("k{seq}"))
@@ -1018,16 +1022,27 @@ fn request_log_mark(cluster: &TestCluster, node: i32) -> u64 {
 }
 
 /// The Fetch requests of `client_id` that broker `node` completed since `mark`, from its request
-/// log (`Completed request:{json}` lines, which `scripts/kafka.sh` writes at DEBUG).
+/// log (`Completed request:{json}` lines, which `scripts/kafka.sh` writes at DEBUG). When the log
+/// rolled over since the mark, the rest of the old file (`kafka-request.log.1`) comes first.
 fn fetches_served(cluster: &TestCluster, node: i32, client_id: &str, mark: u64) -> Fetches {
     let path = cluster.request_log(node);
-    let mut file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("the request log {}: {e}", path.display()));
-    file.seek(SeekFrom::Start(mark))
-        .expect("seek the request log");
+    let open = |path: &Path, from: u64| {
+        let mut file = std::fs::File::open(path)
+            .unwrap_or_else(|e| panic!("the request log {}: {e}", path.display()));
+        file.seek(SeekFrom::Start(from))
+            .expect("seek the request log");
+        BufReader::new(file)
+    };
+    let mut readers = Vec::new();
+    if request_log_mark(cluster, node) < mark {
+        readers.push(open(&path.with_extension("log.1"), mark));
+        readers.push(open(&path, 0));
+    } else {
+        readers.push(open(&path, mark));
+    }
     let mut out = Fetches::default();
     let needle = format!("\"clientId\":{}", serde_json::Value::from(client_id));
-    for line in BufReader::new(file).lines() {
+    for line in readers.into_iter().flat_map(BufRead::lines) {
         let Ok(line) = line else { break };
         if !line.contains(&needle) || !line.contains("\"requestApiKeyName\":\"FETCH\"") {
             continue;
