@@ -78,6 +78,13 @@ impl Builder {
         self
     }
 
+    /// Whether brokers open fetch sessions (KIP-227) when asked (default true). Off, every
+    /// fetch that asks for a session is answered with session id 0: none created.
+    pub fn fetch_sessions(mut self, on: bool) -> Self {
+        self.config.fetch_sessions = on;
+        self
+    }
+
     /// `group.initial.rebalance.delay.ms` (default 0).
     pub fn initial_rebalance_delay(mut self, delay: Duration) -> Self {
         self.config.initial_rebalance_delay = delay;
@@ -215,6 +222,7 @@ impl FakeCluster {
                 max_message_bytes: 1024 * 1024,
                 initial_rebalance_delay: Duration::ZERO,
                 max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+                fetch_sessions: true,
             },
         }
     }
@@ -438,6 +446,17 @@ impl FakeCluster {
     /// The broker that coordinates a group or transactional id.
     pub fn coordinator(&self, key: &str) -> i32 {
         self.inner.state().coordinator_for(key)
+    }
+
+    /// How many fetch sessions (KIP-227) the brokers hold.
+    pub fn fetch_session_count(&self) -> usize {
+        self.inner.state().sessions.by_id.len()
+    }
+
+    /// Forgets every fetch session, as a broker evicting its cache does: the next
+    /// incremental fetch of each is answered FETCH_SESSION_ID_NOT_FOUND.
+    pub fn evict_fetch_sessions(&self) {
+        self.inner.state().sessions.by_id.clear();
     }
 
     /// Adds a rule to the script (after the existing ones).

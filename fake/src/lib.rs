@@ -33,9 +33,10 @@
 //! # }).unwrap();
 //! ```
 //!
-//! What it does not do: authentication (PLAINTEXT only), fetch sessions (every fetch is a
-//! full fetch; a session id is answered with FETCH_SESSION_ID_NOT_FOUND), the KIP-848 group
-//! protocol, transaction protocol v2 (KIP-890), compaction and retention. Writes are
+//! Fetch sessions (KIP-227) are kept per broker, with incremental fetches and responses that
+//! carry only partitions with news; [`FakeCluster::evict_fetch_sessions`] forgets them.
+//!
+//! What it does not do: authentication (PLAINTEXT only), the KIP-848 group protocol, transaction protocol v2 (KIP-890), compaction and retention. Writes are
 //! replicated to every replica at once, so the high watermark is the log end.
 #![forbid(unsafe_code)]
 
@@ -47,6 +48,7 @@ mod log;
 mod observe;
 mod script;
 mod server;
+mod session;
 mod state;
 mod txn;
 

@@ -15,7 +15,8 @@ pub struct ReceivedRequest {
     /// The version it was sent at.
     pub version: i16,
     /// The topic-partitions it names (Produce, Fetch, ListOffsets, OffsetCommit,
-    /// TxnOffsetCommit, AddPartitionsToTxn, OffsetFetch, OffsetForLeaderEpoch); empty for others.
+    /// TxnOffsetCommit, AddPartitionsToTxn, OffsetFetch, OffsetForLeaderEpoch; an incremental
+    /// Fetch also names the partitions of its session); empty for others.
     pub partitions: Vec<(String, i32)>,
     /// The group ids, transactional ids and coordinator keys it names (see
     /// [`RuleBuilder::key`](crate::RuleBuilder::key)).

@@ -77,6 +77,7 @@ pub(crate) struct Config {
     pub(crate) max_message_bytes: usize,
     pub(crate) initial_rebalance_delay: Duration,
     pub(crate) max_frame_size: usize,
+    pub(crate) fetch_sessions: bool,
 }
 
 /// A group's committed offsets: (topic, partition) → (offset, metadata).
@@ -92,6 +93,7 @@ pub(crate) struct State {
     pub(crate) groups: HashMap<String, Group>,
     /// Committed offsets: group → (topic, partition) → (offset, metadata).
     pub(crate) offsets: HashMap<String, GroupOffsets>,
+    pub(crate) sessions: crate::session::Sessions,
     next_topic_id: u128,
 }
 
@@ -105,6 +107,7 @@ impl State {
             txns: HashMap::new(),
             groups: HashMap::new(),
             offsets: HashMap::new(),
+            sessions: Default::default(),
             next_topic_id: 0x6c61_6d69_6e61_7200_0000_0000_0000_0000,
         }
     }

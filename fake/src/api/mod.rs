@@ -104,6 +104,17 @@ pub(crate) fn request_partitions(req: &RequestKind, state: &State) -> Vec<(Strin
                 let n = name(&t.topic, t.topic_id);
                 out.extend(t.partitions.iter().map(|p| (n.clone(), p.partition)));
             }
+            // An incremental fetch also fetches the partitions its session holds.
+            if r.session_id != 0 && r.session_epoch > 0 {
+                if let Some(s) = state.sessions.by_id.get(&r.session_id) {
+                    for p in &s.partitions {
+                        let tp = (name(&p.wanted.topic, p.wanted.topic_id), p.wanted.partition);
+                        if !out.contains(&tp) {
+                            out.push(tp);
+                        }
+                    }
+                }
+            }
         }
         RequestKind::ListOffsets(r) => {
             for t in &r.topics {
