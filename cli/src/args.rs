@@ -17,15 +17,14 @@ pub(crate) struct Cli {
 /// Connection options shared by every command.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
-    /// Bootstrap brokers, comma-separated host:port.
-    #[arg(
-        short = 'b',
-        long,
-        global = true,
-        env = "KAFKA_BOOTSTRAP",
-        default_value = "127.0.0.1:9092"
-    )]
-    pub(crate) brokers: String,
+    /// Bootstrap brokers, comma-separated host:port [env: KAFKA_BOOTSTRAP; default 127.0.0.1:9092].
+    #[arg(short = 'b', long, global = true)]
+    pub(crate) brokers: Option<String>,
+
+    /// A connection profile JSON file (bootstrapServers, authentication, connectionProperties;
+    /// `{{ VAR }}` placeholders filled from the environment). Flags given here win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) profile: Option<std::path::PathBuf>,
 
     /// Any client property, e.g. `-X linger.ms=20` (repeatable; Java or librdkafka names).
     #[arg(short = 'X', value_name = "PROPERTY=VALUE", global = true)]
@@ -58,11 +57,45 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    /// The client configuration these options describe; `-X` properties are applied last.
+    /// The brokers this command talks to: `-b`, else the profile's, else `KAFKA_BOOTSTRAP`,
+    /// else 127.0.0.1:9092.
+    pub(crate) fn bootstrap(&self, profile: Option<&str>) -> String {
+        self.brokers
+            .clone()
+            .or_else(|| profile.map(str::to_owned))
+            .or_else(|| {
+                std::env::var("KAFKA_BOOTSTRAP")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| "127.0.0.1:9092".to_owned())
+    }
+
+    /// The client configuration these options describe: the profile first, then the typed
+    /// flags, then `-X` properties.
     pub(crate) fn client_config(&self) -> Result<ClientConfig> {
         let mut config = ClientConfig::default();
-        config.set("bootstrap.servers", &self.brokers)?;
+        let profile = match &self.profile {
+            Some(path) => Some(crate::profile::load(path)?),
+            None => None,
+        };
+        let profile_brokers = profile
+            .as_ref()
+            .and_then(|p| p.get("bootstrap.servers").map(str::to_owned));
         config.set("client.id", "laminar-kafka-cli")?;
+        if let Some(p) = &profile {
+            for (k, v) in p.iter() {
+                if k != "bootstrap.servers" {
+                    config.set(k, v).with_context(|| {
+                        format!("profile {}: property `{k}`", self.profile_name())
+                    })?;
+                }
+            }
+        }
+        config.set(
+            "bootstrap.servers",
+            &self.bootstrap(profile_brokers.as_deref()),
+        )?;
         let typed = [
             ("security.protocol", &self.security_protocol),
             ("sasl.mechanism", &self.sasl_mechanism),
@@ -83,6 +116,13 @@ impl Common {
         }
         Ok(config)
     }
+
+    fn profile_name(&self) -> String {
+        self.profile
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,8 +131,18 @@ pub(crate) enum Command {
     Produce(ProduceArgs),
     /// Consume records and print them.
     Consume(ConsumeArgs),
-    /// Create, list, describe or delete topics.
+    /// Create, list, describe, alter or delete topics.
     Topics(TopicsArgs),
+    /// Brokers, controller, topics, partitions, leaders, replicas and ISR (kcat -L).
+    Metadata(MetadataArgs),
+    /// Consumer groups: list, describe, lag, reset-offsets.
+    Groups(GroupsArgs),
+    /// The earliest and latest offset of each partition of a topic.
+    Offsets(OffsetsArgs),
+    /// Print a shell completion script: bash, zsh or fish.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) generated from these definitions.
+    Man,
     /// Produce records to a fresh topic, read them back, compare, and delete the topic.
     Roundtrip(RoundtripArgs),
     /// Run a SQL script: Kafka tables, then INSERT INTO sink SELECT … FROM source pipelines
@@ -162,15 +212,30 @@ pub(crate) struct ProduceArgs {
     /// Send every record to this partition (default: by key, or sticky for unkeyed).
     #[arg(short, long)]
     pub(crate) partition: Option<i32>,
-    /// Split each input line at the first SEP into key and value.
-    #[arg(long, value_name = "SEP")]
-    pub(crate) key_separator: Option<String>,
+    /// Split each input line at the first DELIM into key and value (kcat -K).
+    #[arg(
+        short = 'K',
+        long,
+        visible_alias = "key-separator",
+        value_name = "DELIM"
+    )]
+    pub(crate) key_delimiter: Option<String>,
     /// The same key for every record.
     #[arg(short, long)]
     pub(crate) key: Option<String>,
     /// A header `name=value` for every record (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME=VALUE")]
     pub(crate) headers: Vec<String>,
+    /// Read records from this file instead of stdin (one per line, or see --whole-file).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<std::path::PathBuf>,
+    /// The whole input (file or stdin) is one record.
+    #[arg(long)]
+    pub(crate) whole_file: bool,
+    /// Send all records in one transaction with this transactional.id (committed at the end,
+    /// aborted on any error).
+    #[arg(long, value_name = "TRANSACTIONAL_ID", num_args = 0..=1, default_missing_value = "")]
+    pub(crate) transactional: Option<String>,
     /// Generate this many records instead of reading stdin.
     #[arg(short = 'n', long)]
     pub(crate) count: Option<u64>,
@@ -194,54 +259,177 @@ pub(crate) enum From {
     Latest,
     /// An exact offset.
     Offset(i64),
+    /// This many records before the end.
+    BeforeEnd(i64),
+    /// The first record at or after this time (ms since the epoch).
+    Timestamp(i64),
 }
 
-fn parse_from(s: &str) -> Result<From, String> {
+/// Parses `--from`: earliest|beginning, latest|end, OFFSET, -N, s@MS or @MS (a timestamp).
+pub(crate) fn parse_from(s: &str) -> Result<From, String> {
+    let bad = || {
+        format!(
+            "`{s}` is not earliest, latest, an offset, -N (N before the end) or s@MILLIS (a timestamp)"
+        )
+    };
     match s {
         "earliest" | "beginning" => Ok(From::Earliest),
         "latest" | "end" => Ok(From::Latest),
-        n => n
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(From::Offset)
-            .ok_or_else(|| format!("`{n}` is not earliest, latest or an offset")),
+        _ => {
+            if let Some(ts) = s.strip_prefix("s@").or_else(|| s.strip_prefix('@')) {
+                return ts
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|t| *t >= 0)
+                    .map(From::Timestamp)
+                    .ok_or_else(bad);
+            }
+            if let Some(n) = s.strip_prefix('-') {
+                return n
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .map(From::BeforeEnd)
+                    .ok_or_else(bad);
+            }
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(From::Offset)
+                .ok_or_else(bad)
+        }
     }
 }
 
-/// How consumed records are printed.
+/// `--isolation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// The value only (UTF-8, lossy).
-    Value,
-    /// `key<TAB>value`.
-    Kv,
-    /// One JSON object per record with topic, partition, offset, timestamp, key, value, headers.
-    Json,
-    /// Print nothing per record; only the summary.
-    None,
+pub(crate) enum Isolation {
+    /// Every record, aborted transactions included.
+    ReadUncommitted,
+    /// Only committed records.
+    ReadCommitted,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ConsumeArgs {
-    /// The topic.
-    #[arg(short, long)]
-    pub(crate) topic: String,
+    /// The topic (repeatable with --group).
+    #[arg(short, long, required = true)]
+    pub(crate) topic: Vec<String>,
     /// Only this partition (default: all of them).
     #[arg(short, long)]
     pub(crate) partition: Option<i32>,
-    /// Where to start: earliest, latest, or an offset.
-    #[arg(long, default_value = "earliest", value_parser = parse_from)]
+    /// Join this consumer group: subscribe, and commit what was printed.
+    #[arg(short = 'G', long, value_name = "GROUP")]
+    pub(crate) group: Option<String>,
+    /// Where to start: earliest, latest, OFFSET, -N (N before the end) or s@MILLIS
+    /// (a timestamp). With --group: where a partition without a committed offset starts.
+    #[arg(short = 'o', long, default_value = "earliest", value_parser = parse_from, allow_hyphen_values = true)]
     pub(crate) from: From,
     /// Stop after this many records.
-    #[arg(short = 'n', long)]
+    #[arg(short = 'c', long = "count", visible_short_alias = 'n')]
     pub(crate) count: Option<u64>,
+    /// Stop at the end of every partition (kcat -e).
+    #[arg(short = 'e', long = "until-end", visible_alias = "until")]
+    pub(crate) until_end: bool,
     /// Stop when no record arrived for this long (ms); 0 waits forever.
     #[arg(long, default_value_t = 0)]
     pub(crate) idle_timeout_ms: u64,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Value)]
-    pub(crate) format: OutputFormat,
+    /// kcat's format string: %t topic, %p partition, %o offset, %k key, %s value, %K key
+    /// length, %S value length, %T timestamp, %h headers, %%, \n \t \r \\; or one of
+    /// value, kv, json, none.
+    #[arg(short, long, default_value = "value")]
+    pub(crate) format: String,
+    /// One JSON object per record (value and key as text, or `*_base64` when not UTF-8).
+    #[arg(short = 'J', long)]
+    pub(crate) json: bool,
+    /// Print `key DELIM value` (kcat -K).
+    #[arg(short = 'K', long, value_name = "DELIM")]
+    pub(crate) key_delimiter: Option<String>,
+    /// isolation.level.
+    #[arg(long, value_enum)]
+    pub(crate) isolation: Option<Isolation>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MetadataArgs {
+    /// Only these topics (default: all).
+    #[arg(short, long)]
+    pub(crate) topic: Vec<String>,
+    /// JSON instead of text.
+    #[arg(short = 'J', long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OffsetsArgs {
+    /// The topic.
+    pub(crate) topic: String,
+    /// JSON instead of text.
+    #[arg(short = 'J', long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GroupsArgs {
+    #[command(subcommand)]
+    pub(crate) command: GroupsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupsCommand {
+    /// List consumer groups with their state.
+    List {
+        /// JSON instead of text.
+        #[arg(short = 'J', long)]
+        json: bool,
+    },
+    /// State, assignor and members with their partitions.
+    Describe {
+        /// The group.
+        group: String,
+        /// JSON instead of text.
+        #[arg(short = 'J', long)]
+        json: bool,
+    },
+    /// Committed offset, log end and lag per partition (kafka-consumer-groups --describe).
+    Lag {
+        /// The group.
+        group: String,
+        /// JSON instead of text.
+        #[arg(short = 'J', long)]
+        json: bool,
+    },
+    /// Move a group's committed offsets; a dry run unless --execute (as the Java tool).
+    ResetOffsets {
+        /// The group (it must have no active members).
+        group: String,
+        /// earliest, latest, OFFSET, -N or s@MILLIS.
+        #[arg(long, value_parser = parse_from, allow_hyphen_values = true)]
+        to: From,
+        /// Only this topic (default: every topic the group has committed offsets for).
+        #[arg(short, long)]
+        topic: Option<String>,
+        /// Commit the new offsets (otherwise only print them).
+        #[arg(long)]
+        execute: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Shell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: Shell,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +456,17 @@ pub(crate) enum TopicsCommand {
     },
     /// List topics.
     List,
+    /// Set (`--config k=v`) or reset to the default (`--delete k`) topic configs.
+    Alter {
+        /// The topic.
+        name: String,
+        /// A topic config `name=value` to set (repeatable).
+        #[arg(short, long = "config", value_name = "NAME=VALUE")]
+        configs: Vec<String>,
+        /// A topic config to reset to its default (repeatable).
+        #[arg(long = "delete-config", value_name = "NAME")]
+        delete: Vec<String>,
+    },
     /// Describe topics: partitions, leaders, replicas, ISR, and configs.
     Describe {
         /// The topics.

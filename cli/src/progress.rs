@@ -1,5 +1,7 @@
-//! A progress line on stderr for long runs: records/s and MB/s, at most once a second.
+//! A progress line on stderr for long runs (when stderr is a terminal): records/s and MB/s, at
+//! most once a second; and a summary line at the end.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 pub(crate) struct Progress {
@@ -9,6 +11,7 @@ pub(crate) struct Progress {
     records: u64,
     bytes: u64,
     shown: bool,
+    tty: bool,
 }
 
 impl Progress {
@@ -21,13 +24,14 @@ impl Progress {
             records: 0,
             bytes: 0,
             shown: false,
+            tty: std::io::stderr().is_terminal(),
         }
     }
 
     pub(crate) fn add(&mut self, records: u64, bytes: u64) {
         self.records += records;
         self.bytes += bytes;
-        if self.last.elapsed() >= Duration::from_secs(1) {
+        if self.tty && self.last.elapsed() >= Duration::from_secs(1) {
             self.last = Instant::now();
             self.shown = true;
             eprint!("\r{}", self.line());

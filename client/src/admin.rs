@@ -1,4 +1,4 @@
-//! The admin client: topics, cluster description, configs and offsets.
+//! The admin client: topics, cluster description, configs, offsets and consumer groups.
 //!
 //! Each call is one request (or one per leader for offsets) with the errors of each topic
 //! reported per topic, as the Java `Admin` client does.
@@ -11,14 +11,19 @@ use laminar_kafka_protocol::messages::messages::create_topics_request::{
 };
 use laminar_kafka_protocol::messages::messages::delete_topics_request::DeleteTopicState;
 use laminar_kafka_protocol::messages::messages::describe_configs_request::DescribeConfigsResource;
-use laminar_kafka_protocol::messages::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, DescribeTransactionsRequest,
-    TopicName, TransactionalId,
+use laminar_kafka_protocol::messages::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
 };
-use laminar_kafka_protocol::messages::protocol::StrBytes;
+use laminar_kafka_protocol::messages::messages::{
+    ConsumerProtocolAssignment, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, DescribeTransactionsRequest, GroupId, IncrementalAlterConfigsRequest,
+    ListGroupsRequest, TopicName, TransactionalId,
+};
+use laminar_kafka_protocol::messages::protocol::{Decodable, StrBytes};
 
 use crate::cluster::{Cluster, CoordinatorType};
 use crate::config::{ClientConfig, IsolationLevel};
+use crate::consumer::GroupOffsets;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
 use crate::metadata::{BrokerInfo, TopicInfo, TopicState};
@@ -78,6 +83,16 @@ pub enum ConfigResource {
     Topic,
     /// A broker (by node id as the name).
     Broker,
+}
+
+impl ConfigResource {
+    /// The resource type code of DescribeConfigs and IncrementalAlterConfigs.
+    fn code(self) -> i8 {
+        match self {
+            ConfigResource::Topic => 2,
+            ConfigResource::Broker => 4,
+        }
+    }
 }
 
 /// The cluster as DescribeCluster (or metadata) shows it.
@@ -374,6 +389,181 @@ impl Admin {
         })
     }
 
+    /// Sets (`Some`) or deletes (`None`, back to the default) configs of a topic or broker with
+    /// IncrementalAlterConfigs (KIP-339); configs not named keep their values.
+    pub async fn alter_configs(
+        &self,
+        resource: ConfigResource,
+        name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let configs = changes
+            .iter()
+            .map(|(k, v)| {
+                AlterableConfig::default()
+                    .with_name(StrBytes::from_string(k.clone()))
+                    // 0 SET, 1 DELETE.
+                    .with_config_operation(if v.is_some() { 0 } else { 1 })
+                    .with_value(v.clone().map(StrBytes::from_string))
+            })
+            .collect();
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(resource.code())
+                .with_resource_name(StrBytes::from_string(name.to_owned()))
+                .with_configs(configs),
+        ]);
+        let conn = self.resource_connection(resource, name).await?;
+        let response = conn.send(&request).await?;
+        for r in response.responses {
+            KafkaCode::check(r.error_code).map_err(|code| {
+                topic_error(
+                    "IncrementalAlterConfigs",
+                    name,
+                    code,
+                    r.error_message.as_ref(),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The consumer groups every broker knows (ListGroups), sorted by id.
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        self.cluster.refresh_metadata(&[]).await?;
+        let ids: Vec<i32> = self.cluster.metadata().brokers().map(|b| b.id).collect();
+        let mut groups = Vec::new();
+        for id in ids {
+            let conn = self.cluster.connect_to_node(id).await?;
+            let response = conn.send(&ListGroupsRequest::default()).await?;
+            KafkaCode::check(response.error_code).map_err(|code| Error::Broker {
+                api: "ListGroups",
+                code,
+                context: Some(format!("broker {id}")),
+                message: None,
+            })?;
+            groups.extend(response.groups.into_iter().map(|g| GroupListing {
+                group_id: g.group_id.0.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+                state: g.group_state.to_string(),
+                group_type: g.group_type.to_string(),
+            }));
+        }
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        groups.dedup_by(|a, b| a.group_id == b.group_id);
+        Ok(groups)
+    }
+
+    /// A classic group as its coordinator describes it (DescribeGroups): state, protocol and
+    /// members with the partitions assigned to each (decoded when the group is a consumer
+    /// group). A group nobody knows comes back in state `Dead` with no members, as the broker
+    /// reports it.
+    pub async fn describe_group(&self, group_id: &str) -> Result<GroupDescription> {
+        let conn = self
+            .cluster
+            .coordinator(CoordinatorType::Group, group_id)
+            .await?;
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_string(group_id.to_owned()))]);
+        let response = conn.send(&request).await?;
+        let context = || Some(format!("group `{group_id}`"));
+        let Some(group) = response.groups.into_iter().next() else {
+            return Err(Error::Broker {
+                api: "DescribeGroups",
+                code: KafkaCode::from_code(-1).expect("-1 is an error code"),
+                context: context(),
+                message: Some("the response describes no group".to_owned()),
+            });
+        };
+        KafkaCode::check(group.error_code).map_err(|code| Error::Broker {
+            api: "DescribeGroups",
+            code,
+            context: context(),
+            message: group.error_message.as_ref().map(|m| m.to_string()),
+        })?;
+        let consumer = group.protocol_type.as_str() == "consumer";
+        let members = group
+            .members
+            .into_iter()
+            .map(|m| GroupMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                client_id: m.client_id.to_string(),
+                client_host: m.client_host.to_string(),
+                assignment: if consumer {
+                    decode_assignment(m.member_assignment)
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        Ok(GroupDescription {
+            group_id: group_id.to_owned(),
+            state: group.group_state.to_string(),
+            protocol_type: group.protocol_type.to_string(),
+            protocol: group.protocol_data.to_string(),
+            members,
+        })
+    }
+
+    /// The offsets group `group_id` committed, for every partition of every topic in the
+    /// cluster that has one (OffsetFetch through the group's coordinator).
+    pub async fn group_offsets(&self, group_id: &str) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.cluster.refresh_metadata(&[]).await?;
+        let partitions: Vec<TopicPartition> = {
+            let md = self.cluster.metadata();
+            let mut names: Vec<String> = md.topic_names().map(str::to_owned).collect();
+            names.sort();
+            names
+                .into_iter()
+                .filter_map(|n| match md.topic(&n) {
+                    Some(TopicState::Known(t)) if !t.is_internal => Some(
+                        t.partitions
+                            .iter()
+                            .map(|p| (n.clone(), p.partition))
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        if partitions.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let offsets = GroupOffsets::new(self.cluster.clone(), group_id)?;
+        Ok(offsets.committed(&partitions).await?.into_iter().collect())
+    }
+
+    /// Commits `offsets` for group `group_id` as a member-less ("simple") consumer: the
+    /// coordinator refuses while the group has active members, as the Java tool does.
+    pub async fn alter_group_offsets(
+        &self,
+        group_id: &str,
+        offsets: &[(TopicPartition, i64)],
+    ) -> Result<()> {
+        GroupOffsets::new(self.cluster.clone(), group_id)?
+            .commit(offsets)
+            .await
+    }
+
+    async fn resource_connection(
+        &self,
+        resource: ConfigResource,
+        name: &str,
+    ) -> Result<crate::connection::Connection> {
+        match resource {
+            ConfigResource::Broker => match name.parse::<i32>() {
+                Ok(id) => self.cluster.connect_to_node(id).await,
+                Err(_) => Err(Error::InvalidProperty {
+                    name: "broker".to_owned(),
+                    reason: format!("`{name}` is not a broker node id"),
+                }),
+            },
+            ConfigResource::Topic => self.cluster.any_connection().await,
+        }
+    }
+
     /// Closes the admin client's connections.
     pub async fn close(&self) {
         self.cluster.close().await;
@@ -392,4 +582,98 @@ pub struct TransactionDescription {
     pub producer_id: i64,
     /// The producer epoch in use.
     pub producer_epoch: i16,
+}
+
+/// Decodes a consumer group member's assignment (the consumer protocol's bytes: a version,
+/// then the partitions); bytes that do not decode give no partitions rather than an error.
+fn decode_assignment(bytes: bytes::Bytes) -> Vec<TopicPartition> {
+    let mut buf = bytes;
+    if buf.len() < 2 {
+        return Vec::new();
+    }
+    let version = i16::from_be_bytes([buf[0], buf[1]]);
+    let mut body = buf.split_off(2);
+    match ConsumerProtocolAssignment::decode(&mut body, version.clamp(0, 3)) {
+        Ok(a) => a
+            .assigned_partitions
+            .into_iter()
+            .flat_map(|t| {
+                let topic = t.topic.0.to_string();
+                t.partitions.into_iter().map(move |p| (topic.clone(), p))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupListing {
+    /// The group id.
+    pub group_id: String,
+    /// `consumer` for consumer groups, empty for groups that only commit offsets.
+    pub protocol_type: String,
+    /// `Stable`, `Empty`, `PreparingRebalance`, … (empty from brokers before KIP-518).
+    pub state: String,
+    /// `classic` or `consumer` (KIP-848), empty from brokers before KIP-848.
+    pub group_type: String,
+}
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupDescription {
+    /// The group id.
+    pub group_id: String,
+    /// `Stable`, `Empty`, `Dead`, …
+    pub state: String,
+    /// `consumer` for consumer groups.
+    pub protocol_type: String,
+    /// The assignor the group chose (`range`, `cooperative-sticky`, …).
+    pub protocol: String,
+    /// The members.
+    pub members: Vec<GroupMember>,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupMember {
+    /// The member id the coordinator gave.
+    pub member_id: String,
+    /// The static membership id (KIP-345), if any.
+    pub group_instance_id: Option<String>,
+    /// The member's `client.id`.
+    pub client_id: String,
+    /// The address the member connected from.
+    pub client_host: String,
+    /// The partitions assigned to it.
+    pub assignment: Vec<TopicPartition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use laminar_kafka_protocol::messages::messages::consumer_protocol_assignment::TopicPartition as Assigned;
+    use laminar_kafka_protocol::messages::protocol::Encodable;
+
+    use super::*;
+
+    #[test]
+    fn member_assignment_decodes_to_partitions_and_garbage_to_none() {
+        let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(vec![
+            Assigned::default()
+                .with_topic(TopicName(StrBytes::from_static_str("events")))
+                .with_partitions(vec![0, 2]),
+        ]);
+        let mut buf = bytes::BytesMut::new();
+        buf.extend_from_slice(&1i16.to_be_bytes());
+        assignment.encode(&mut buf, 1).unwrap();
+        assert_eq!(
+            decode_assignment(buf.freeze()),
+            vec![("events".to_owned(), 0), ("events".to_owned(), 2)]
+        );
+        assert!(decode_assignment(bytes::Bytes::from_static(&[0, 1, 0xff])).is_empty());
+        assert!(decode_assignment(bytes::Bytes::new()).is_empty());
+    }
 }

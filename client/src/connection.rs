@@ -554,6 +554,10 @@ async fn reauthenticate_before_expiry(
     }
 }
 
+/// Why a plaintext connection failed when the broker's reply starts like a TLS record.
+const TLS_LISTENER: &str = "the broker answered with TLS: this listener expects TLS, \
+     set security.protocol=SSL (or SASL_SSL) and ssl.ca.location";
+
 async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Shared>, decoder: FrameDecoder) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let reason = loop {
@@ -577,6 +581,7 @@ async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Shared>, decod
                 continue;
             }
             Ok(None) => {}
+            Err(_) if frame::looks_like_tls_record(&buf) => break TLS_LISTENER.to_owned(),
             Err(e) => break e.to_string(),
         }
         if buf.capacity() - buf.len() < 8 * 1024 {
@@ -671,6 +676,12 @@ pub(crate) async fn roundtrip<R: Request>(
             io(e)
         }
     })?;
+    if frame::looks_like_tls_record(&prefix) {
+        return Err(Error::ConnectionClosed {
+            broker: broker.to_owned(),
+            reason: Some(TLS_LISTENER.to_owned()),
+        });
+    }
     let size = decoder
         .peek_size(&prefix)
         .map_err(protocol)?

@@ -160,6 +160,20 @@ pub fn api_key_name(key: ApiKey) -> &'static str {
     )
 }
 
+/// Whether the first bytes a server sent look like a TLS record header rather than a Kafka size
+/// prefix: content type alert (0x15) or handshake (0x16), then protocol version 3.x (SSL 3.0 to
+/// TLS 1.3 all put 0x03 first). A plaintext client that reached a TLS listener reads such a
+/// header as a frame of hundreds of megabytes (0x15030300 is 352518912); this tells it why.
+///
+/// ```
+/// use laminar_kafka_protocol::frame::looks_like_tls_record;
+/// assert!(looks_like_tls_record(&[0x15, 0x03, 0x03, 0x00]));
+/// assert!(!looks_like_tls_record(&[0x00, 0x00, 0x01, 0x00]));
+/// ```
+pub fn looks_like_tls_record(prefix: &[u8]) -> bool {
+    matches!(prefix, [0x15 | 0x16, 0x03, minor, ..] if *minor <= 0x04)
+}
+
 /// Encodes a request frame — size prefix, header and body — onto the end of `dst`.
 ///
 /// The header version (v1, or v2 with tagged fields) follows from `R` and `version`. The size
