@@ -200,6 +200,22 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The partition's log was truncated below the consumer's position after a leader change
+    /// (KIP-320) and `auto.offset.reset` is `none`: seek to go on.
+    #[error(
+        "the log of {topic}-{partition} was truncated: position {offset}, but the leader's log diverges from offset {end_offset}"
+    )]
+    LogTruncation {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The consumer's fetch position.
+        offset: i64,
+        /// The first offset known to diverge (the leader's end offset of the last fetched epoch).
+        end_offset: i64,
+    },
+
     /// Metadata names no broker with this node id.
     #[error("broker {node_id} is not in the cluster metadata")]
     UnknownBroker {

@@ -39,6 +39,8 @@ enum Outcome {
         watermarks: PartitionWatermarks,
         /// The replica the leader names for the next fetches (KIP-392), -1 for none.
         preferred_read_replica: i32,
+        /// The partition leader epoch of the last batch passed (KIP-320), if any.
+        last_epoch: Option<i32>,
     },
     OutOfRange,
     Retry,
@@ -92,6 +94,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             return;
         }
         resolve_positions(&shared).await;
+        super::validate::validate_positions(&shared).await;
         let next_wake = dispatch(
             &shared,
             &mut in_flight,
@@ -205,6 +208,8 @@ async fn resolve_positions(shared: &Arc<Shared>) {
                     p.fetch_position = o.offset;
                     p.pending = None;
                     p.buffered.clear();
+                    p.fetched_under = -1;
+                    p.last_epoch = None;
                 }
             }
         }
@@ -245,6 +250,7 @@ async fn dispatch(
                     return false;
                 }
                 !p.paused
+                    && !p.validating
                     && p.pending.is_none()
                     && p.position.is_some()
                     && p.in_flight.is_none()
@@ -279,6 +285,10 @@ async fn dispatch(
             }
         };
         match topic.partition(tp.1) {
+            Some(info) if info.leader >= 0 && validation_due(shared, &tp, info.leader_epoch) => {
+                // The leader changed since the last fetch: validate first (next round).
+                next_wake = Some(now);
+            }
             Some(info) if info.leader >= 0 => {
                 let node = read_replica(preferred.as_ref(), info, now);
                 by_leader.entry(node).or_default().push(FetchTarget {
@@ -323,6 +333,15 @@ async fn dispatch(
         in_flight.spawn(fetch_from(shared.clone(), leader, parts, session));
     }
     next_wake
+}
+
+/// Whether `tp` must have its position validated (KIP-320) before a fetch under `epoch`.
+fn validation_due(shared: &Arc<Shared>, tp: &TopicPartition, epoch: i32) -> bool {
+    let state = shared.lock();
+    state
+        .partitions
+        .get(tp)
+        .is_some_and(|p| super::validate::needs_validation(p.fetched_under, p.last_epoch, epoch))
 }
 
 /// Rotates `parts` (sorted by partition) to start after `last_first`, the partition that came
@@ -682,8 +701,10 @@ fn partition_data(
             next_fetch: next,
             watermarks,
             preferred_read_replica,
+            last_epoch: None,
         };
     }
+    let mut last_epoch = None;
     let mut filter = aborted.map(AbortedFilter::new);
     let decode = decode
         .with_max_decompressed_size(decode.max_decompressed_size.min(budget.remaining()).max(1));
@@ -712,7 +733,10 @@ fn partition_data(
                 abort_marker,
             );
             if skip {
-                next = next.max(batch.next_offset());
+                if batch.next_offset() > next {
+                    next = batch.next_offset();
+                    last_epoch = Some(batch.partition_leader_epoch());
+                }
                 continue;
             }
         }
@@ -721,6 +745,7 @@ fn partition_data(
         }
         if batch.is_control() || batch.is_empty() {
             next = batch.next_offset();
+            last_epoch = Some(batch.partition_leader_epoch());
             continue;
         }
         let over = match batch.records() {
@@ -739,6 +764,7 @@ fn partition_data(
                         records,
                     });
                     next = batch.next_offset();
+                    last_epoch = Some(batch.partition_leader_epoch());
                 }
                 over
             }
@@ -779,6 +805,7 @@ fn partition_data(
         next_fetch: next,
         watermarks,
         preferred_read_replica,
+        last_epoch,
     }
 }
 
@@ -831,7 +858,12 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     next_fetch,
                     watermarks,
                     preferred_read_replica,
+                    last_epoch,
                 } => {
+                    p.fetched_under = leader_epoch;
+                    if last_epoch.is_some() {
+                        p.last_epoch = last_epoch;
+                    }
                     if let Some(named) = PreferredReplica::named(
                         preferred_read_replica,
                         leader_epoch,
@@ -939,6 +971,7 @@ mod tests {
                     next_fetch: until,
                     watermarks: PartitionWatermarks::default(),
                     preferred_read_replica: -1,
+                    last_epoch: None,
                 },
             }],
             failed: None,
@@ -1071,6 +1104,7 @@ mod tests {
             next_fetch: at,
             watermarks: PartitionWatermarks::default(),
             preferred_read_replica,
+            last_epoch: None,
         }
     }
 

@@ -35,6 +35,7 @@ pub mod group;
 mod records;
 mod replica;
 mod session;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,12 @@ pub(crate) struct PartitionState {
     pub(crate) paused: bool,
     /// The replica the leader named for fetches (KIP-392), while the choice holds.
     pub(crate) preferred_replica: Option<replica::PreferredReplica>,
+    /// The leader epoch the last fetch was sent under (-1: none since the last seek).
+    pub(crate) fetched_under: i32,
+    /// The partition leader epoch of the last batch fetched, if any.
+    pub(crate) last_epoch: Option<i32>,
+    /// An OffsetsForLeaderEpoch request is checking the fetch position (KIP-320).
+    pub(crate) validating: bool,
 }
 
 impl PartitionState {
@@ -131,6 +138,9 @@ impl PartitionState {
             retry_at: None,
             paused,
             preferred_replica: None,
+            fetched_under: -1,
+            last_epoch: None,
+            validating: false,
         }
     }
 }
@@ -393,6 +403,8 @@ impl Consumer {
         };
         p.generation = generation;
         p.buffered.clear();
+        p.fetched_under = -1;
+        p.last_epoch = None;
         p.retry_at = None;
         match to {
             SeekTo::Offset(o) if o >= 0 => {
