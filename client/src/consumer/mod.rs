@@ -30,6 +30,7 @@
 //! ```
 
 pub mod assignor;
+mod decode;
 mod fetcher;
 pub mod group;
 mod records;
