@@ -2,8 +2,10 @@
 //! (`batch.size`) or old enough (`linger.ms`), then closed and queued for the sender.
 //!
 //! The accumulator owns the batches and their completion handles; it does no I/O. Order within a
-//! partition is the order of `append` calls, and a batch that is sent again after a retriable
-//! error goes back to the front of its queue, so order survives retries.
+//! partition is the order of `append` calls. Up to `max_in_flight` batches of a partition are
+//! out at once (one without idempotence); a batch that is sent again after a retriable error
+//! goes back to its place in its queue, and goes out again only once no batch before it is in
+//! flight, so order survives retries.
 //!
 //! Hot path: `append` looks the partition up by `&str` (no allocation once the partition has a
 //! queue), encodes the record into the open batch, and hands back a future that shares the
@@ -42,6 +44,9 @@ pub(crate) struct ProducerBatch {
     /// An attempt ended without knowing whether the broker wrote the batch (timeout, cut
     /// connection, REQUEST_TIMED_OUT): its sequences cannot be given back.
     pub(crate) maybe_written: bool,
+    /// The batch's place in its partition (the halves of a split batch share it): a batch that
+    /// comes back for a retry goes back to this place.
+    pub(crate) order: u64,
 }
 
 impl ProducerBatch {
@@ -100,6 +105,7 @@ impl ProducerBatch {
                     stamp,
                     memory,
                     maybe_written: false,
+                    order: self.order,
                 };
                 let head = half(head_data, head_memory, stamps.map(|s| s.0));
                 let tail = half(tail_data, self.memory - head_memory, stamps.map(|s| s.1));
@@ -161,8 +167,18 @@ struct OpenBatch {
 struct PartitionQueue {
     open: Option<OpenBatch>,
     closed: VecDeque<ProducerBatch>,
-    /// A batch of this partition is being sent; the next waits (order).
-    in_flight: bool,
+    /// The `order` of each batch of this partition being sent.
+    in_flight: Vec<u64>,
+    /// The `order` of the next batch to close.
+    next_order: u64,
+}
+
+impl PartitionQueue {
+    fn end_flight(&mut self, order: u64) {
+        if let Some(i) = self.in_flight.iter().position(|o| *o == order) {
+            self.in_flight.swap_remove(i);
+        }
+    }
 }
 
 /// What the sender needs to know after an `append`.
@@ -180,6 +196,8 @@ pub(crate) struct Accumulator {
     batch_size: usize,
     /// `buffer.memory` bytes of batches that failed to close, for the producer to give back.
     released: usize,
+    /// How many batches of one partition may be in flight at once.
+    max_in_flight: usize,
 }
 
 impl Accumulator {
@@ -189,7 +207,15 @@ impl Accumulator {
             compression,
             batch_size,
             released: 0,
+            max_in_flight: 1,
         }
+    }
+
+    /// Lets up to `n` batches of one partition be in flight at once (1 keeps order without
+    /// idempotence; with it, up to 5: the broker orders them by sequence).
+    pub(crate) fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.clamp(1, 5);
+        self
     }
 
     /// Takes the `buffer.memory` bytes of batches that failed while closing (their records
@@ -319,18 +345,23 @@ impl Accumulator {
             return 0;
         };
         match open.builder.finish() {
-            Ok(data) => q.closed.push_back(ProducerBatch {
-                tp: tp.clone(),
-                data,
-                completer: open.completer,
-                created: open.created,
-                attempts: 0,
-                retry_at: None,
-                last_error: None,
-                stamp: None,
-                memory: open.memory,
-                maybe_written: false,
-            }),
+            Ok(data) => {
+                let order = q.next_order;
+                q.next_order += 1;
+                q.closed.push_back(ProducerBatch {
+                    tp: tp.clone(),
+                    data,
+                    completer: open.completer,
+                    created: open.created,
+                    attempts: 0,
+                    retry_at: None,
+                    last_error: None,
+                    stamp: None,
+                    memory: open.memory,
+                    maybe_written: false,
+                    order,
+                });
+            }
             Err(e) => {
                 let msg = e.to_string();
                 open.completer
@@ -353,9 +384,10 @@ impl Accumulator {
         })
     }
 
-    /// Takes, for each partition with nothing in flight, its next batch if one is ready:
-    /// closed already, or open and older than `linger` (or `force`: flush and close).
-    /// Marks those partitions in flight. Returns the batches and the earliest instant at which
+    /// Takes, for each partition with fewer than its maximum of batches in flight, its next
+    /// batch if one is ready: closed already, or open and older than `linger` (or `force`:
+    /// flush and close). A batch coming back for a retry goes only once no batch before it is
+    /// in flight, so that retries keep the partition's order. Returns the batches and the earliest instant at which
     /// an open batch (or a batch waiting out its retry backoff) will become ready.
     pub(crate) fn drain_ready(
         &mut self,
@@ -366,8 +398,9 @@ impl Accumulator {
         let mut ready = Vec::new();
         let mut next: Option<Instant> = None;
         let mut released = 0;
+        let max_in_flight = self.max_in_flight;
         for (tp, q) in self.each_queue() {
-            if q.in_flight {
+            if q.in_flight.len() >= max_in_flight {
                 continue;
             }
             if q.closed.is_empty() {
@@ -389,8 +422,14 @@ impl Accumulator {
                 next = Some(next.map_or(at, |n| n.min(at)));
                 continue;
             }
+            if q.closed
+                .front()
+                .is_some_and(|b| b.stamp.is_some() && q.in_flight.iter().any(|o| *o <= b.order))
+            {
+                continue; // a retry waits for the batches before it
+            }
             if let Some(batch) = q.closed.pop_front() {
-                q.in_flight = true;
+                q.in_flight.push(batch.order);
                 ready.push(batch);
             }
         }
@@ -398,17 +437,36 @@ impl Accumulator {
         (ready, next)
     }
 
-    /// A batch came back for another try: it goes to the front of its queue.
+    /// A batch came back for another try: it goes back to its place in its queue, before
+    /// every batch that came after it (and before a batch of its own place: the second half of
+    /// a split goes back first, then the first).
     pub(crate) fn requeue(&mut self, batch: ProducerBatch) {
         let (_, q) = self.queue(&batch.tp.0, batch.tp.1);
-        q.in_flight = false;
-        q.closed.push_front(batch);
+        q.end_flight(batch.order);
+        let at = q
+            .closed
+            .iter()
+            .position(|b| b.order >= batch.order)
+            .unwrap_or(q.closed.len());
+        q.closed.insert(at, batch);
     }
 
-    /// The partition's in-flight batch completed (either way).
-    pub(crate) fn done(&mut self, tp: &Tp) {
+    /// A batch of the partition completed (either way).
+    pub(crate) fn done(&mut self, tp: &Tp, order: u64) {
         let (_, q) = self.queue(&tp.0, tp.1);
-        q.in_flight = false;
+        q.end_flight(order);
+    }
+
+    /// Whether a batch of the partition sent before the one of `order` is still unresolved
+    /// (in flight or queued for a retry with its sequences): an OUT_OF_ORDER_SEQUENCE_NUMBER
+    /// for this one then only says that the earlier one is not written yet.
+    pub(crate) fn has_earlier(&mut self, tp: &Tp, order: u64) -> bool {
+        let (_, q) = self.queue(&tp.0, tp.1);
+        let in_flight_before = q.in_flight.iter().filter(|o| **o < order).count();
+        in_flight_before > 0
+            || q.closed
+                .iter()
+                .any(|b| b.stamp.is_some() && b.order < order)
     }
 
     /// The topics this producer writes to.
@@ -421,7 +479,7 @@ impl Accumulator {
         self.topics
             .values()
             .flatten()
-            .all(|q| q.open.is_none() && q.closed.is_empty() && !q.in_flight)
+            .all(|q| q.open.is_none() && q.closed.is_empty() && q.in_flight.is_empty())
     }
 
     /// Takes every batch, open or closed, not in flight and created more than `timeout` ago:
@@ -500,7 +558,7 @@ mod tests {
             );
             seen.extend(values(&batch));
             batches += 1;
-            acc.done(&batch.tp);
+            acc.done(&batch.tp, batch.order);
             batch.succeed(0, None);
         }
         assert_eq!(
@@ -659,5 +717,80 @@ mod tests {
             got,
             vec![(10, 100), (11, 101), (20, 102), (30, 103), (31, 104)]
         );
+    }
+
+    #[test]
+    fn up_to_five_batches_of_a_partition_fly_and_retries_keep_their_place() {
+        let stamp = |seq: i32| {
+            Some(super::super::idempotence::Stamp {
+                identity: super::super::idempotence::ProducerIdentity { id: 1, epoch: 0 },
+                base_sequence: seq,
+                record_count: 1,
+            })
+        };
+        let mut acc = Accumulator::new(Compression::None, 1).with_max_in_flight(5);
+        for i in 0..7u8 {
+            // batch.size 1: every record closes its own batch.
+            acc.append("t", 0, 1, None, Some(&[i]), &[], 1).unwrap();
+        }
+        let mut flying = Vec::new();
+        loop {
+            let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+            if ready.is_empty() {
+                break;
+            }
+            assert_eq!(ready.len(), 1, "one batch of a partition per drain");
+            flying.extend(ready);
+        }
+        let sent: Vec<u8> = flying.iter().flat_map(values).collect();
+        assert_eq!(sent, vec![0, 1, 2, 3, 4], "five in flight, in order");
+        for (i, b) in flying.iter_mut().enumerate() {
+            b.stamp = stamp(i as i32);
+        }
+        // Batch 1's connection is cut and batch 2 is rejected behind it: both come back, in
+        // their order whatever the order of the answers.
+        let mut flying = flying.into_iter();
+        let b0 = flying.next().unwrap();
+        let b1 = flying.next().unwrap();
+        let b2 = flying.next().unwrap();
+        assert!(acc.has_earlier(&b2.tp, b2.order));
+        assert!(!acc.has_earlier(&b0.tp, b0.order));
+        acc.requeue(b2);
+        acc.requeue(b1);
+        // A retry waits while a batch before it (b0) is in flight.
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        assert!(ready.is_empty(), "b1 waits for b0");
+        acc.done(&b0.tp, b0.order);
+        let mut order = Vec::new();
+        let rest: Vec<ProducerBatch> = flying.collect();
+        for b in &rest {
+            acc.done(&b.tp, b.order);
+        }
+        loop {
+            let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+            let Some(b) = ready.into_iter().next() else {
+                break;
+            };
+            order.extend(values(&b));
+            acc.done(&b.tp, b.order);
+        }
+        assert_eq!(
+            order,
+            vec![1, 2, 5, 6],
+            "retries first, in order, then the rest"
+        );
+        assert!(acc.is_empty());
+    }
+
+    #[test]
+    fn without_idempotence_one_batch_of_a_partition_flies() {
+        let mut acc = Accumulator::new(Compression::None, 1);
+        for i in 0..3u8 {
+            acc.append("t", 0, 1, None, Some(&[i]), &[], 1).unwrap();
+        }
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        assert_eq!(ready.len(), 1);
+        let (more, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        assert!(more.is_empty());
     }
 }

@@ -67,6 +67,21 @@ struct PartitionSequence {
     next: i32,
     /// Batches stamped with `identity` and not resolved yet (in flight or queued for retry).
     unresolved: u32,
+    /// A batch of `identity` was written. Until then one batch is out at a time: a broker that
+    /// knows nothing of the producer on the partition takes any first sequence, so a second
+    /// batch overtaking the first on the way would be written before it.
+    acked: bool,
+}
+
+impl PartitionSequence {
+    fn fresh(identity: ProducerIdentity) -> Self {
+        Self {
+            identity,
+            next: 0,
+            unresolved: 0,
+            acked: false,
+        }
+    }
 }
 
 /// The stamp a batch was sent with.
@@ -120,8 +135,8 @@ impl Sequences {
     }
 
     /// Assigns `record_count` sequence numbers of `tp` to a batch. `None` when there is no
-    /// identity yet, or when the partition still has batches of an older identity to resolve
-    /// (the batch waits).
+    /// identity yet, when the partition still has batches of an older identity to resolve, or
+    /// when its first batch under the identity is not acknowledged yet (the batch waits).
     pub(crate) fn assign(&mut self, tp: &Tp, record_count: i32) -> Option<Stamp> {
         let identity = self.identity?;
         let p = match self.partitions.get_mut(tp) {
@@ -129,21 +144,16 @@ impl Sequences {
             None => self
                 .partitions
                 .entry(tp.clone())
-                .or_insert(PartitionSequence {
-                    identity,
-                    next: 0,
-                    unresolved: 0,
-                }),
+                .or_insert(PartitionSequence::fresh(identity)),
         };
         if p.identity != identity {
             if p.unresolved > 0 {
                 return None;
             }
-            *p = PartitionSequence {
-                identity,
-                next: 0,
-                unresolved: 0,
-            };
+            *p = PartitionSequence::fresh(identity);
+        }
+        if p.unresolved > 0 && !p.acked {
+            return None;
         }
         let base_sequence = p.next;
         p.next = wrapping_add(base_sequence, record_count);
@@ -180,7 +190,10 @@ impl Sequences {
         };
         p.unresolved = p.unresolved.saturating_sub(1);
         match how {
-            Resolution::Written => false,
+            Resolution::Written => {
+                p.acked = true;
+                false
+            }
             Resolution::Unknown => true,
             Resolution::NotWritten => {
                 if p.next == wrapping_add(stamp.base_sequence, stamp.record_count) {
@@ -257,9 +270,15 @@ mod tests {
         let (a, b) = (tp(0), tp(1));
         assert!(s.assign(&a, 3).is_none(), "no identity yet");
         s.set_identity(ProducerIdentity { id: 9, epoch: 0 });
+        let first = s.assign(&a, 1).unwrap();
+        assert!(
+            s.assign(&a, 3).is_none(),
+            "one batch at a time until the partition's first is written"
+        );
+        assert!(!s.resolve(&a, first, Resolution::Written));
         let a0 = s.assign(&a, 3).unwrap();
         let a1 = s.assign(&a, 2).unwrap();
-        assert_eq!((a0.base_sequence, a1.base_sequence), (0, 3));
+        assert_eq!((a0.base_sequence, a1.base_sequence), (1, 4));
         let b0 = s.assign(&b, 1).unwrap();
         assert_eq!(b0.base_sequence, 0);
         assert!(!s.resolve(&b, b0, Resolution::Written));
@@ -276,6 +295,10 @@ mod tests {
         assert!(!s.resolve(&a, a1, Resolution::Written));
         let a2 = s.assign(&a, 1).unwrap();
         assert_eq!((a2.identity.epoch, a2.base_sequence), (1, 0));
+        assert!(
+            s.assign(&a, 1).is_none(),
+            "the new epoch starts one at a time"
+        );
         s.set_identity(ProducerIdentity {
             id: 9,
             epoch: i16::MAX - 1,
@@ -309,6 +332,8 @@ mod tests {
         let mut s = Sequences::default();
         let a = tp(0);
         s.set_identity(ProducerIdentity { id: 1, epoch: 0 });
+        let zero = s.assign(&a, 1).unwrap();
+        s.resolve(&a, zero, Resolution::Written);
         let first = s.assign(&a, 2).unwrap();
         let second = s.assign(&a, 2).unwrap();
         assert!(

@@ -5,8 +5,12 @@
 //! `compression.type`, `acks`, retries bounded by `delivery.timeout.ms`, and back-pressure when
 //! `buffer.memory` is taken: `send` then waits, at most `max.block.ms`.
 //!
-//! Order: records of one partition are written in the order `send` was called for them; one
-//! batch per partition is in flight at a time, so a retry never overtakes a later batch.
+//! Order: records of one partition are written in the order `send` was called for them. With
+//! `enable.idempotence` (the default) up to `max.in.flight.requests.per.connection` (at most
+//! 5) batches of a partition are in flight at once: the broker accepts each only after the one
+//! before it (by sequence number), a batch rejected for that comes back after the earlier one's
+//! retry, and a retry is sent again only once no batch before it is in flight. Without
+//! idempotence one batch per partition is in flight, so a retry never overtakes a later batch.
 //!
 //! ```no_run
 //! # async fn example() -> laminar_kafka_client::Result<()> {
@@ -243,7 +247,18 @@ impl Producer {
             fatal: Mutex::new(None),
             has_fatal: AtomicBool::new(false),
             txn,
-            acc: Mutex::new(Accumulator::new(config.compression, config.batch_size)),
+            // With idempotence up to max.in.flight.requests.per.connection (at most 5) batches
+            // of a partition are in flight, the broker keeping their order by sequence;
+            // without it one, so that a retry cannot overtake a later batch.
+            acc: Mutex::new(
+                Accumulator::new(config.compression, config.batch_size).with_max_in_flight(
+                    if config.enable_idempotence {
+                        config.max_in_flight_per_connection
+                    } else {
+                        1
+                    },
+                ),
+            ),
             memory: Semaphore::new(config.buffer_memory),
             sticky: Mutex::new(StickyPartitioner::new(config.batch_size)),
             cluster,
@@ -552,7 +567,11 @@ impl Producer {
 
     /// Takes over a prepared transaction of the same `transactional.id` (instead of
     /// `init_transactions`, which would abort it); `commit_transaction` or `abort_transaction`
-    /// then finishes it.
+    /// then finishes it. A resumed transaction takes no records (`send` fails with
+    /// [`Error::TransactionState`]): the producer that wrote it holds its sequence numbers.
+    /// Ending it fences that producer (InitProducerId bumps the epoch once the transaction
+    /// has ended), and leaves this producer ready for new transactions. An empty prepared transaction (nothing was written) ends
+    /// without a request.
     pub async fn resume_transaction(&self, prepared: &PreparedTransaction) -> Result<()> {
         self.txn("resume_transaction")?
             .resume(&self.shared, prepared)

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Instant;
 
 use laminar_kafka_protocol::messages::messages::produce_request::{
@@ -15,6 +16,7 @@ use laminar_kafka_protocol::messages::messages::{
     ApiKey, InitProducerIdRequest, ProduceRequest, TopicName, TransactionalId,
 };
 use laminar_kafka_protocol::messages::protocol::StrBytes;
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -43,6 +45,8 @@ struct RequestResult {
 pub(super) async fn run(shared: Arc<Shared>) {
     let mut requests: JoinSet<RequestResult> = JoinSet::new();
     let mut in_flight_per_leader: HashMap<i32, usize> = HashMap::new();
+    // Per leader, the signal that the last request spawned for it is queued on its connection.
+    let mut turns: HashMap<i32, oneshot::Receiver<()>> = HashMap::new();
     let mut held_back: Vec<ProducerBatch> = Vec::new();
     loop {
         let notified = shared.wake.notified();
@@ -124,7 +128,12 @@ pub(super) async fn run(shared: Arc<Shared>) {
             (Vec::new(), Some(soon))
         };
         shared.give_back_released();
-        ready.append(&mut held_back);
+        // Batches held back from earlier rounds go first: they came before, partition by
+        // partition.
+        if !held_back.is_empty() {
+            held_back.append(&mut ready);
+            ready = std::mem::take(&mut held_back);
+        }
 
         if let Some(txn) = &shared.txn {
             let tps: Vec<Tp> = ready.iter().map(|b| b.tp.clone()).collect();
@@ -149,9 +158,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
             if !waiting.is_empty() {
                 let soon = now + config.retry_backoff;
                 next_due = Some(next_due.map_or(soon, |n| n.min(soon)));
+                // Back to their places; a completion (or the timer) brings them out again.
                 let mut acc = shared.acc();
-                for mut b in waiting.into_iter().rev() {
-                    b.retry_at = Some(soon);
+                for b in waiting {
                     acc.requeue(b);
                 }
             }
@@ -190,21 +199,32 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     held_back.append(&mut batches);
                     break;
                 }
-                // Fill one request up to max.request.size (at least one batch).
+                // Fill one request up to max.request.size (at least one batch), with one
+                // batch per partition: a partition's next batch goes in the next request.
                 let mut size = 0;
-                let mut take = 0;
-                for b in &batches {
-                    if take > 0 && size + b.data.len() > config.max_request_size {
-                        break;
+                let mut chunk = Vec::new();
+                let mut rest = Vec::new();
+                for b in batches.drain(..) {
+                    let fits = chunk.is_empty() || size + b.data.len() <= config.max_request_size;
+                    if fits
+                        && rest.is_empty()
+                        && !chunk.iter().any(|c: &ProducerBatch| c.tp == b.tp)
+                    {
+                        size += b.data.len();
+                        chunk.push(b);
+                    } else {
+                        rest.push(b);
                     }
-                    size += b.data.len();
-                    take += 1;
                 }
-                let rest = batches.split_off(take);
-                let chunk = std::mem::replace(&mut batches, rest);
+                batches = rest;
                 *in_flight += 1;
                 shared.in_flight.fetch_add(1, Ordering::AcqRel);
-                requests.spawn(send_request(shared.clone(), leader, chunk));
+                let (done, next) = oneshot::channel();
+                let turn = Turn {
+                    previous: turns.insert(leader, next),
+                    done: Some(done),
+                };
+                requests.spawn(send_request(shared.clone(), leader, chunk, turn));
             }
         }
 
@@ -364,7 +384,7 @@ fn release(shared: &Shared, batch: &ProducerBatch) {
 fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
     release(shared, &batch);
     resolve(shared, &batch, Resolution::NotWritten);
-    shared.acc().done(&batch.tp);
+    shared.acc().done(&batch.tp, batch.order);
     let error = error.unwrap_or_else(|| Error::DeliveryTimeout {
         topic: batch.tp.0.to_string(),
         partition: batch.tp.1,
@@ -397,22 +417,42 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
             } => {
                 release(shared, &batch);
                 resolve(shared, &batch, Resolution::Written);
-                shared.acc().done(&batch.tp);
+                shared.acc().done(&batch.tp, batch.order);
                 batch.succeed(base_offset, log_append_time);
             }
             Settled::Retry(e) | Settled::Fail(e)
                 if shared.idempotent
                     && e.kafka_code().is_some_and(|c| matches!(c.code(), 45 | 59)) =>
             {
-                // OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID: the broker's sequence
-                // state is not ours. Idempotent: new epoch, then retry under it (the broker
-                // did not write this batch). Transactional: the transaction must abort (the
-                // abort bumps the epoch).
-                resolve(shared, &batch, Resolution::Unknown);
-                shared.needs_bump.store(true, Ordering::Release);
+                let code = e.kafka_code().map_or(0, |c| c.code());
+                if code == 45 && shared.acc().has_earlier(&batch.tp, batch.order) {
+                    // OUT_OF_ORDER_SEQUENCE_NUMBER behind an earlier batch of the partition
+                    // that is not written yet (in flight, or back for a retry): not a gap of
+                    // ours. Retry with the same sequences, after that batch.
+                    retry_later(shared, batch, e.to_string());
+                    continue;
+                }
+                // OUT_OF_ORDER_SEQUENCE_NUMBER for the batch next in line, or
+                // UNKNOWN_PRODUCER_ID: the broker's sequence state is not ours. Idempotent:
+                // new epoch, then retry under it (the broker did not write this batch).
+                // Transactional: the transaction must abort (the abort bumps the epoch). A
+                // batch stamped before the last bump only goes under the new epoch.
+                let current = shared.sequences().identity();
+                let stale = batch.stamp.is_some_and(|st| Some(st.identity) != current);
+                if stale {
+                    if let Some(st) = batch.stamp {
+                        shared
+                            .sequences()
+                            .resolve(&batch.tp, st, Resolution::Written);
+                    }
+                } else {
+                    resolve(shared, &batch, Resolution::Unknown);
+                    shared.needs_bump.store(true, Ordering::Release);
+                }
+                // Resolved: the batch goes again under a new stamp, or fails.
+                batch.stamp = None;
                 match &shared.txn {
                     None => {
-                        batch.stamp = None;
                         batch.maybe_written = false;
                         retry_later(shared, batch, e.to_string());
                     }
@@ -490,12 +530,36 @@ fn outcome_may_be_written(e: &Error) -> bool {
     }
 }
 
+/// A request's turn on its leader's connection: it waits until the request spawned before it
+/// for the same leader is queued, and lets the next one go once it is queued itself (or has
+/// failed: dropping it does too). Several batches of a partition are in flight at once, so
+/// they must reach the broker in the order they were stamped; tasks alone start in any order.
+struct Turn {
+    previous: Option<oneshot::Receiver<()>>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Turn {
+    async fn wait(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let _ = previous.await;
+        }
+    }
+
+    fn pass(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
 async fn send_request(
     shared: Arc<Shared>,
     leader: i32,
     batches: Vec<ProducerBatch>,
+    mut turn: Turn,
 ) -> RequestResult {
-    match try_send(&shared, leader, &batches).await {
+    match try_send(&shared, leader, &batches, &mut turn).await {
         Ok(outcomes) => {
             let mut by_tp: HashMap<Tp, Settled> = outcomes;
             let batches = batches
@@ -540,8 +604,10 @@ async fn try_send(
     shared: &Arc<Shared>,
     leader: i32,
     batches: &[ProducerBatch],
+    turn: &mut Turn,
 ) -> Result<HashMap<Tp, Settled>> {
     let config = shared.cluster.config();
+    turn.wait().await;
     let conn = shared.cluster.connect_to_node(leader).await?;
     // A transactional producer without transaction version 2 must not send the Produce
     // versions that add partitions implicitly.
@@ -605,7 +671,16 @@ async fn try_send(
             })
             .collect());
     }
-    let response = conn.send_at(&request, version).await?;
+    // The request is queued on the connection by the first poll of its send (unless the
+    // connection makes it wait): the next request to this leader may go after that.
+    let send = conn.send_at(&request, version);
+    tokio::pin!(send);
+    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+    turn.pass();
+    let response = match first {
+        Poll::Ready(response) => response?,
+        Poll::Pending => send.await?,
+    };
     let mut out = HashMap::new();
     for t in response.responses {
         let name: Arc<str> = if version >= 13 {
@@ -700,7 +775,7 @@ mod tests {
         // outcome is unknown, so the epoch is bumped.
         let mut a = a;
         a.maybe_written = true;
-        acc.done(&b.tp);
+        acc.done(&b.tp, b.order);
         assert!(seq.resolve(&b.tp, b.stamp.unwrap(), Resolution::Unknown));
         let bumped = seq.bumped().unwrap();
         seq.set_identity(bumped);
@@ -711,7 +786,7 @@ mod tests {
         // `b`'s partition moves to the new epoch at once; `a`'s waits for `a`.
         let b2 = one(&mut seq, batch(&mut acc, 1, 1)).0;
         assert_eq!(header(&b2), (5, 1, 0));
-        acc.done(&a.tp);
+        acc.done(&a.tp, a.order);
         let (a2, waits) = one(&mut seq, batch(&mut acc, 0, 1));
         assert!(waits, "waits for the old epoch's batch");
         assert!(a2.stamp.is_none());
