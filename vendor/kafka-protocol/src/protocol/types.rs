@@ -994,13 +994,17 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
                 // laminar-kafka patch: every element takes at least one byte on the wire, so a
                 // count above the bytes left is malformed; reject it before allocating.
                 if n as usize > buf.remaining() {
-                    bail!("Array length {n} exceeds the {} bytes remaining", buf.remaining());
+                    bail!(
+                        "Array length {n} exceeds the {} bytes remaining",
+                        buf.remaining()
+                    );
                 }
                 // laminar-kafka patch: preallocate no more memory than the bytes left. An element
                 // may take far more memory (`size_of::<T>()`) than its bytes on the wire, so a count
                 // bound alone still lets a small frame reserve a large vector; past this capacity
                 // the vector grows only as elements actually decode.
-                let mut result = Vec::with_capacity(bounded_capacity::<T>(n as usize, buf.remaining()));
+                let mut result =
+                    Vec::with_capacity(bounded_capacity::<T>(n as usize, buf.remaining()));
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1110,10 +1114,15 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
             n => {
                 // laminar-kafka patch: see `Array::decode`.
                 if (n - 1) as usize > buf.remaining() {
-                    bail!("Compact array length {} exceeds the {} bytes remaining", n - 1, buf.remaining());
+                    bail!(
+                        "Compact array length {} exceeds the {} bytes remaining",
+                        n - 1,
+                        buf.remaining()
+                    );
                 }
                 // laminar-kafka patch: see `Array::decode`.
-                let mut result = Vec::with_capacity(bounded_capacity::<T>((n - 1) as usize, buf.remaining()));
+                let mut result =
+                    Vec::with_capacity(bounded_capacity::<T>((n - 1) as usize, buf.remaining()));
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
