@@ -18,6 +18,9 @@ use laminar_kafka_client::offsets::{OffsetSpec, TopicPartition};
 use crate::args::{ConsumeArgs, From, Isolation};
 use crate::progress::Progress;
 
+/// How often a group member commits what it printed.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// One piece of a kcat format string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Token {
@@ -316,6 +319,8 @@ pub(crate) async fn run(mut config: ClientConfig, args: ConsumeArgs) -> Result<(
     let mut last_record = Instant::now();
     // The next offset after the last record printed, per partition: what a group commits.
     let mut printed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    let mut committed: Vec<(TopicPartition, i64)> = Vec::new();
+    let mut last_commit = Instant::now();
     let idle = (args.idle_timeout_ms > 0).then(|| Duration::from_millis(args.idle_timeout_ms));
     let result: Result<()> = async {
         'outer: loop {
@@ -343,6 +348,22 @@ pub(crate) async fn run(mut config: ClientConfig, args: ConsumeArgs) -> Result<(
             }
             if any {
                 out.flush()?;
+            }
+            // A member commits what it printed about once a second, so that lag tools see it
+            // while it runs; a failure here (a rebalance) is retried by the next commit, and
+            // the last commit's error is reported.
+            if let Reader::Group(g) = &reader
+                && last_commit.elapsed() >= COMMIT_INTERVAL
+            {
+                last_commit = Instant::now();
+                let offsets: Vec<(TopicPartition, i64)> =
+                    printed.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+                if !offsets.is_empty()
+                    && offsets != committed
+                    && g.commit_offsets_sync(&offsets).await.is_ok()
+                {
+                    committed = offsets;
+                }
             }
         }
         out.flush()?;

@@ -26,7 +26,9 @@ impl std::error::Error for NotFound {}
 
 /// Kafka error codes that mean "not found": UNKNOWN_TOPIC_OR_PARTITION, GROUP_ID_NOT_FOUND,
 /// UNKNOWN_TOPIC_ID.
-const NOT_FOUND_CODES: [i16; 3] = [3, 69, 100];
+const NOT_FOUND_CODES: [i16; 3] = [3, GROUP_ID_NOT_FOUND, 100];
+/// GROUP_ID_NOT_FOUND.
+const GROUP_ID_NOT_FOUND: i16 = 69;
 /// Kafka error codes that mean "not allowed": TOPIC, GROUP, CLUSTER and TRANSACTIONAL_ID
 /// authorization failed, SASL_AUTHENTICATION_FAILED.
 const AUTH_CODES: [i16; 5] = [29, 30, 31, 53, 58];
@@ -63,9 +65,13 @@ pub(crate) fn classify(e: &anyhow::Error) -> (u8, Option<&'static str>) {
                     CONNECTION,
                     Some("check --sasl-mechanism, --sasl-username and the password"),
                 ),
+                Error::Broker { code, .. } if code.code() == GROUP_ID_NOT_FOUND => (
+                    NOT_FOUND,
+                    Some("`laminar-kafka groups list` shows the groups"),
+                ),
                 Error::Broker { code, .. } if NOT_FOUND_CODES.contains(&code.code()) => (
                     NOT_FOUND,
-                    Some("`laminar-kafka topics list` and `groups list` show what exists"),
+                    Some("`laminar-kafka topics list` shows the topics; `topics create` makes one"),
                 ),
                 Error::Broker { code, .. } if AUTH_CODES.contains(&code.code()) => (
                     CONNECTION,

@@ -347,6 +347,61 @@ fn group_consume_commits_and_lag_agrees_with_the_java_tool() {
 }
 
 #[test]
+fn lag_of_a_running_member_agrees_with_the_java_tool() {
+    let topic = keyed_topic("member-lag");
+    let group = unique_topic("cli-member");
+    let mut member = laminar(&[
+        "consume",
+        "-G",
+        &group,
+        "-t",
+        &topic,
+        "--idle-timeout-ms",
+        "30000",
+        "-f",
+        "none",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // The member commits what it read about once a second: wait for all five records.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let ours = loop {
+        // Until the member has joined, the group does not exist (exit 3).
+        let out = run(laminar(&["groups", "lag", &group]), b"");
+        let lag = parse_lag(&text(&out.stdout), 1);
+        let current: i64 = lag.values().filter_map(|v| v.0.parse::<i64>().ok()).sum();
+        if current == 5 {
+            break lag;
+        }
+        assert!(std::time::Instant::now() < deadline, "no commits: {lag:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(ours, java_lag(&group));
+    let d: serde_json::Value =
+        serde_json::from_str(&ok(laminar(&["groups", "describe", &group, "--json"]), b"")).unwrap();
+    assert_eq!(d["state"], "Stable");
+    assert_eq!(d["members"][0]["assignment"].as_array().unwrap().len(), 2);
+    // Offsets of a group with members are not reset.
+    let refused = run(
+        laminar(&[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--to",
+            "earliest",
+            "--execute",
+        ]),
+        b"",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("active members"));
+    member.kill().unwrap();
+    member.wait().unwrap();
+}
+
+#[test]
 fn metadata_and_offsets() {
     let topic = keyed_topic("metadata");
     let json = ok(laminar(&["metadata", "-t", &topic, "--json"]), b"");
