@@ -12,6 +12,9 @@ use serde_json::json;
 use crate::args::{From, GroupsArgs, GroupsCommand, OffsetsArgs};
 use crate::exit::NotFound;
 
+/// GROUP_ID_NOT_FOUND: DescribeGroups' answer for a group nobody has used (Kafka 4).
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
 pub(crate) async fn run(config: ClientConfig, args: GroupsArgs) -> Result<()> {
     let admin = Admin::new(config)?;
     let result = command(&admin, args).await;
@@ -261,13 +264,17 @@ async fn command(admin: &Admin, args: GroupsArgs) -> Result<()> {
             topic,
             execute,
         } => {
-            let description = admin.describe_group(&group).await?;
-            if !description.members.is_empty() {
-                bail!(
+            // A group that does not exist yet is created by the commit, as the Java tool does.
+            match admin.describe_group(&group).await {
+                Ok(d) if !d.members.is_empty() => bail!(
                     "consumer group `{group}` has {} active members (state {}): stop them, then reset",
-                    description.members.len(),
-                    description.state
-                );
+                    d.members.len(),
+                    d.state
+                ),
+                Ok(_) => {}
+                Err(laminar_kafka_client::Error::Broker { code, .. })
+                    if code.code() == GROUP_ID_NOT_FOUND => {}
+                Err(e) => return Err(e.into()),
             }
             let committed = admin.group_offsets(&group).await?;
             let partitions: Vec<TopicPartition> = match &topic {

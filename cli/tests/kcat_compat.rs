@@ -339,6 +339,24 @@ fn group_consume_commits_and_lag_agrees_with_the_java_tool() {
         b"",
     );
     assert_eq!(again.lines().count(), 5);
+    // reset-offsets --topic starts a group that does not exist yet (as the Java tool).
+    let fresh = unique_topic("fresh-group");
+    ok(
+        laminar(&[
+            "groups",
+            "reset-offsets",
+            &fresh,
+            "--to",
+            "-1",
+            "-t",
+            &topic,
+            "--execute",
+        ]),
+        b"",
+    );
+    let fresh_lag = parse_lag(&ok(laminar(&["groups", "lag", &fresh]), b""), 1);
+    assert_eq!(fresh_lag, java_lag(&fresh));
+    assert!(fresh_lag.values().all(|v| v.2 == "1"), "{fresh_lag:?}");
     let unknown = run(
         laminar(&["groups", "lag", &unique_topic("no-such-group")]),
         b"",
