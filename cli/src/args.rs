@@ -305,8 +305,10 @@ pub(crate) fn parse_from(s: &str) -> Result<From, String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Isolation {
     /// Every record, aborted transactions included.
+    #[value(alias = "read_uncommitted")]
     ReadUncommitted,
     /// Only committed records.
+    #[value(alias = "read_committed")]
     ReadCommitted,
 }
 

@@ -181,6 +181,10 @@ fn json_lines_and_from_positions() {
         b"",
     );
     assert_eq!(all.lines().count(), 5);
+    // A group member stops at the end of its partitions too.
+    let group = unique_topic("until-end");
+    let all = ok(laminar(&["consume", "-G", &group, "-t", &topic, "-e"]), b"");
+    assert_eq!(all.lines().count(), 5);
 }
 
 #[test]
@@ -226,7 +230,7 @@ fn file_whole_file_and_transactional_produce() {
             &topic,
             "-e",
             "--isolation",
-            "read-committed",
+            "read_committed",
             "-f",
             "%k=%s;",
         ]),
