@@ -456,8 +456,8 @@ impl Admin {
 
     /// A classic group as its coordinator describes it (DescribeGroups): state, protocol and
     /// members with the partitions assigned to each (decoded when the group is a consumer
-    /// group). A group nobody knows comes back in state `Dead` with no members, as the broker
-    /// reports it.
+    /// group). A group nobody knows is an error with `GROUP_ID_NOT_FOUND` from Kafka 4 brokers,
+    /// and state `Dead` with no members from older ones.
     pub async fn describe_group(&self, group_id: &str) -> Result<GroupDescription> {
         let conn = self
             .cluster
