@@ -10,6 +10,7 @@
 //! the system's librdkafka), so the default workspace build links no C Kafka client.
 
 mod clients;
+mod in_flight;
 mod measure;
 mod report;
 mod run;
@@ -35,6 +36,8 @@ struct Cli {
 enum Commands {
     /// Run the whole benchmark (all clients, codecs, repetitions).
     Run(Box<run::RunArgs>),
+    /// Our idempotent producer on one partition: 5 batches in flight against 1, same run.
+    InFlight(in_flight::InFlightArgs),
     /// Produce the workload with our client, report on stdout (one measured process).
     ProduceOurs(ChildArgs),
     /// Consume the workload with our client, report on stdout (one measured process).
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run(args) => run::run(*args),
+        Commands::InFlight(a) => tokio_runtime().and_then(|rt| rt.block_on(in_flight::run(a))),
         Commands::ProduceOurs(a) => child(|| {
             tokio_runtime()?.block_on(clients::ours::produce(
                 &a.bootstrap,
