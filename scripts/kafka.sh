@@ -22,7 +22,7 @@
 #   scripts/kafka.sh kill-broker N        SIGKILL broker N (1…3) of the running cluster
 #   scripts/kafka.sh start-broker N       start broker N again and wait until it serves metadata
 #
-# Environment (inputs): KAFKA_VERSION (default 4.3.1; 3.9.x works too), KAFKA_PLAINTEXT_PORT (19092),
+# Environment (inputs): KAFKA_VERSION (default 4.4.0; 4.3.x and 3.9.x work too), KAFKA_PLAINTEXT_PORT (19092),
 # KAFKA_SASL_PLAINTEXT_PORT (19093), KAFKA_SSL_PORT (19094), KAFKA_SASL_SSL_PORT (19095),
 # KAFKA_CONTROLLER_PORT (19096), KAFKA_REAUTH_PORT (19097: SASL_PLAINTEXT whose sessions last
 # KAFKA_REAUTH_MS, 3000, so clients must re-authenticate, KIP-368), KAFKA_PROXIED_PORT (19098: PLAINTEXT,
@@ -43,9 +43,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF="$ROOT/scripts/kafka.sh"
 
-KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
+KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
 if [[ ! $KAFKA_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
-    echo "kafka.sh: KAFKA_VERSION must look like 4.3.1, got '$KAFKA_VERSION'" >&2
+    echo "kafka.sh: KAFKA_VERSION must look like 4.4.0, got '$KAFKA_VERSION'" >&2
     exit 2
 fi
 KAFKA_MAJOR=${KAFKA_VERSION%%.*}
@@ -568,11 +568,21 @@ wait_ready() {
     done
 }
 
+# A random 16-byte id in Kafka's URL-safe base64 form, the same as `kafka-storage.sh random-uuid`,
+# which never starts with '-' either: the storage tool would take such an id for an option.
+random_cluster_id() {
+    local id
+    while :; do
+        id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id != -* ]] && break
+    done
+    echo "$id"
+}
+
 format_storage() {
     [[ -f $RUN_DIR/data/meta.properties ]] && return 0
     local cluster_id class
-    # A random 16-byte id in Kafka's URL-safe base64 form, the same as `kafka-storage.sh random-uuid`.
-    cluster_id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n')
+    cluster_id=$(random_cluster_id)
     class=$(tool_class storage)
     log "formatting the KRaft storage in $RUN_DIR/data (cluster id $cluster_id)"
     local -a scram=()
@@ -917,7 +927,7 @@ cluster_dir_in_use() {
 cluster_format() { # cluster-dir
     local dir=$1 cluster_id node class
     if [[ ! -f $dir/cluster.id ]]; then
-        openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n' >"$dir/cluster.id"
+        random_cluster_id >"$dir/cluster.id"
     fi
     cluster_id=$(cat "$dir/cluster.id")
     class=$(tool_class storage)
