@@ -216,6 +216,21 @@ pub enum Error {
         end_offset: i64,
     },
 
+    /// The broker lacks what a feature the caller asked for needs: an API it does not offer (or
+    /// offers at too old a version), or a protocol its configuration leaves off. Returned at the
+    /// first call that needs the feature, never retried: change the configuration or upgrade the
+    /// broker.
+    #[error("{feature} is not supported by the broker at {broker}: {detail}")]
+    UnsupportedByBroker {
+        /// The feature, as the user asked for it (`group.protocol=consumer (KIP-848)`).
+        feature: &'static str,
+        /// The broker address.
+        broker: String,
+        /// What is missing (the API and the broker version that brings it, or the broker's
+        /// answer) and what to do instead.
+        detail: String,
+    },
+
     /// Metadata names no broker with this node id.
     #[error("broker {node_id} is not in the cluster metadata")]
     UnknownBroker {
@@ -353,6 +368,15 @@ impl Error {
             Error::TransactionState { operation, state } => {
                 Error::TransactionState { operation, state }
             }
+            Error::UnsupportedByBroker {
+                feature,
+                broker,
+                detail,
+            } => Error::UnsupportedByBroker {
+                feature,
+                broker: broker.clone(),
+                detail: detail.clone(),
+            },
             Error::UnknownBroker { node_id } => Error::UnknownBroker { node_id: *node_id },
             Error::Closed => Error::Closed,
             other => Error::ConnectionClosed {

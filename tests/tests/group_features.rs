@@ -7,8 +7,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use group_support::*;
+use laminar_kafka_client::Error;
 use laminar_kafka_client::config::ClientConfig;
-use laminar_kafka_client::consumer::{RebalanceEvent, Subscription};
+use laminar_kafka_client::connection::{Connection, ConnectionConfig};
+use laminar_kafka_client::consumer::{GroupConsumer, RebalanceEvent, Subscription};
+use laminar_kafka_client::protocol::messages::messages::ApiKey;
 use laminar_kafka_tests::{Broker, unique_topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,12 +158,75 @@ fn consumer_protocol_config(group: &str) -> ClientConfig {
     c
 }
 
+/// Whether the broker runs the consumer protocol of KIP-848, from its ApiVersions answer: it
+/// lists ConsumerGroupHeartbeat and has finalized `group.version` 1 or more (Kafka 4.0 on). A
+/// 3.7–3.9 broker lists the API as a preview but answers it UNSUPPORTED_VERSION unless its
+/// configuration turns the protocol on, which the harness does not.
+async fn broker_runs_the_consumer_protocol() -> bool {
+    let broker = Broker::from_env();
+    let config = ClientConfig::new(&broker.plaintext).expect("config");
+    let conn = Connection::connect(
+        &broker.plaintext,
+        &ConnectionConfig::from_client_config(&config).expect("connection config"),
+    )
+    .await
+    .expect("connect to the broker");
+    let versions = conn.versions();
+    let runs = versions
+        .broker_range(ApiKey::ConsumerGroupHeartbeat)
+        .is_some()
+        && versions
+            .finalized_feature("group.version")
+            .is_some_and(|level| level.max >= 1);
+    conn.close();
+    runs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_protocol_members_join_split_partitions_and_leave() {
     let topic = topic("grp-848", 4).await;
     let group = unique_topic("g");
     produce(&topic, 4, "a", 40).await;
     let all = all_partitions(&topic, 4);
+    if !broker_runs_the_consumer_protocol().await {
+        // A 3.x broker: the first poll refuses, naming the feature and the way out, and the
+        // member never sits without partitions in silence.
+        let consumer = GroupConsumer::new(consumer_protocol_config(&group)).expect("consumer");
+        consumer
+            .subscribe(Subscription::topics([&topic]))
+            .expect("subscribe");
+        let started = std::time::Instant::now();
+        let error = loop {
+            match consumer.poll(Duration::from_millis(500)).await {
+                Err(e) => break e,
+                Ok(polled) => assert!(polled.is_empty(), "records without a group"),
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no refusal within 20 s"
+            );
+        };
+        let Error::UnsupportedByBroker {
+            feature, detail, ..
+        } = &error
+        else {
+            panic!("expected UnsupportedByBroker, got {error:?}");
+        };
+        assert!(feature.contains("group.protocol=consumer"), "{error}");
+        assert!(detail.contains("ConsumerGroupHeartbeat"), "{error}");
+        assert!(
+            error.to_string().contains("group.protocol=classic"),
+            "{error}"
+        );
+        assert!(consumer.assignment().is_empty());
+        // It stays refused: the next poll says the same.
+        assert!(matches!(
+            consumer.poll(Duration::from_millis(100)).await,
+            Err(Error::UnsupportedByBroker { .. })
+        ));
+        consumer.close().await;
+        return;
+    }
     let a = Member::start(
         consumer_protocol_config(&group),
         Subscription::topics([&topic]),

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use laminar_kafka_protocol::messages::error::ResponseError;
 use laminar_kafka_protocol::messages::messages::consumer_group_heartbeat_request::TopicPartitions;
 use laminar_kafka_protocol::messages::messages::{
     ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, GroupId, TopicName,
@@ -33,6 +34,7 @@ use super::link::CoordinatorLink;
 use super::membership::{ConsumerVerdict, consumer_verdict};
 use super::{Group, Subscription};
 use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
 use crate::offsets::TopicPartition;
 
 /// Epoch of a member leaving; -2 for a static member that will be back.
@@ -55,6 +57,53 @@ fn new_member_id() -> String {
         bytes = (nanos ^ u128::from(std::process::id()) << 64).to_be_bytes();
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The feature as users name it, in [`Error::UnsupportedByBroker`].
+const FEATURE: &str = "group.protocol=consumer (KIP-848)";
+
+/// What to do when the broker cannot run the consumer protocol.
+const REMEDY: &str = "set group.protocol=classic, or upgrade the brokers to Kafka 4.0 or later \
+     (on 3.7 to 3.9 the protocol is a preview behind group.coordinator.rebalance.protocols=classic,consumer)";
+
+/// The error for a broker that offers no usable ConsumerGroupHeartbeat; other errors as they are.
+fn missing_api(broker: &str, e: Error) -> Error {
+    match e {
+        Error::Protocol {
+            source:
+                laminar_kafka_protocol::Error::UnsupportedApi { .. }
+                | laminar_kafka_protocol::Error::NoCommonVersion { .. },
+            ..
+        } => Error::UnsupportedByBroker {
+            feature: FEATURE,
+            broker: broker.to_owned(),
+            detail: format!(
+                "its ApiVersions lists no usable ConsumerGroupHeartbeat (API key 68, Kafka 4.0+): {e}; {REMEDY}"
+            ),
+        },
+        other => other,
+    }
+}
+
+/// UNSUPPORTED_VERSION in a heartbeat answer: the broker has the API but its consumer protocol
+/// is off (a 3.x broker's default, or a 4.x broker with group.version 0).
+fn is_unsupported_version(code: i16) -> bool {
+    KafkaCode::check(code)
+        .is_err_and(|c| c.as_response_error() == ResponseError::UnsupportedVersion)
+}
+
+fn protocol_disabled(broker: &str, message: Option<&str>) -> Error {
+    let said = message
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    Error::UnsupportedByBroker {
+        feature: FEATURE,
+        broker: broker.to_owned(),
+        detail: format!(
+            "ConsumerGroupHeartbeat answered UNSUPPORTED_VERSION{said}: the consumer group protocol is not enabled on the broker; {REMEDY}"
+        ),
+    }
 }
 
 pub(super) async fn run(group: Arc<Group>) {
@@ -286,7 +335,8 @@ impl Member {
             ));
         }
         let conn = self.g.link.connection().await?;
-        let version = CoordinatorLink::version_of::<ConsumerGroupHeartbeatRequest>(&conn)?;
+        let version = CoordinatorLink::version_of::<ConsumerGroupHeartbeatRequest>(&conn)
+            .map_err(|e| missing_api(conn.broker(), e))?;
         // v0: the broker names the member; v1+: the client does.
         if version >= 1 || self.epoch != 0 {
             request = request.with_member_id(s(&self.member_id));
@@ -294,6 +344,13 @@ impl Member {
         let sent_topics = request.subscribed_topic_names.is_some();
         let sent_owned = request.topic_partitions.is_some();
         let response = self.g.link.send_at(&conn, &request, version).await?;
+        if is_unsupported_version(response.error_code) {
+            // Not a rebalance to wait out: this broker will not run the protocol.
+            return Err(protocol_disabled(
+                conn.broker(),
+                response.error_message.as_deref(),
+            ));
+        }
         if response.error_code == 0 {
             if sent_topics {
                 self.sent_topics = Some(self.topics.clone());
@@ -429,5 +486,50 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(a, new_member_id());
+    }
+
+    #[test]
+    fn a_broker_without_the_api_is_a_typed_refusal_naming_the_way_out() {
+        let e = missing_api(
+            "b:9092",
+            Error::Protocol {
+                broker: "b:9092".into(),
+                source: laminar_kafka_protocol::Error::UnsupportedApi {
+                    api: "ConsumerGroupHeartbeat",
+                },
+            },
+        );
+        let Error::UnsupportedByBroker {
+            feature,
+            broker,
+            detail,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*feature, FEATURE);
+        assert_eq!(broker, "b:9092");
+        assert!(detail.contains("ConsumerGroupHeartbeat"), "{detail}");
+        assert!(e.to_string().contains("group.protocol=classic"), "{e}");
+        assert!(!e.is_retriable());
+        // The copy that poll returns keeps the variant.
+        assert!(matches!(e.duplicate(), Error::UnsupportedByBroker { .. }));
+        // Other errors pass through.
+        assert!(matches!(
+            missing_api("b:9092", Error::Closed),
+            Error::Closed
+        ));
+    }
+
+    #[test]
+    fn unsupported_version_in_a_heartbeat_means_the_protocol_is_off() {
+        assert!(is_unsupported_version(35));
+        assert!(!is_unsupported_version(0));
+        assert!(!is_unsupported_version(25)); // UNKNOWN_MEMBER_ID: rejoin
+        let e = protocol_disabled("b:9092", Some("not enabled"));
+        assert!(
+            e.to_string().contains("UNSUPPORTED_VERSION (not enabled)"),
+            "{e}"
+        );
     }
 }
