@@ -1,7 +1,7 @@
 //! The producer: `send` returns a future of the record's partition, offset and timestamp.
 //!
-//! Records are batched per partition ([`accumulator`]) and sent by a background task
-//! ([`sender`]) in Produce requests, one per leader broker, with `linger.ms`, `batch.size`,
+//! Records are batched per partition (`accumulator`) and sent by a background task
+//! (`sender`) in Produce requests, one per leader broker, with `linger.ms`, `batch.size`,
 //! `compression.type`, `acks`, retries bounded by `delivery.timeout.ms`, and back-pressure when
 //! `buffer.memory` is taken: `send` then waits, at most `max.block.ms`.
 //!
