@@ -359,6 +359,10 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.retention.check.interval.ms=30000
+# No time-based retention unless a topic asks for it: tests write records with explicit timestamps
+# from long ago (the codec vectors' 0), which the 7-day default deletes at the next check, before
+# a slow reader (a JVM starting on a loaded machine) has read them.
+log.retention.ms=-1
 
 # SASL: PLAIN users come from the JAAS config below, SCRAM credentials were written at format time.
 sasl.enabled.mechanisms=$(IFS=,; echo "${SASL_MECHANISMS[*]}")
@@ -889,6 +893,7 @@ num.network.threads=2
 num.io.threads=2
 num.replica.fetchers=1
 log.retention.check.interval.ms=30000
+log.retention.ms=-1
 EOF
         fi
     } >"$conf/server.properties.tmp"
