@@ -35,7 +35,8 @@
 # KAFKA_CLUSTER_CONTROLLER_HEAP_OPTS (-Xmx256m -Xms64m).
 #
 # Layout: jars in target/kafka/<version>/libs (copied from the local Maven repository), the broker's
-# config, data, logs, certificates and pid under target/kafka-run/<version>/. Only one broker can own
+# config, data, logs, certificates and pid under target/kafka-run/<version>/ (<version>-<port> on a
+# KAFKA_PLAINTEXT_PORT other than 19092). Only one broker can own
 # the ports: a broker of the same version started by another checkout of this repository is reused
 # (its env is printed), a broker of another version makes `start` refuse.
 set -euo pipefail
@@ -53,10 +54,15 @@ SCALA_BINARY=2.13
 
 CACHE_DIR="$ROOT/target/kafka/$KAFKA_VERSION"
 LIBS="$CACHE_DIR/libs"
-RUN_DIR="$ROOT/target/kafka-run/$KAFKA_VERSION"
 
 HOST=127.0.0.1
 PLAINTEXT_PORT=${KAFKA_PLAINTEXT_PORT:-19092}
+# A broker on other ports has a run directory of its own, so that two brokers of one version
+# (the default one and, say, CI's previous-line broker) can run side by side.
+RUN_DIR="$ROOT/target/kafka-run/$KAFKA_VERSION"
+if [[ $PLAINTEXT_PORT != 19092 ]]; then
+    RUN_DIR+="-$PLAINTEXT_PORT"
+fi
 SASL_PLAINTEXT_PORT=${KAFKA_SASL_PLAINTEXT_PORT:-19093}
 SSL_PORT=${KAFKA_SSL_PORT:-19094}
 SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-19095}
