@@ -733,6 +733,11 @@ cmd_env() {
     local dir
     if dir=$(active_run_dir); then
         cat "$dir/harness.env"
+    elif dir=$(registered_owner) && [[ -f $dir/harness.env ]]; then
+        # A broker of another version owns these ports (one started before the default changed):
+        # the tests talk to it, so they get its variables, certificates included.
+        log "note: Kafka $(cat "$dir/version" 2>/dev/null) from $dir runs on these ports, not $KAFKA_VERSION; printing its env"
+        cat "$dir/harness.env"
     else
         log "note: Kafka $KAFKA_VERSION is not running; start it with: $SELF start"
         env_lines "$RUN_DIR"
