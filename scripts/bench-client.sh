@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Producer/consumer benchmark of laminar-kafka-client against librdkafka (the `rdkafka` crate,
-# linked dynamically against the system's librdkafka) and the Java client (Kafka's
+# Producer/consumer benchmark of laminar-kafka-client against librdkafka (the `rdkafka` crate with
+# the newest librdkafka, built from the sources it bundles) and the Java client (Kafka's
 # ProducerPerformance/ConsumerPerformance), on the harness broker.
 #
 #   scripts/bench-client.sh [HARNESS OPTIONS...]
 #
-# Starts the broker if needed (scripts/kafka.sh start), installs librdkafka-dev from Debian when
-# it is missing, builds the harness in release mode with the `rival-librdkafka` feature and runs
+# Starts the broker if needed (scripts/kafka.sh start), installs cmake from Debian when it is
+# missing, builds the harness in release mode with the `rival-librdkafka` feature and runs
 #   laminar-kafka-client-bench run [HARNESS OPTIONS...]
 # Defaults: 2,000,000 records of 100 bytes, 6 partitions, acks=all, lz4 and none, 3 repetitions;
 # see `--help` of the harness for the options (e.g. --records 200000 --repetitions 1 for a quick
@@ -24,13 +24,14 @@ log() { echo "bench-client.sh: $*" >&2; }
 
 features=()
 if [[ ${NO_LIBRDKAFKA:-0} != 1 ]]; then
-    if ! pkg-config --exists rdkafka 2>/dev/null; then
-        log "installing librdkafka-dev and pkg-config from Debian"
+    # The rdkafka crate builds its bundled librdkafka (the newest release) with cmake; that
+    # build wants libcurl's headers.
+    if ! command -v cmake >/dev/null || ! command -v cc >/dev/null || ! pkg-config --exists libcurl 2>/dev/null; then
+        log "installing cmake, a C compiler and libcurl's headers from Debian"
         if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
         "${sudo[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq librdkafka-dev pkg-config >&2
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq cmake build-essential pkg-config libcurl4-openssl-dev >&2
     fi
-    log "librdkafka $(pkg-config --modversion rdkafka)"
     features=(--features rival-librdkafka)
 fi
 

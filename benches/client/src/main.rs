@@ -6,8 +6,9 @@
 //! subcommand, or the Java performance tools), measures each process's CPU time, repeats, and
 //! prints the medians and our ratios to each rival; the same goes to a JSON file.
 //!
-//! librdkafka is built in only with the `rival-librdkafka` feature (linked dynamically against
-//! the system's librdkafka), so the default workspace build links no C Kafka client.
+//! librdkafka is built in only with the `rival-librdkafka` feature (the newest librdkafka, built
+//! from the sources the `rdkafka` crate bundles), so the default workspace build links no C
+//! Kafka client.
 
 mod clients;
 mod in_flight;
