@@ -65,6 +65,10 @@ check cargo test --workspace --no-fail-fast
 check scripts/check-deps.sh
 check scripts/check-features.sh
 check scripts/check-musl.sh
+# The crates as a project that depends on them gets them: a fresh lockfile, each feature alone,
+# a round trip; and as they would be published, with their docs.
+check scripts/check-embedder.sh
+check scripts/check-package.sh
 
 # The multi-broker suite (tests/tests/multi_broker.rs): a 3-broker cluster beside the single
 # broker, on ports of its own; brokers are killed and restarted under the client. Started here if

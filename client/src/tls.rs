@@ -332,7 +332,7 @@ impl TlsConfig {
     /// Reads the certificates and key and builds the rustls configuration (TLS 1.2 and 1.3,
     /// ring provider). Call it once and share the result between connections.
     pub fn build(&self) -> Result<Arc<ClientConfig>, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(ring_provider());
         let roots = self.trust_anchors.load(std::env::var_os("SSL_CERT_FILE"))?;
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -585,6 +585,14 @@ impl ServerCertVerifier for ChainOnlyVerifier {
     }
 }
 
+/// rustls' `ring` provider. Newer rustls releases deprecate it because it offers no
+/// post-quantum key exchange; it stays the choice here because the other provider, aws-lc-rs,
+/// builds C code with cmake, which the default build keeps out (`scripts/check-deps.sh`).
+#[allow(deprecated)]
+fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -655,7 +663,7 @@ mod tests {
     }
 
     fn server_config(pki: &Pki, require_client_cert: bool) -> Arc<ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(super::ring_provider());
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .unwrap();
