@@ -69,6 +69,7 @@ check scripts/check-musl.sh
 # a round trip; and as they would be published, with their docs.
 check scripts/check-embedder.sh
 check scripts/check-package.sh
+check scripts/check-msrv.sh
 
 # The multi-broker suite (tests/tests/multi_broker.rs): a 3-broker cluster beside the single
 # broker, on ports of its own; brokers are killed and restarted under the client. Started here if

@@ -15,7 +15,7 @@ type Headers = Vec<(String, Option<Vec<u8>>)>;
 /// The rule `data/WriteVectors.java` writes records by.
 fn expected(i: usize, big: bool) -> (i64, Option<Vec<u8>>, Option<Vec<u8>>, Headers) {
     let ts = BASE_TS + i as i64 * 3 - if i == 5 { 100 } else { 0 };
-    let key = (i % 7 != 0).then(|| format!("key-{i}").into_bytes());
+    let key = (!i.is_multiple_of(7)).then(|| format!("key-{i}").into_bytes());
     let value = if big && i == RECORDS - 1 {
         Some(
             (0..150_000)

@@ -349,10 +349,10 @@ impl KafkaSink {
                 config.set(k, v);
             }
         }
-        if let Some(timeout) = options.transaction_timeout
-            && !config.contains_key("transaction.timeout.ms")
-        {
-            config.set("transaction.timeout.ms", timeout.as_millis().to_string());
+        if !config.contains_key("transaction.timeout.ms") {
+            if let Some(timeout) = options.transaction_timeout {
+                config.set("transaction.timeout.ms", timeout.as_millis().to_string());
+            }
         }
         let client = |e| ConnectorError::client(&table, e);
         let mode = match (sink.commit_mode, options.delivery) {
@@ -557,9 +557,10 @@ impl KafkaSink {
     pub async fn checkpoint_complete(&mut self, epoch: u64) -> Result<(), ConnectorError> {
         let table = self.table.clone();
         let client = |e| ConnectorError::client(&table, e);
-        if let Mode::TwoPhase(tp) = &mut self.mode
-            && let SlotAction::Commit(slots) = tp.slots.complete(epoch)
-        {
+        let Mode::TwoPhase(tp) = &mut self.mode else {
+            return Ok(());
+        };
+        if let SlotAction::Commit(slots) = tp.slots.complete(epoch) {
             for slot in slots {
                 tp.producers[&slot]
                     .commit_transaction()

@@ -686,8 +686,9 @@ impl KafkaSource {
                 }
                 if bad.is_none()
                     && self.check_json
-                    && let Some(v) = value
-                    && serde_json::from_slice::<serde::de::IgnoredAny>(v).is_err()
+                    && value.is_some_and(|v| {
+                        serde_json::from_slice::<serde::de::IgnoredAny>(v).is_err()
+                    })
                 {
                     bad = Some("the value is not JSON".to_owned());
                 }

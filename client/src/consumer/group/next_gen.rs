@@ -421,10 +421,10 @@ impl Member {
                 _ = tokio::time::sleep(self.interval) => self.keepalive().await,
             }
         };
-        if let Err(e) = result
-            && !e.is_retriable()
-        {
-            self.g.fail(e);
+        if let Err(e) = result {
+            if !e.is_retriable() {
+                self.g.fail(e);
+            }
         }
         if resolved.len() == target.len() && self.target.as_ref() == Some(&target) {
             self.target = None;
