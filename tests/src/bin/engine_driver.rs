@@ -294,14 +294,23 @@ async fn main() -> Result<(), BoxError> {
             .map(|t| t.elapsed())
             .min()
             .unwrap_or_default();
-        if idle > 0 && quiet >= Duration::from_millis(idle) && started.elapsed() > quiet {
+        // Idle: no subtask had a record for `idle`, and the run is at least that old. A subtask
+        // whose partitions hold nothing new keeps the time it started as its last record, which
+        // can be a moment before `started`: comparing `quiet` with the run's age instead of
+        // with `idle` kept such a run going forever.
+        let idle_for = Duration::from_millis(idle);
+        if idle > 0 && quiet >= idle_for && started.elapsed() >= idle_for {
             break;
         }
     }
-    for tx in &senders {
+    eprintln!("engine_driver: idle after checkpoint {epoch}, stopping");
+    for (i, tx) in senders.iter().enumerate() {
         let (reply, rx) = oneshot::channel();
         tx.send(Command::Stop(reply)).await?;
-        let _ = rx.await;
+        tokio::time::timeout(STALL, rx)
+            .await
+            .map_err(|_| format!("subtask {i}: stop stalled"))?
+            .map_err(|_| format!("subtask {i}: stopped with an error"))?;
     }
     for h in handles {
         h.await??;
