@@ -246,9 +246,17 @@ pub struct KafkaSink {
     topic: String,
     format: Format,
     sink: SinkConfig,
-    #[cfg_attr(not(feature = "schema-registry"), allow(dead_code))]
+    // Read only to encode Avro or Protobuf through the registry.
+    #[cfg_attr(
+        not(all(
+            feature = "schema-registry",
+            any(feature = "avro", feature = "protobuf")
+        )),
+        allow(dead_code)
+    )]
     value_subject: String,
     #[cfg(feature = "schema-registry")]
+    #[cfg_attr(not(any(feature = "avro", feature = "protobuf")), allow(dead_code))]
     registry: Option<SchemaRegistryClient>,
     encoder: Option<Encoder>,
     mode: Mode,
@@ -747,7 +755,13 @@ async fn recover(
 }
 
 /// An Avro record or Protobuf message name derived from a topic name.
-#[cfg_attr(not(feature = "schema-registry"), allow(dead_code))]
+#[cfg_attr(
+    not(all(
+        feature = "schema-registry",
+        any(feature = "avro", feature = "protobuf")
+    )),
+    allow(dead_code)
+)]
 fn record_name(topic: &str) -> String {
     let mut name: String = topic
         .chars()
