@@ -86,7 +86,8 @@ impl StickyPartitioner {
     /// current one, or, when it has had its `batch.size` bytes (or lost its leader), another one
     /// with a leader, chosen at random. The partitions with a leader are looked at only then.
     ///
-    /// Hot path: one hash lookup by the topic's name; the topic's state is allocated once.
+    /// Hot path: two hash lookups by the topic's name (present? then the state: the borrow
+    /// checker refuses the one-lookup form); the topic's state is allocated once.
     pub fn partition(&mut self, record_size: usize, topic: &TopicInfo) -> i32 {
         if !self.topics.contains_key(topic.name.as_str()) {
             self.topics.insert(topic.name.clone(), Sticky::default());
