@@ -11,11 +11,13 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 public final class GroupConsumer {
@@ -69,7 +71,12 @@ public final class GroupConsumer {
                     System.out.println("record " + r.partition() + " " + r.offset() + " " + r.value());
                 }
                 System.out.flush();
-                consumer.commitSync();
+                try {
+                    consumer.commitSync();
+                } catch (RebalanceInProgressException | CommitFailedException e) {
+                    // A rebalance started since this poll: the next poll joins it, and the
+                    // records of a partition this member loses are read again by their new owner.
+                }
             }
         }
         System.out.println("closed");

@@ -122,12 +122,31 @@ impl Drop for JavaMember {
     }
 }
 
-async fn mixed_group(ours: &str, java: &str) {
+/// Which member joins the group first and so leads it (computes the assignment).
+#[derive(Clone, Copy, PartialEq)]
+enum Leader {
+    Ours,
+    Java,
+}
+
+async fn mixed_group(ours: &str, java: &str, leader: Leader) {
     let topic = topic(&format!("grp-mixed-{ours}"), 6).await;
     let group = unique_topic("g");
     let strategy = [("partition.assignment.strategy", ours)];
-    let a = Member::start(config(&group, &strategy), Subscription::topics([&topic]));
-    let j = JavaMember::start(&topic, &group, java);
+    let (a, j) = if leader == Leader::Ours {
+        let a = Member::start(config(&group, &strategy), Subscription::topics([&topic]));
+        (a, JavaMember::start(&topic, &group, java))
+    } else {
+        let j = JavaMember::start(&topic, &group, java);
+        let owns_all = || j.assignment(&topic).len() == 6;
+        assert!(
+            wait_until(Duration::from_secs(60), owns_all).await,
+            "the Java member alone gets every partition: {:?}",
+            j.lines.lock().unwrap()
+        );
+        let a = Member::start(config(&group, &strategy), Subscription::topics([&topic]));
+        (a, j)
+    };
     let b = Member::start(config(&group, &strategy), Subscription::topics([&topic]));
     let all = all_partitions(&topic, 6);
     let split = || {
@@ -136,10 +155,11 @@ async fn mixed_group(ours: &str, java: &str) {
     };
     assert!(
         wait_until(Duration::from_secs(90), split).await,
-        "ours {:?} {:?}, Java {:?}",
+        "ours {:?} {:?}, Java {:?}; Java said {:?}",
         a.assignment(),
         b.assignment(),
-        j.assignment(&topic)
+        j.assignment(&topic),
+        j.lines.lock().unwrap(),
     );
     produce(&topic, 6, "a", 600).await;
     let want = values("a", 600);
@@ -176,7 +196,12 @@ async fn mixed_group(ours: &str, java: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_members_and_java_members_share_a_range_group() {
-    mixed_group("range", "org.apache.kafka.clients.consumer.RangeAssignor").await;
+    mixed_group(
+        "range",
+        "org.apache.kafka.clients.consumer.RangeAssignor",
+        Leader::Ours,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,6 +209,19 @@ async fn our_members_and_java_members_share_a_cooperative_sticky_group() {
     mixed_group(
         "cooperative-sticky",
         "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+        Leader::Ours,
+    )
+    .await;
+}
+
+/// The Java member leads: its assignor takes partitions from itself in one rebalance and gives
+/// them to ours in the next, as the cooperative protocol does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_java_leader_hands_partitions_to_our_members_in_two_cooperative_rounds() {
+    mixed_group(
+        "cooperative-sticky",
+        "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+        Leader::Java,
     )
     .await;
 }
