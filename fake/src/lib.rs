@@ -61,3 +61,8 @@ pub use script::{Action, Rule, RuleBuilder, RuleId};
 pub use kafka_protocol::error::ResponseError;
 /// Kafka's API keys (re-exported from `kafka-protocol`), to name the API a [`Rule`] applies to.
 pub use kafka_protocol::messages::ApiKey;
+
+/// The README's example, compiled and run as a doctest so that it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
