@@ -22,7 +22,10 @@ use bytes::{Bytes, BytesMut};
 use laminar_kafka_protocol::frame::{
     self, FrameDecoder, api_key_name, decode_response, encode_request,
 };
-use laminar_kafka_protocol::messages::messages::{ApiKey, ApiVersionsRequest};
+use laminar_kafka_protocol::messages::messages::{
+    ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
+};
 use laminar_kafka_protocol::messages::protocol::Request;
 use laminar_kafka_protocol::versions::{
     self, NegotiatedVersions, api_versions_request, api_versions_retry_version,
@@ -34,10 +37,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
-
-/// A byte stream to a broker: plain TCP or TLS over TCP.
-pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+use crate::sasl::SaslChannel;
+pub use crate::security::Transport;
 
 /// Settings of a single connection.
 #[derive(Clone)]
@@ -230,11 +231,17 @@ impl Connection {
             })?;
             let mut stream = config.security.wrap(broker, tcp).await?;
             let versions = negotiate(&mut *stream, broker, config).await?;
-            let mut next_cid = 1;
+            let mut channel = HandshakeChannel {
+                stream: &mut *stream,
+                broker,
+                config,
+                next_correlation_id: 1,
+            };
             let authenticated = config
                 .security
-                .authenticate(&mut *stream, broker, config, &versions, &mut next_cid)
+                .authenticate(broker, &versions, &mut channel)
                 .await?;
+            let next_cid = channel.next_correlation_id;
             Ok::<_, Error>((stream, versions, next_cid, authenticated))
         };
         let (stream, versions, next_cid, authenticated) =
@@ -538,7 +545,12 @@ async fn reauthenticate_before_expiry(
         // holding new requests back (so none is sent on an expired session).
         tokio::time::sleep_until(last_start + MIN_INTERVAL).await;
         last_start = tokio::time::Instant::now();
-        match config.security.reauthenticate(&conn).await {
+        // The same exchange as the first authentication, on this connection and past its gate.
+        let reauthenticated = config
+            .security
+            .authenticate(conn.broker(), conn.versions(), &mut ReauthChannel(&conn))
+            .await;
+        match reauthenticated {
             Ok(auth) => {
                 conn.reauthentications.fetch_add(1, Ordering::Relaxed);
                 match auth.session_lifetime {
@@ -551,6 +563,28 @@ async fn reauthenticate_before_expiry(
                 return;
             }
         }
+    }
+}
+
+/// The SASL exchange's channel during re-authentication: the multiplexed connection, past the
+/// re-authentication gate that the exchange's caller holds.
+struct ReauthChannel<'a>(&'a Connection);
+
+impl SaslChannel for ReauthChannel<'_> {
+    async fn handshake(
+        &mut self,
+        request: &SaslHandshakeRequest,
+        version: i16,
+    ) -> Result<SaslHandshakeResponse> {
+        self.0.send_ungated_at(request, version).await
+    }
+
+    async fn authenticate(
+        &mut self,
+        request: &SaslAuthenticateRequest,
+        version: i16,
+    ) -> Result<SaslAuthenticateResponse> {
+        self.0.send_ungated_at(request, version).await
     }
 }
 
@@ -630,9 +664,54 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let _ = write.shutdown().await;
 }
 
+/// The SASL exchange's channel during the connection's setup: the raw stream, before it is
+/// split, with the correlation ids that follow ApiVersions'.
+struct HandshakeChannel<'a> {
+    stream: &'a mut dyn Transport,
+    broker: &'a str,
+    config: &'a ConnectionConfig,
+    /// The id of the next request; the multiplexed connection continues from it.
+    next_correlation_id: i32,
+}
+
+impl HandshakeChannel<'_> {
+    async fn roundtrip<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response> {
+        let correlation_id = self.next_correlation_id;
+        let response = roundtrip(
+            &mut *self.stream,
+            self.broker,
+            self.config,
+            correlation_id,
+            version,
+            request,
+        )
+        .await?;
+        self.next_correlation_id += 1;
+        Ok(response)
+    }
+}
+
+impl SaslChannel for HandshakeChannel<'_> {
+    async fn handshake(
+        &mut self,
+        request: &SaslHandshakeRequest,
+        version: i16,
+    ) -> Result<SaslHandshakeResponse> {
+        self.roundtrip(request, version).await
+    }
+
+    async fn authenticate(
+        &mut self,
+        request: &SaslAuthenticateRequest,
+        version: i16,
+    ) -> Result<SaslAuthenticateResponse> {
+        self.roundtrip(request, version).await
+    }
+}
+
 /// Sends one request and reads its response directly on a stream that no task owns yet (used
 /// during the handshake, before the connection is split).
-pub(crate) async fn roundtrip<R: Request>(
+async fn roundtrip<R: Request>(
     stream: &mut dyn Transport,
     broker: &str,
     config: &ConnectionConfig,

@@ -2,9 +2,11 @@
 //!
 //! `security.protocol` picks the layers (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); this module
 //! builds them once from the configuration (so a bad CA file is reported before any connection)
-//! and applies them in order during [`Connection::connect`](crate::connection::Connection::connect):
-//! TLS around the TCP stream, ApiVersions (in the connection), then SaslHandshake v1 and
-//! SaslAuthenticate rounds driven by the [`sasl`](crate::sasl) state machines.
+//! and applies them in order while a connection is set up (`Connection::connect`): TLS around
+//! the TCP stream, ApiVersions (in the connection), then the SASL exchange (SaslHandshake v1 and
+//! SaslAuthenticate rounds driven by the [`sasl`](crate::sasl) state machines). The connection
+//! runs the same exchange again for each re-authentication (KIP-368), over its own channel: this
+//! module does not know how requests reach the broker, and does not depend on the connection.
 //!
 //! Token mechanisms (OAUTHBEARER, AWS_MSK_IAM) fetch their token or credentials before the
 //! SaslHandshake, at every authentication and re-authentication. For OAUTHBEARER the session
@@ -13,25 +15,21 @@
 use std::fmt;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use laminar_kafka_protocol::messages::messages::{
-    ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest,
-};
-use laminar_kafka_protocol::messages::protocol::StrBytes;
 use laminar_kafka_protocol::versions::NegotiatedVersions;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{ClientConfig, OauthBearerMethod, SaslMechanism};
-use crate::connection::{ConnectionConfig, Transport, roundtrip};
 use crate::error::{Error, Result};
-use crate::sasl::{Mechanism, SaslConfig, SaslError, SaslSession, Step};
+pub use crate::sasl::Authenticated;
+use crate::sasl::{Mechanism, SaslChannel, SaslConfig};
 #[cfg(feature = "tls")]
 use crate::tls::{self, PemSource, TlsConfig};
 
-/// UNSUPPORTED_SASL_MECHANISM.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+/// A byte stream to a broker: plain TCP or TLS over TCP.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
 /// The security layers of a connection.
 #[derive(Clone, Default)]
@@ -48,14 +46,6 @@ impl fmt::Debug for Security {
             .field("sasl", &self.sasl.as_ref().map(|s| s.mechanism().name()))
             .finish()
     }
-}
-
-/// What a successful authentication established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Authenticated {
-    /// The session lifetime the broker granted (KIP-368), if it set one: the client must
-    /// re-authenticate before it ends.
-    pub session_lifetime: Option<Duration>,
 }
 
 fn host_of(broker: &str) -> &str {
@@ -148,120 +138,21 @@ impl Security {
         }
     }
 
-    /// Runs the SASL exchange when configured. `next_correlation_id` is advanced past the ids
-    /// used.
-    pub(crate) async fn authenticate(
+    /// Runs the SASL exchange over `channel` when SASL is configured: the same exchange for the
+    /// first authentication (over the raw stream) and for each re-authentication (KIP-368, over
+    /// the multiplexed connection, whose caller holds new requests back meanwhile).
+    pub(crate) async fn authenticate<C: SaslChannel>(
         &self,
-        stream: &mut dyn Transport,
         broker: &str,
-        config: &ConnectionConfig,
         versions: &NegotiatedVersions,
-        next_correlation_id: &mut i32,
+        channel: &mut C,
     ) -> Result<Authenticated> {
-        let Some(sasl) = &self.sasl else {
-            return Ok(Authenticated::default());
-        };
-        let mechanism = sasl.mechanism();
-        let sasl_err = |source: SaslError| Error::Sasl {
-            broker: broker.to_owned(),
-            source,
-        };
-        let protocol_err = |source| Error::Protocol {
-            broker: broker.to_owned(),
-            source,
-        };
-        let mut session = sasl.begin(host_of(broker)).await.map_err(sasl_err)?;
-        let handshake_version = versions
-            .version_at_most(ApiKey::SaslHandshake, 1)
-            .map_err(protocol_err)?;
-        let handshake = SaslHandshakeRequest::default()
-            .with_mechanism(StrBytes::from_static_str(mechanism.name()));
-        let response = roundtrip(
-            stream,
-            broker,
-            config,
-            *next_correlation_id,
-            handshake_version,
-            &handshake,
-        )
-        .await?;
-        *next_correlation_id += 1;
-        if response.error_code == UNSUPPORTED_SASL_MECHANISM {
-            return Err(sasl_err(SaslError::unsupported_mechanism(
-                mechanism,
-                response.mechanisms.iter().map(|m| m.to_string()),
-            )));
-        }
-        if response.error_code != 0 {
-            return Err(sasl_err(SaslError::authentication_failed(
-                mechanism,
-                response.error_code,
-                None,
-            )));
-        }
-        let auth_version = versions
-            .version(ApiKey::SaslAuthenticate)
-            .map_err(protocol_err)?;
-        let mut server: Option<Bytes> = None;
-        let mut lifetime = None;
-        loop {
-            let step = if session.step_is_expensive(server.as_deref()) {
-                // The SCRAM step runs PBKDF2: keep it off the async workers.
-                let bytes = server.take();
-                let (s, step) = tokio::task::spawn_blocking(move || {
-                    let step = session.step(bytes.as_deref());
-                    (session, step)
-                })
-                .await
-                .map_err(|_| Error::Closed)?;
-                session = s;
-                step
-            } else {
-                session.step(server.as_deref())
-            }
-            .map_err(sasl_err)?;
-            match step {
-                Step::Done => break,
-                Step::Send(bytes) => {
-                    let request = SaslAuthenticateRequest::default().with_auth_bytes(bytes.into());
-                    let response = roundtrip(
-                        stream,
-                        broker,
-                        config,
-                        *next_correlation_id,
-                        auth_version,
-                        &request,
-                    )
-                    .await?;
-                    *next_correlation_id += 1;
-                    if response.error_code != 0 {
-                        return Err(sasl_err(
-                            session.failure(response.error_code, response.error_message.as_deref()),
-                        ));
-                    }
-                    if response.session_lifetime_ms > 0 {
-                        lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
-                    }
-                    server = Some(response.auth_bytes);
-                    if session.is_done() {
-                        break;
-                    }
-                }
+        match &self.sasl {
+            None => Ok(Authenticated::default()),
+            Some(sasl) => {
+                crate::sasl::authenticate(sasl, broker, host_of(broker), versions, channel).await
             }
         }
-        Ok(Authenticated {
-            session_lifetime: session_lifetime(lifetime, &session),
-        })
-    }
-}
-
-/// The lifetime to re-authenticate within: the broker's (KIP-368), capped by the token's
-/// expiry when the mechanism sends one. Without a broker lifetime the broker does not expect
-/// re-authentication, and none is scheduled (as in the Java client).
-fn session_lifetime(broker: Option<Duration>, session: &SaslSession) -> Option<Duration> {
-    match (broker, session.token_lifetime()) {
-        (Some(broker), Some(token)) => Some(broker.min(token)),
-        (broker, _) => broker,
     }
 }
 
@@ -346,83 +237,10 @@ fn not_built_in() -> Error {
     }
 }
 
-impl Security {
-    /// Re-authenticates an established connection (KIP-368): SaslHandshake and
-    /// SaslAuthenticate on the same connection, without ApiVersions. The caller holds new
-    /// requests back meanwhile.
-    pub(crate) async fn reauthenticate(
-        &self,
-        conn: &crate::connection::Connection,
-    ) -> Result<Authenticated> {
-        let Some(sasl) = &self.sasl else {
-            return Ok(Authenticated::default());
-        };
-        let broker = conn.broker().to_owned();
-        let mechanism = sasl.mechanism();
-        let sasl_err = |source: SaslError| Error::Sasl {
-            broker: broker.clone(),
-            source,
-        };
-        let protocol_err = |source| Error::Protocol {
-            broker: broker.clone(),
-            source,
-        };
-        // A fresh token (or fresh AWS credentials) for every re-authentication.
-        let mut session = sasl.begin(host_of(&broker)).await.map_err(sasl_err)?;
-        let handshake_version = conn
-            .versions()
-            .version_at_most(ApiKey::SaslHandshake, 1)
-            .map_err(protocol_err)?;
-        let response = conn
-            .send_ungated_at(
-                &SaslHandshakeRequest::default()
-                    .with_mechanism(StrBytes::from_static_str(mechanism.name())),
-                handshake_version,
-            )
-            .await?;
-        if response.error_code != 0 {
-            return Err(sasl_err(SaslError::authentication_failed(
-                mechanism,
-                response.error_code,
-                None,
-            )));
-        }
-        let auth_version = conn
-            .versions()
-            .version(ApiKey::SaslAuthenticate)
-            .map_err(protocol_err)?;
-        let mut server: Option<Bytes> = None;
-        let mut lifetime = None;
-        loop {
-            let step = session.step(server.as_deref()).map_err(sasl_err)?;
-            let Step::Send(bytes) = step else { break };
-            let response = conn
-                .send_ungated_at(
-                    &SaslAuthenticateRequest::default().with_auth_bytes(bytes.into()),
-                    auth_version,
-                )
-                .await?;
-            if response.error_code != 0 {
-                return Err(sasl_err(
-                    session.failure(response.error_code, response.error_message.as_deref()),
-                ));
-            }
-            if response.session_lifetime_ms > 0 {
-                lifetime = Some(Duration::from_millis(response.session_lifetime_ms as u64));
-            }
-            server = Some(response.auth_bytes);
-            if session.is_done() {
-                break;
-            }
-        }
-        Ok(Authenticated {
-            session_lifetime: session_lifetime(lifetime, &session),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -485,34 +303,6 @@ mod tests {
             assert_eq!(s.sasl().unwrap().mechanism(), Mechanism::AwsMskIam);
             assert!(format!("{s:?}").contains("AWS_MSK_IAM"));
         }
-    }
-
-    #[test]
-    fn the_token_expiry_caps_the_broker_session_lifetime() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let token = crate::sasl::oauthbearer::OauthBearerToken::new(
-            "t",
-            std::time::SystemTime::now() + Duration::from_secs(30),
-        );
-        let sasl = SaslConfig::oauthbearer(std::sync::Arc::new(
-            crate::sasl::oauthbearer::StaticTokenProvider::new(token),
-        ));
-        let session = rt.block_on(sasl.begin("h")).unwrap();
-        let capped = session_lifetime(Some(Duration::from_secs(3600)), &session).unwrap();
-        assert!(capped <= Duration::from_secs(30) && capped > Duration::from_secs(25));
-        assert_eq!(
-            session_lifetime(Some(Duration::from_secs(3)), &session),
-            Some(Duration::from_secs(3))
-        );
-        // No broker lifetime: the broker does not expect re-authentication.
-        assert_eq!(session_lifetime(None, &session), None);
-        let plain = SaslConfig::plain("u", "p").start().unwrap();
-        assert_eq!(
-            session_lifetime(Some(Duration::from_secs(9)), &plain),
-            Some(Duration::from_secs(9))
-        );
     }
 
     #[test]

@@ -1,18 +1,21 @@
-//! SASL authentication mechanisms as explicit state machines, with no I/O.
+//! SASL authentication mechanisms as explicit state machines, and the one exchange that drives
+//! them.
 //!
 //! The module owns the client side of each mechanism's exchange: which bytes to send next and
-//! how to judge the broker's answers. It does not touch sockets or Kafka framing: the connection
-//! code sends `SaslHandshake` (v1) with [`Mechanism::name`], then one `SaslAuthenticate` request
-//! per [`Step::Send`], carrying those bytes in `AuthBytes`, and feeds the `AuthBytes` of each
+//! how to judge the broker's answers. The mechanisms do no I/O. The exchange (`exchange.rs`,
+//! used by the connection for the first authentication and for every re-authentication) sends
+//! `SaslHandshake` (v1) with [`Mechanism::name`], then one `SaslAuthenticate` request per
+//! [`Step::Send`], carrying those bytes in `AuthBytes`, and feeds the `AuthBytes` of each
 //! response back into [`SaslSession::step`] until it returns [`Step::Done`]. A broker error code
 //! on either request becomes a [`SaslError`] through [`SaslError::authentication_failed`] or
-//! [`SaslError::unsupported_mechanism`].
+//! [`SaslError::unsupported_mechanism`]. The exchange sends through a channel the caller
+//! provides; it never touches sockets or Kafka framing itself.
 //!
 //! Mechanisms live one per file: [`plain`] (RFC 4616), [`scram`] (RFC 5802 with the hashes
 //! of RFC 7677 and SHA-512, as Kafka uses them), [`oauthbearer`] (RFC 7628, with a pluggable
 //! async token provider) and `aws_msk_iam` (Amazon MSK IAM, feature `aws-msk-iam`).
 //!
-//! Token mechanisms fetch their token or credentials before the exchange starts: the connection
+//! Token mechanisms fetch their token or credentials before the `SaslHandshake`: the exchange
 //! calls the async [`SaslConfig::begin`] (which works for every mechanism) once per
 //! authentication and once per re-authentication, so each re-authentication carries a fresh
 //! token. The sync [`SaslConfig::start`] serves PLAIN and SCRAM only.
@@ -35,6 +38,7 @@
 #[cfg(feature = "aws-msk-iam")]
 pub mod aws_msk_iam;
 mod error;
+mod exchange;
 pub mod oauthbearer;
 pub mod plain;
 #[cfg(feature = "sasl-scram")]
@@ -46,6 +50,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use error::SaslError;
+pub use exchange::Authenticated;
+pub(crate) use exchange::{SaslChannel, authenticate};
 
 #[cfg(feature = "aws-msk-iam")]
 use aws_msk_iam::{AwsMskIamClient, AwsMskIamConfig};
