@@ -282,7 +282,7 @@ impl Admin {
                 None => Err(topic_error(
                     "Metadata",
                     n,
-                    KafkaCode::from_code(3).expect("error code"),
+                    KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
                     None,
                 )),
             })
@@ -319,7 +319,7 @@ impl Admin {
         let response = conn.send(&request).await?;
         let result = response.results.into_iter().next().ok_or(Error::Broker {
             api: "DescribeConfigs",
-            code: KafkaCode::from_code(-1).expect("error code"),
+            code: KafkaCode::UNKNOWN_SERVER_ERROR,
             context: Some(name.to_owned()),
             message: Some("the response had no result".to_owned()),
         })?;
@@ -370,7 +370,7 @@ impl Admin {
         let Some(state) = response.transaction_states.into_iter().next() else {
             return Err(Error::Broker {
                 api: "DescribeTransactions",
-                code: KafkaCode::from_code(-1).expect("-1 is an error code"),
+                code: KafkaCode::UNKNOWN_SERVER_ERROR,
                 context: context(),
                 message: Some("the response describes no transaction".to_owned()),
             });
@@ -470,7 +470,7 @@ impl Admin {
         let Some(group) = response.groups.into_iter().next() else {
             return Err(Error::Broker {
                 api: "DescribeGroups",
-                code: KafkaCode::from_code(-1).expect("-1 is an error code"),
+                code: KafkaCode::UNKNOWN_SERVER_ERROR,
                 context: context(),
                 message: Some("the response describes no group".to_owned()),
             });

@@ -22,6 +22,7 @@ use crate::backoff::{Backoff, SplitMix};
 use crate::config::ClientConfig;
 use crate::connection::{Connection, ConnectionConfig};
 use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
 use crate::metadata::{MetadataCache, TopicInfo, TopicState};
 
 /// Which coordinator to look up (FindCoordinator's key type).
@@ -308,7 +309,7 @@ impl Cluster {
             }),
             None => Err(Error::Broker {
                 api: "Metadata",
-                code: crate::kafka_error::KafkaCode::from_code(3).expect("3 is an error code"),
+                code: KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
                 context: Some(format!("topic `{topic}` (absent from the response)")),
                 message: None,
             }),
@@ -349,7 +350,12 @@ impl Cluster {
                         c.host.clone(),
                         c.port,
                     ),
-                    None => (15, None, StrBytes::default(), -1),
+                    None => (
+                        KafkaCode::COORDINATOR_NOT_AVAILABLE.code(),
+                        None,
+                        StrBytes::default(),
+                        -1,
+                    ),
                 }
             } else {
                 (
@@ -359,7 +365,7 @@ impl Cluster {
                     response.port,
                 )
             };
-            match crate::kafka_error::KafkaCode::check(code) {
+            match KafkaCode::check(code) {
                 Ok(()) => {
                     let address = if host.contains(':') {
                         format!("[{host}]:{port}")

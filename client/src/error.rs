@@ -164,6 +164,10 @@ pub enum Error {
     ProducerFatal {
         /// What happened.
         message: String,
+        /// The broker's error code that made the producer stop (PRODUCER_FENCED,
+        /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED…), on the error that reports it; `None` when
+        /// no code caused it, or on later calls that only repeat that the producer stopped.
+        code: Option<KafkaCode>,
     },
 
     /// The current transaction cannot commit: abort it, then a new one may start.
@@ -171,6 +175,9 @@ pub enum Error {
     TransactionAbortable {
         /// What happened.
         message: String,
+        /// The broker's error code that failed the transaction, on the error that reports it;
+        /// `None` when no code caused it, or on later calls that only repeat the failure.
+        code: Option<KafkaCode>,
     },
 
     /// A transactional call came in a state that does not allow it (e.g. `send` before
@@ -359,11 +366,13 @@ impl Error {
                 timeout: *timeout,
                 reason: reason.clone(),
             },
-            Error::ProducerFatal { message } => Error::ProducerFatal {
+            Error::ProducerFatal { message, code } => Error::ProducerFatal {
                 message: message.clone(),
+                code: *code,
             },
-            Error::TransactionAbortable { message } => Error::TransactionAbortable {
+            Error::TransactionAbortable { message, code } => Error::TransactionAbortable {
                 message: message.clone(),
+                code: *code,
             },
             Error::TransactionState { operation, state } => {
                 Error::TransactionState { operation, state }
@@ -386,11 +395,59 @@ impl Error {
         }
     }
 
-    /// The Kafka error code, if the broker returned one.
+    /// The Kafka error code, if the broker returned one: of a failed request, or the one that
+    /// made the producer stop or the transaction fail (PRODUCER_FENCED and an authorization
+    /// failure are both fatal; this tells them apart).
     pub fn kafka_code(&self) -> Option<KafkaCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::ProducerFatal { code, .. } | Error::TransactionAbortable { code, .. } => *code,
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fatal_and_abortable_errors_keep_their_kafka_code() {
+        let fenced = Error::ProducerFatal {
+            message: "fenced".to_owned(),
+            code: Some(KafkaCode::PRODUCER_FENCED),
+        };
+        let refused = Error::ProducerFatal {
+            message: "refused".to_owned(),
+            code: Some(KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        };
+        assert!(fenced.is_fatal() && refused.is_fatal());
+        assert_eq!(fenced.kafka_code(), Some(KafkaCode::PRODUCER_FENCED));
+        assert_ne!(fenced.kafka_code(), refused.kafka_code());
+        assert_eq!(
+            fenced.duplicate().kafka_code(),
+            Some(KafkaCode::PRODUCER_FENCED),
+            "a copy for another record keeps the code"
+        );
+
+        let abortable = Error::TransactionAbortable {
+            message: "out of order".to_owned(),
+            code: Some(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        };
+        assert!(abortable.is_abortable() && !abortable.is_retriable());
+        assert_eq!(
+            abortable.duplicate().kafka_code(),
+            Some(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        );
+        let repeated = Error::TransactionAbortable {
+            message: "the transaction was aborted".to_owned(),
+            code: None,
+        };
+        assert_eq!(repeated.kafka_code(), None);
+        assert_eq!(
+            fenced.to_string(),
+            "fatal producer error: fenced; close this producer",
+            "the code does not change the message"
+        );
     }
 }

@@ -133,7 +133,8 @@ impl MetadataCache {
             };
             if let Some(code) = KafkaCode::from_code(t.error_code) {
                 // A transient leader election keeps the old view; a real error replaces it.
-                if code.code() == 5 && matches!(self.topics.get(&name), Some(TopicState::Known(_)))
+                if code == KafkaCode::LEADER_NOT_AVAILABLE
+                    && matches!(self.topics.get(&name), Some(TopicState::Known(_)))
                 {
                     continue;
                 }

@@ -78,7 +78,7 @@ pub async fn list_offsets(
             let Some(p) = topic.partition(tp.1) else {
                 return Err(Error::Broker {
                     api: "ListOffsets",
-                    code: KafkaCode::from_code(3).expect("error code"),
+                    code: KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
                     context: Some(format!("{}-{}", tp.0, tp.1)),
                     message: Some(format!(
                         "the topic has {} partitions",
@@ -178,7 +178,7 @@ pub async fn list_offsets(
         if Instant::now() >= deadline {
             return Err(last_err.unwrap_or(Error::Broker {
                 api: "ListOffsets",
-                code: KafkaCode::from_code(5).expect("error code"),
+                code: KafkaCode::LEADER_NOT_AVAILABLE,
                 context: Some(format!("{}-{}", retry[0].0.0, retry[0].0.1)),
                 message: None,
             }));

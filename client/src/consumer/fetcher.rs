@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use laminar_kafka_protocol::messages::error::ResponseError;
 use laminar_kafka_protocol::messages::messages::fetch_request::{
     FetchPartition, FetchTopic, ForgottenTopic,
 };
@@ -459,10 +458,7 @@ async fn fetch_once(
     let response = conn.send_at(&request, version).await?;
     if let Some(code) = KafkaCode::from_code(response.error_code) {
         session.close();
-        if matches!(
-            code.as_response_error(),
-            ResponseError::FetchSessionIdNotFound | ResponseError::InvalidFetchSessionEpoch
-        ) {
+        if code.invalidates_fetch_session() {
             // The broker lost or refused the session: the next fetch is a full one, at once.
             return Ok(unchanged(parts, leader));
         }
@@ -519,7 +515,7 @@ async fn fetch_once(
                     pd.preferred_read_replica.0,
                     &mut budget,
                 ),
-                Err(code) if code.code() == 1 => Outcome::OutOfRange,
+                Err(KafkaCode::OFFSET_OUT_OF_RANGE) => Outcome::OutOfRange,
                 Err(code) => {
                     let e = Error::Broker {
                         api: "Fetch",
@@ -650,7 +646,7 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                         let position = p.fetch_position;
                         state.errors.push_back(Error::Broker {
                             api: "Fetch",
-                            code: KafkaCode::from_code(1).expect("error code"),
+                            code: KafkaCode::OFFSET_OUT_OF_RANGE,
                             context: Some(format!(
                                 "{}-{} at offset {position} (auto.offset.reset is none)",
                                 tp.0, tp.1

@@ -243,6 +243,7 @@ mod tests {
         let (a, b) = (future(&result, 0), future(&result, 1));
         result.fail(Arc::new(|| Error::TransactionAbortable {
             message: "aborted".to_owned(),
+            code: None,
         }));
         assert!(a.await.unwrap_err().is_abortable());
         assert!(b.await.unwrap_err().is_abortable());

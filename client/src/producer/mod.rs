@@ -171,7 +171,10 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .map(|message| Error::ProducerFatal { message })
+            .map(|message| Error::ProducerFatal {
+                message,
+                code: None,
+            })
     }
 
     pub(crate) fn set_fatal(&self, message: String) {
@@ -335,7 +338,7 @@ impl Producer {
                 if p < 0 || p as usize >= num_partitions {
                     return Err(Error::Broker {
                         api: "Produce",
-                        code: KafkaCode::from_code(3).expect("error code"),
+                        code: KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
                         context: Some(format!("{}-{p}", record.topic)),
                         message: Some(format!("the topic has {num_partitions} partitions")),
                     });
@@ -417,7 +420,10 @@ impl Producer {
                 Ok(Ok(_)) => {}
                 // Like the Java client, wait up to max.block.ms for a topic the broker does
                 // not know yet (it may just have been created), then report it as unknown.
-                Ok(Err(e)) if e.is_retriable() || e.kafka_code().is_some_and(|c| c.code() == 3) => {
+                Ok(Err(e))
+                    if e.is_retriable()
+                        || e.kafka_code() == Some(KafkaCode::UNKNOWN_TOPIC_OR_PARTITION) =>
+                {
                     last = Some(e);
                 }
                 Ok(Err(e)) => return Err(e),
@@ -521,7 +527,10 @@ impl Producer {
         txn.start_commit()?;
         self.flush().await?;
         if let TxnState::AbortableError(message) = txn.state() {
-            return Err(Error::TransactionAbortable { message });
+            return Err(Error::TransactionAbortable {
+                message,
+                code: None,
+            });
         }
         txn.end(&self.shared, true).await
     }
@@ -540,6 +549,7 @@ impl Producer {
             sender::resolve(&self.shared, &b, idempotence::Resolution::NotWritten);
             b.fail_with(Error::TransactionAbortable {
                 message: "the transaction was aborted".to_owned(),
+                code: None,
             });
         }
         self.flush().await?;
@@ -560,7 +570,10 @@ impl Producer {
         let txn = self.txn("prepare_transaction")?;
         self.flush().await?;
         if let TxnState::AbortableError(message) = txn.state() {
-            return Err(Error::TransactionAbortable { message });
+            return Err(Error::TransactionAbortable {
+                message,
+                code: None,
+            });
         }
         txn.prepare(&self.shared)
     }

@@ -142,7 +142,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             } else {
                 let missing = txn.missing(&tps);
                 if let Err(e) = txn.add_partitions(&shared, &missing).await {
-                    let error = txn_failure(e.is_fatal(), &e.to_string());
+                    let error = txn_failure(e.is_fatal(), &e);
                     for b in ready.drain(..) {
                         // Not sent: batches stamped before (retries) give their sequences back.
                         finish_failed(&shared, b, Some(error.duplicate()));
@@ -302,16 +302,14 @@ pub(super) fn resolve(shared: &Shared, batch: &ProducerBatch, how: Resolution) {
     }
 }
 
-/// The error a record of a transactional (or fenced idempotent) producer gets.
-fn txn_failure(fatal: bool, message: &str) -> Error {
+/// The error a record of a transactional (or fenced idempotent) producer gets for `cause`,
+/// keeping its Kafka code.
+fn txn_failure(fatal: bool, cause: &Error) -> Error {
+    let (message, code) = (cause.to_string(), cause.kafka_code());
     if fatal {
-        Error::ProducerFatal {
-            message: message.to_owned(),
-        }
+        Error::ProducerFatal { message, code }
     } else {
-        Error::TransactionAbortable {
-            message: message.to_owned(),
-        }
+        Error::TransactionAbortable { message, code }
     }
 }
 
@@ -335,6 +333,7 @@ fn fail_unsent(shared: &Shared, message: &str) {
         resolve(shared, &b, Resolution::NotWritten);
         b.fail_with(Error::ProducerFatal {
             message: message.to_owned(),
+            code: None,
         });
     }
 }
@@ -363,8 +362,9 @@ async fn init_idempotent(shared: &Shared) -> Result<ProducerIdentity> {
             epoch: response.producer_epoch,
         }),
         // CLUSTER_AUTHORIZATION_FAILED / TRANSACTIONAL_ID_AUTHORIZATION_FAILED: no way on.
-        Err(code) if matches!(code.code(), 31 | 53) => Err(Error::ProducerFatal {
+        Err(code) if code.denies_producer_id() => Err(Error::ProducerFatal {
             message: format!("InitProducerId: {code}"),
+            code: Some(code),
         }),
         Err(code) => Err(Error::Broker {
             api: "InitProducerId",
@@ -422,10 +422,11 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
             }
             Settled::Retry(e) | Settled::Fail(e)
                 if shared.idempotent
-                    && e.kafka_code().is_some_and(|c| matches!(c.code(), 45 | 59)) =>
+                    && e.kafka_code().is_some_and(|c| c.loses_sequence_state()) =>
             {
-                let code = e.kafka_code().map_or(0, |c| c.code());
-                if code == 45 && shared.acc().has_earlier(&batch.tp, batch.order) {
+                if e.kafka_code() == Some(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                    && shared.acc().has_earlier(&batch.tp, batch.order)
+                {
                     // OUT_OF_ORDER_SEQUENCE_NUMBER behind an earlier batch of the partition
                     // that is not written yet (in flight, or back for a retry): not a gap of
                     // ours. Retry with the same sequences, after that batch.
@@ -458,19 +459,18 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                     }
                     Some(txn) => {
                         txn.fail_abortable(e.to_string());
-                        finish_failed(shared, batch, Some(txn_failure(false, &e.to_string())));
+                        finish_failed(shared, batch, Some(txn_failure(false, &e)));
                     }
                 }
             }
             Settled::Retry(e) | Settled::Fail(e)
-                if e.kafka_code().is_some_and(|c| matches!(c.code(), 47 | 90)) =>
+                if e.kafka_code().is_some_and(|c| c.is_producer_fenced()) =>
             {
                 // INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: a newer producer took over.
-                let message = e.to_string();
-                shared.set_fatal(message.clone());
-                finish_failed(shared, batch, Some(txn_failure(true, &message)));
+                shared.set_fatal(e.to_string());
+                finish_failed(shared, batch, Some(txn_failure(true, &e)));
             }
-            Settled::Fail(e) if e.kafka_code().is_some_and(|c| c.code() == 10) => {
+            Settled::Fail(e) if e.kafka_code() == Some(KafkaCode::MESSAGE_TOO_LARGE) => {
                 // MESSAGE_TOO_LARGE: nothing was written; split the batch in two and send
                 // both halves, first to last, in the batch's place (as the Java client does).
                 // A single record too large fails.
@@ -525,7 +525,7 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
 /// the leader, not replicated in time). Other broker errors reject the batch before the log.
 fn outcome_may_be_written(e: &Error) -> bool {
     match e.kafka_code() {
-        Some(code) => matches!(code.code(), 7 | 20),
+        Some(code) => code.may_have_been_written(),
         None => true,
     }
 }
@@ -695,7 +695,7 @@ async fn try_send(
             let tp: Tp = (name.clone(), p.index);
             let settled = match KafkaCode::check(p.error_code) {
                 // DUPLICATE_SEQUENCE_NUMBER: written before; the offset is not known.
-                Err(code) if code.code() == 46 => Settled::Ok {
+                Err(KafkaCode::DUPLICATE_SEQUENCE_NUMBER) => Settled::Ok {
                     base_offset: -1,
                     log_append_time: None,
                 },
@@ -797,9 +797,9 @@ mod tests {
 
     #[test]
     fn only_answers_that_may_follow_a_write_count_as_unknown() {
-        let broker = |code: i16| Error::Broker {
+        let broker = |code: KafkaCode| Error::Broker {
             api: "Produce",
-            code: KafkaCode::from_code(code).unwrap(),
+            code,
             context: None,
             message: None,
         };
@@ -807,12 +807,17 @@ mod tests {
             broker: "b".to_owned(),
             reason: None,
         }));
-        assert!(outcome_may_be_written(&broker(7)), "REQUEST_TIMED_OUT");
-        assert!(outcome_may_be_written(&broker(20)));
-        assert!(
-            !outcome_may_be_written(&broker(6)),
-            "NOT_LEADER_OR_FOLLOWER"
-        );
-        assert!(!outcome_may_be_written(&broker(10)), "MESSAGE_TOO_LARGE");
+        assert!(outcome_may_be_written(&broker(
+            KafkaCode::REQUEST_TIMED_OUT
+        )));
+        assert!(outcome_may_be_written(&broker(
+            KafkaCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        )));
+        assert!(!outcome_may_be_written(&broker(
+            KafkaCode::NOT_LEADER_OR_FOLLOWER
+        )));
+        assert!(!outcome_may_be_written(&broker(
+            KafkaCode::MESSAGE_TOO_LARGE
+        )));
     }
 }

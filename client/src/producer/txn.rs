@@ -117,21 +117,8 @@ pub struct PreparedTransaction {
     pub producer_epoch: i16,
 }
 
-/// CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE,
-/// NOT_COORDINATOR, REQUEST_TIMED_OUT: retry (after finding the coordinator again).
-fn retriable_txn(code: KafkaCode) -> bool {
-    matches!(code.code(), 51 | 14 | 15 | 16 | 7) || code.is_retriable()
-}
-
 /// A coordinator's error code, the API that answered it, and its message.
 type CodeError = (KafkaCode, &'static str, Option<String>);
-
-/// INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-/// CLUSTER_AUTHORIZATION_FAILED, INVALID_TRANSACTION_TIMEOUT, UNSUPPORTED_VERSION,
-/// INVALID_PRODUCER_ID_MAPPING: the producer cannot go on.
-fn fatal_txn(code: KafkaCode) -> bool {
-    matches!(code.code(), 47 | 90 | 53 | 31 | 50 | 35 | 49)
-}
 
 pub(crate) struct TxnManager {
     pub(crate) transactional_id: String,
@@ -192,8 +179,14 @@ impl TxnManager {
     /// The error a call gets in a failed state, if the state is failed.
     fn failed_error(state: &TxnState) -> Option<Error> {
         match state {
-            TxnState::AbortableError(m) => Some(Error::TransactionAbortable { message: m.clone() }),
-            TxnState::FatalError(m) => Some(Error::ProducerFatal { message: m.clone() }),
+            TxnState::AbortableError(m) => Some(Error::TransactionAbortable {
+                message: m.clone(),
+                code: None,
+            }),
+            TxnState::FatalError(m) => Some(Error::ProducerFatal {
+                message: m.clone(),
+                code: None,
+            }),
             _ => None,
         }
     }
@@ -252,20 +245,26 @@ impl TxnManager {
             && v.version(ApiKey::TxnOffsetCommit).is_ok_and(|p| p >= 5)
     }
 
+    /// The error a coordinator's `code` ends a transactional call with: fatal or abortable as
+    /// the code says, keeping the code so that a caller can tell a fenced producer from a
+    /// refused one.
     fn txn_error(api: &'static str, code: KafkaCode, message: Option<String>) -> Error {
-        let broker_error = Error::Broker {
+        let message = Error::Broker {
             api,
             code,
             context: None,
             message,
-        };
-        if fatal_txn(code) {
+        }
+        .to_string();
+        if code.is_fatal() {
             Error::ProducerFatal {
-                message: broker_error.to_string(),
+                message,
+                code: Some(code),
             }
         } else {
             Error::TransactionAbortable {
-                message: broker_error.to_string(),
+                message,
+                code: Some(code),
             }
         }
     }
@@ -308,7 +307,7 @@ impl TxnManager {
             let retry_error = match outcome {
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err((code, api, message))) => {
-                    if !retriable_txn(code) {
+                    if !code.is_retriable_in_transaction() {
                         return Err(Self::txn_error(api, code, message));
                     }
                     Error::Broker {
@@ -325,7 +324,7 @@ impl TxnManager {
                 return Err(retry_error);
             }
             // CONCURRENT_TRANSACTIONS clears within a few ms; the others need the backoff.
-            let delay = if retry_error.kafka_code().is_some_and(|c| c.code() == 51) {
+            let delay = if retry_error.kafka_code() == Some(KafkaCode::CONCURRENT_TRANSACTIONS) {
                 Duration::from_millis(20)
             } else {
                 backoff.next_delay()
@@ -469,13 +468,13 @@ impl TxnManager {
                     for p in &t.results_by_partition {
                         if let Some(code) = KafkaCode::from_code(p.partition_error_code) {
                             // OPERATION_NOT_ATTEMPTED only says another partition failed.
-                            if code.code() == 55 {
+                            if code == KafkaCode::OPERATION_NOT_ATTEMPTED {
                                 continue;
                             }
                             let rank = |c: KafkaCode| {
-                                if fatal_txn(c) {
+                                if c.is_fatal() {
                                     2
-                                } else if retriable_txn(c) {
+                                } else if c.is_retriable_in_transaction() {
                                     0
                                 } else {
                                     1
@@ -676,7 +675,10 @@ impl TxnManager {
                 self.set(TxnState::Aborting);
                 Ok(())
             }
-            TxnState::FatalError(m) => Err(Error::ProducerFatal { message: m }),
+            TxnState::FatalError(m) => Err(Error::ProducerFatal {
+                message: m,
+                code: None,
+            }),
             other => Err(Error::TransactionState {
                 operation: "abort_transaction",
                 state: other.name(),
@@ -799,13 +801,32 @@ mod tests {
 
     #[test]
     fn error_codes_are_classified() {
-        let fenced = KafkaCode::from_code(90).unwrap();
-        assert!(fatal_txn(fenced));
+        let fenced = KafkaCode::PRODUCER_FENCED;
+        assert!(fenced.is_fatal());
         assert!(TxnManager::txn_error("EndTxn", fenced, None).is_fatal());
-        let concurrent = KafkaCode::from_code(51).unwrap();
-        assert!(retriable_txn(concurrent) && !fatal_txn(concurrent));
-        let topic_auth = KafkaCode::from_code(29).unwrap();
+        let concurrent = KafkaCode::CONCURRENT_TRANSACTIONS;
+        assert!(concurrent.is_retriable_in_transaction() && !concurrent.is_fatal());
+        let topic_auth = KafkaCode::TOPIC_AUTHORIZATION_FAILED;
         assert!(TxnManager::txn_error("AddPartitionsToTxn", topic_auth, None).is_abortable());
+    }
+
+    #[test]
+    fn a_fenced_producer_is_told_apart_from_a_refused_one() {
+        let fenced = TxnManager::txn_error("EndTxn", KafkaCode::PRODUCER_FENCED, None);
+        let refused = TxnManager::txn_error(
+            "InitProducerId",
+            KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            None,
+        );
+        assert!(fenced.is_fatal() && refused.is_fatal());
+        assert_eq!(fenced.kafka_code(), Some(KafkaCode::PRODUCER_FENCED));
+        assert_eq!(
+            refused.kafka_code(),
+            Some(KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        );
+        let aborted = TxnManager::txn_error("TxnOffsetCommit", KafkaCode::ILLEGAL_GENERATION, None);
+        assert!(aborted.is_abortable());
+        assert_eq!(aborted.kafka_code(), Some(KafkaCode::ILLEGAL_GENERATION));
     }
 
     #[test]

@@ -479,7 +479,7 @@ impl Driver {
         let Some(assignor) = self.assignors.iter().find(|a| a.name() == protocol) else {
             return Err(Error::Broker {
                 api: "JoinGroup",
-                code: KafkaCode::from_code(23).expect("INCONSISTENT_GROUP_PROTOCOL"),
+                code: KafkaCode::INCONSISTENT_GROUP_PROTOCOL,
                 context: Some(format!("group `{}`", self.g.group_id)),
                 message: Some(format!("the coordinator chose `{protocol}`, not ours")),
             });

@@ -83,15 +83,6 @@ pub(crate) enum ClassicAction {
     Fatal(KafkaCode),
 }
 
-const MEMBER_ID_REQUIRED: i16 = 79;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const ILLEGAL_GENERATION: i16 = 22;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-
-fn coordinator_moved(code: KafkaCode) -> bool {
-    code.needs_coordinator_refresh() || code.code() == 14 // COORDINATOR_LOAD_IN_PROGRESS
-}
-
 impl ClassicState {
     /// The member id this state knows, if any.
     pub(crate) fn member_id(&self) -> &str {
@@ -146,46 +137,46 @@ impl ClassicState {
                         A::Sync { leader },
                     )
                 }
-                Err(c) if c.code() == MEMBER_ID_REQUIRED => {
+                Err(KafkaCode::MEMBER_ID_REQUIRED) => {
                     (S::Joining { member_id: given }, A::JoinAgain)
                 }
-                Err(c) if c.code() == UNKNOWN_MEMBER_ID => (
+                Err(KafkaCode::UNKNOWN_MEMBER_ID) => (
                     S::Joining {
                         member_id: String::new(),
                     },
                     A::LoseAndJoin,
                 ),
-                Err(c) if c.code() == ILLEGAL_GENERATION => {
-                    (S::Joining { member_id }, A::LoseAndJoin)
-                }
-                Err(c) if c.code() == REBALANCE_IN_PROGRESS => {
+                Err(KafkaCode::ILLEGAL_GENERATION) => (S::Joining { member_id }, A::LoseAndJoin),
+                Err(KafkaCode::REBALANCE_IN_PROGRESS) => {
                     (S::Joining { member_id }, A::JoinAfterBackoff)
                 }
-                Err(c) if coordinator_moved(c) => (S::Joining { member_id }, A::FindCoordinator),
+                Err(c) if c.is_coordinator_error() => {
+                    (S::Joining { member_id }, A::FindCoordinator)
+                }
                 Err(c) if c.is_retriable() => (S::Joining { member_id }, A::JoinAfterBackoff),
                 Err(c) => (S::Failed, A::Fatal(c)),
             },
             (S::Syncing { generation }, E::Synced { code }) => match KafkaCode::check(code) {
                 Ok(()) => (S::Stable { generation }, A::Assign),
-                Err(c) if c.code() == REBALANCE_IN_PROGRESS => (
+                Err(KafkaCode::REBALANCE_IN_PROGRESS) => (
                     S::Joining {
                         member_id: generation.member_id,
                     },
                     A::JoinAgain,
                 ),
-                Err(c) if c.code() == UNKNOWN_MEMBER_ID => (
+                Err(KafkaCode::UNKNOWN_MEMBER_ID) => (
                     S::Joining {
                         member_id: String::new(),
                     },
                     A::LoseAndJoin,
                 ),
-                Err(c) if c.code() == ILLEGAL_GENERATION => (
+                Err(KafkaCode::ILLEGAL_GENERATION) => (
                     S::Joining {
                         member_id: generation.member_id,
                     },
                     A::LoseAndJoin,
                 ),
-                Err(c) if coordinator_moved(c) || c.is_retriable() => (
+                Err(c) if c.is_coordinator_error() || c.is_retriable() => (
                     S::Joining {
                         member_id: generation.member_id,
                     },
@@ -195,25 +186,27 @@ impl ClassicState {
             },
             (S::Stable { generation }, E::Heartbeat { code }) => match KafkaCode::check(code) {
                 Ok(()) => (S::Stable { generation }, A::None),
-                Err(c) if c.code() == REBALANCE_IN_PROGRESS => (
+                Err(KafkaCode::REBALANCE_IN_PROGRESS) => (
                     S::Joining {
                         member_id: generation.member_id,
                     },
                     A::Join,
                 ),
-                Err(c) if c.code() == UNKNOWN_MEMBER_ID => (
+                Err(KafkaCode::UNKNOWN_MEMBER_ID) => (
                     S::Joining {
                         member_id: String::new(),
                     },
                     A::LoseAndJoin,
                 ),
-                Err(c) if c.code() == ILLEGAL_GENERATION => (
+                Err(KafkaCode::ILLEGAL_GENERATION) => (
                     S::Joining {
                         member_id: generation.member_id,
                     },
                     A::LoseAndJoin,
                 ),
-                Err(c) if coordinator_moved(c) => (S::Stable { generation }, A::FindCoordinator),
+                Err(c) if c.is_coordinator_error() => {
+                    (S::Stable { generation }, A::FindCoordinator)
+                }
                 Err(c) if c.is_retriable() => (S::Stable { generation }, A::None),
                 Err(c) => (S::Failed, A::Fatal(c)),
             },
@@ -242,10 +235,14 @@ pub(crate) enum ConsumerVerdict {
 pub(crate) fn consumer_verdict(code: i16) -> ConsumerVerdict {
     match KafkaCode::check(code) {
         Ok(()) => ConsumerVerdict::Ok,
-        Err(c) if matches!(c.code(), 110 | 25) => ConsumerVerdict::Fenced,
-        Err(c) if coordinator_moved(c) => ConsumerVerdict::FindCoordinator,
+        Err(KafkaCode::FENCED_MEMBER_EPOCH | KafkaCode::UNKNOWN_MEMBER_ID) => {
+            ConsumerVerdict::Fenced
+        }
+        Err(c) if c.is_coordinator_error() => ConsumerVerdict::FindCoordinator,
         // UNRELEASED_INSTANCE_ID: the previous holder of the instance id is still leaving.
-        Err(c) if c.is_retriable() || c.code() == 111 => ConsumerVerdict::Retry,
+        Err(c) if c.is_retriable() || c == KafkaCode::UNRELEASED_INSTANCE_ID => {
+            ConsumerVerdict::Retry
+        }
         Err(c) => ConsumerVerdict::Fatal(c),
     }
 }
@@ -282,7 +279,7 @@ mod tests {
         };
         let (s, a) = s.handle(ClassicEvent::Join);
         assert_eq!(a, ClassicAction::Join);
-        let (s, a) = s.handle(joined(MEMBER_ID_REQUIRED, "m-1", ""));
+        let (s, a) = s.handle(joined(KafkaCode::MEMBER_ID_REQUIRED.code(), "m-1", ""));
         assert_eq!(a, ClassicAction::JoinAgain);
         assert_eq!(s.member_id(), "m-1");
         let (s, a) = s.handle(joined(0, "m-1", "m-1"));
@@ -314,7 +311,7 @@ mod tests {
         assert_eq!((s, a), (stable("m"), ClassicAction::FindCoordinator));
         let (s, a) = stable("m").handle(ClassicEvent::Heartbeat { code: 82 });
         assert_eq!(s, ClassicState::Failed);
-        assert!(matches!(a, ClassicAction::Fatal(c) if c.code() == 82));
+        assert_eq!(a, ClassicAction::Fatal(KafkaCode::FENCED_INSTANCE_ID));
     }
 
     #[test]

@@ -78,6 +78,7 @@ use super::{Consumer, PartitionLag, PartitionWatermarks, Polled, SeekTo};
 use crate::cluster::Cluster;
 use crate::config::{ClientConfig, GroupProtocol};
 use crate::error::{Error, Result};
+use crate::kafka_error::KafkaCode;
 use crate::offsets::TopicPartition;
 use crate::producer::ConsumerGroupMetadata;
 use link::CoordinatorLink;
@@ -409,7 +410,7 @@ async fn run_committer(group: Arc<Group>, mut rx: mpsc::UnboundedReceiver<Commit
             match offsets::commit(&group.link, &who, &request.offsets, deadline).await {
                 // STALE_MEMBER_EPOCH: the next heartbeat brings the epoch to commit with.
                 Err(e)
-                    if e.kafka_code().is_some_and(|c| c.code() == 113)
+                    if e.kafka_code() == Some(KafkaCode::STALE_MEMBER_EPOCH)
                         && Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use laminar_kafka_protocol::messages::error::ResponseError;
 use laminar_kafka_protocol::messages::messages::consumer_group_heartbeat_request::TopicPartitions;
 use laminar_kafka_protocol::messages::messages::{
     ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, GroupId, TopicName,
@@ -88,8 +87,7 @@ fn missing_api(broker: &str, e: Error) -> Error {
 /// UNSUPPORTED_VERSION in a heartbeat answer: the broker has the API but its consumer protocol
 /// is off (a 3.x broker's default, or a 4.x broker with group.version 0).
 fn is_unsupported_version(code: i16) -> bool {
-    KafkaCode::check(code)
-        .is_err_and(|c| c.as_response_error() == ResponseError::UnsupportedVersion)
+    KafkaCode::check(code) == Err(KafkaCode::UNSUPPORTED_VERSION)
 }
 
 fn protocol_disabled(broker: &str, message: Option<&str>) -> Error {

@@ -37,22 +37,10 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
 }
 
-/// Whether an OffsetCommit/OffsetFetch error is worth retrying after a pause.
+/// Whether an OffsetCommit/OffsetFetch error is worth retrying after a pause: retriable, and
+/// not a membership that is gone or outdated (that needs a rejoin or a new epoch first).
 fn retry_after(code: KafkaCode) -> bool {
-    code.is_retriable() && !is_membership_error(code)
-}
-
-/// Errors that say the membership the request claimed is gone or outdated.
-pub(crate) fn is_membership_error(code: KafkaCode) -> bool {
-    matches!(
-        code.code(),
-        22 // ILLEGAL_GENERATION
-        | 25 // UNKNOWN_MEMBER_ID
-        | 27 // REBALANCE_IN_PROGRESS
-        | 82 // FENCED_INSTANCE_ID
-        | 110 // FENCED_MEMBER_EPOCH
-        | 113 // STALE_MEMBER_EPOCH
-    )
+    code.is_retriable() && !code.is_stale_membership()
 }
 
 /// Commits `offsets` for the group as `who`, retrying retriable errors until `deadline`.
@@ -244,7 +232,7 @@ pub(crate) async fn fetch(
         };
         // UNSTABLE_OFFSET_COMMIT (a transaction is being decided) is retriable too.
         let retriable = match err.kafka_code() {
-            Some(code) => retry_after(code) || code.code() == 88,
+            Some(code) => retry_after(code) || code == KafkaCode::UNSTABLE_OFFSET_COMMIT,
             None => err.is_retriable(),
         };
         if !retriable || Instant::now() >= deadline {
@@ -260,13 +248,23 @@ mod tests {
 
     #[test]
     fn membership_errors_are_not_retried_blindly() {
-        for code in [22, 25, 27, 82, 110, 113] {
-            let c = KafkaCode::from_code(code).unwrap();
-            assert!(is_membership_error(c), "{code}");
-            assert!(!retry_after(c), "{code}");
+        for code in [
+            KafkaCode::ILLEGAL_GENERATION,
+            KafkaCode::UNKNOWN_MEMBER_ID,
+            KafkaCode::REBALANCE_IN_PROGRESS,
+            KafkaCode::FENCED_INSTANCE_ID,
+            KafkaCode::FENCED_MEMBER_EPOCH,
+            KafkaCode::STALE_MEMBER_EPOCH,
+        ] {
+            assert!(code.is_stale_membership(), "{code}");
+            assert!(!retry_after(code), "{code}");
         }
-        for code in [14, 15, 16] {
-            assert!(retry_after(KafkaCode::from_code(code).unwrap()), "{code}");
+        for code in [
+            KafkaCode::COORDINATOR_LOAD_IN_PROGRESS,
+            KafkaCode::COORDINATOR_NOT_AVAILABLE,
+            KafkaCode::NOT_COORDINATOR,
+        ] {
+            assert!(retry_after(code), "{code}");
         }
     }
 }
