@@ -722,6 +722,10 @@ pub(crate) fn decimal_i128(text: &str, precision: u8, scale: i8) -> Result<i128,
 
 /// Decimal text (`-12.5`, `1e3`, `0.125E-1`) as the digits of the unscaled integer of a
 /// `DECIMAL(precision, scale)`, rounded half away from zero; an error if it does not fit.
+///
+/// Not `arrow_cast::parse::parse_decimal`: it truncates the digits past `scale` where this
+/// rounds (`12.345` as `DECIMAL(10,2)` is 12.34 there, 12.35 here; `99.995` fits
+/// `DECIMAL(4,2)` there and not here), and its errors do not name the column's type.
 pub(crate) fn decimal_digits(text: &str, precision: u8, scale: i8) -> Result<String, String> {
     let not_decimal = || "text is not a decimal number".to_owned();
     let bytes = text.as_bytes();

@@ -4,6 +4,11 @@
 //! Hand-written rather than a date library: only the interchange forms are accepted
 //! (`2024-03-01`, `12:30:00.5`, `2024-03-01T12:30:00.123456Z`, `2024-03-01 12:30:00+02:00`),
 //! and every arithmetic step is checked, so no input can overflow or panic.
+//!
+//! Not `arrow_cast::parse` either, though it is Arrow's own: it accepts another set of forms.
+//! It takes `2024-2-01`, `+2024-03-01`, `20240301`, `6:00 pm` and `1970-01-01 092656`, which
+//! are refused here; it refuses `12:30:01,5` and timestamps before year 0; and it reads every
+//! timestamp through `i64` nanoseconds, so a `TIMESTAMP(3)` in the year 3000 would not parse.
 
 use arrow_schema::TimeUnit;
 
