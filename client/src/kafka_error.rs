@@ -89,8 +89,12 @@ named_codes! {
 }
 
 /// Retriable although the protocol table of the generated messages did not always say so (the
-/// leader-epoch and topic-id codes of KIP-320 and KIP-516).
+/// leader-epoch and topic-id codes of KIP-320 and KIP-516, and CONCURRENT_TRANSACTIONS, which
+/// Kafka's own client now treats as retriable).
 const ALSO_RETRIABLE: &[KafkaCode] = &[
+    // A produce under transaction protocol v2 adds its partition itself and gets this while
+    // the previous transaction's markers are being written; the Java client retries it too.
+    KafkaCode::CONCURRENT_TRANSACTIONS,
     KafkaCode::FENCED_LEADER_EPOCH,
     KafkaCode::UNKNOWN_LEADER_EPOCH,
     KafkaCode::UNKNOWN_TOPIC_ID,
@@ -466,7 +470,7 @@ mod tests {
                 false,
                 true,
             ),
-            (K::CONCURRENT_TRANSACTIONS, false, false, true, false, false),
+            (K::CONCURRENT_TRANSACTIONS, true, false, true, false, false),
             (
                 K::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
                 false,

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
-use laminar_kafka_fake::FakeCluster;
+use laminar_kafka_fake::{ApiKey, FakeCluster, ResponseError, Rule};
 use support::{
     assert_no_violations, config, consume_exactly, consume_for, consumer_from_beginning, values,
 };
@@ -132,5 +132,48 @@ async fn an_open_transaction_holds_read_committed_back() {
     assert_eq!(consume_exactly(&consumer, 5).await.len(), 5);
     consumer.close().await;
     producer.close().await.unwrap();
+    assert_no_violations(&cluster);
+}
+
+/// Under transaction protocol v2 a produce adds its partition itself, and the broker answers
+/// CONCURRENT_TRANSACTIONS while the previous transaction's markers are still being written.
+/// That is retriable (as in the Java client): the batch is sent again and the transaction
+/// commits, instead of turning abortable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_answered_concurrent_transactions_is_retried_and_the_transaction_commits() {
+    let cluster = FakeCluster::builder()
+        .topic("txn-concurrent", 1)
+        .start()
+        .await
+        .unwrap();
+    let refused = cluster.script(
+        Rule::on(ApiKey::Produce)
+            .partition("txn-concurrent", 0)
+            .times(2)
+            .fail(ResponseError::ConcurrentTransactions),
+    );
+    let producer = Producer::new(config(
+        &cluster,
+        &[("transactional.id", "fake-txn-concurrent")],
+    ))
+    .unwrap();
+    producer.init_transactions().await.unwrap();
+    let first = values("first", 20);
+    send_in_txn(&producer, "txn-concurrent", &first, true).await;
+    producer.close().await.unwrap();
+    assert_eq!(
+        cluster.rule_hits(refused),
+        2,
+        "the script answered CONCURRENT_TRANSACTIONS"
+    );
+
+    let log = cluster.records("txn-concurrent", 0).unwrap();
+    let committed: Vec<&[u8]> = log
+        .iter()
+        .filter(|r| !r.aborted)
+        .map(|r| r.value.as_deref().unwrap_or_default())
+        .collect();
+    let want: Vec<&[u8]> = first.iter().map(|v| v.as_bytes()).collect();
+    assert_eq!(committed, want, "every record once, in order, committed");
     assert_no_violations(&cluster);
 }
