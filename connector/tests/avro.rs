@@ -90,7 +90,7 @@ fn java_written_confluent_avro_decodes_with_its_writer_schema() {
 #[tokio::test]
 async fn java_written_confluent_avro_decodes_with_schemas_from_the_registry() {
     let url = std::env::var("LAMINAR_SCHEMA_REGISTRY_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:18081".into());
+        .unwrap_or_else(|_| "http://127.0.0.1:18081/apis/ccompat/v7".into());
     let key = std::env::var("LAMINAR_SCHEMA_REGISTRY_KEY").unwrap_or_else(|_| "laminar-key".into());
     let secret = std::env::var("LAMINAR_SCHEMA_REGISTRY_SECRET")
         .unwrap_or_else(|_| "laminar-registry-secret".into());

@@ -20,7 +20,10 @@ const ORDER: &str = "syntax = \"proto3\";\npackage shop;\nimport \"common/money.
 #[tokio::test]
 async fn imports_are_fetched_as_references_and_compiled_together() {
     let var = |n: &str, d: &str| std::env::var(n).unwrap_or_else(|_| d.into());
-    let url = var("LAMINAR_SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081");
+    let url = var(
+        "LAMINAR_SCHEMA_REGISTRY_URL",
+        "http://127.0.0.1:18081/apis/ccompat/v7",
+    );
     let registry = SchemaRegistryClient::new(
         &url,
         Some((

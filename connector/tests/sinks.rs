@@ -15,7 +15,10 @@ use laminar_kafka_connector::sql::parse_create_table;
 
 async fn registry() -> SchemaRegistryClient {
     let var = |n: &str, d: &str| std::env::var(n).unwrap_or_else(|_| d.into());
-    let url = var("LAMINAR_SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081");
+    let url = var(
+        "LAMINAR_SCHEMA_REGISTRY_URL",
+        "http://127.0.0.1:18081/apis/ccompat/v7",
+    );
     let client = SchemaRegistryClient::new(
         &url,
         Some((

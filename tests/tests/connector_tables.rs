@@ -594,7 +594,7 @@ fn registry_env(name: &str) -> Option<String> {
 
 fn registry_url() -> String {
     std::env::var("LAMINAR_SCHEMA_REGISTRY_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:18081".to_owned())
+        .unwrap_or_else(|_| "http://127.0.0.1:18081/apis/ccompat/v7".to_owned())
 }
 
 /// A sink in `format` registers its schema and writes framed values; the page's registry
