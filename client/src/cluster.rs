@@ -44,7 +44,10 @@ struct Slot {
 struct Inner {
     config: ClientConfig,
     conn_config: ConnectionConfig,
-    metadata: RwLock<MetadataCache>,
+    /// The current snapshot. Readers clone the `Arc` (see [`Cluster::metadata`]); a writer
+    /// changes it with `Arc::make_mut`, which copies the cache only while some reader still
+    /// holds the old snapshot.
+    metadata: RwLock<Arc<MetadataCache>>,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -83,7 +86,7 @@ impl Cluster {
             inner: Arc::new(Inner {
                 config,
                 conn_config,
-                metadata: RwLock::new(MetadataCache::new()),
+                metadata: RwLock::new(Arc::new(MetadataCache::new())),
                 slots: Mutex::new(HashMap::new()),
                 refresh: tokio::sync::Mutex::new(()),
             }),
@@ -95,13 +98,29 @@ impl Cluster {
         &self.inner.config
     }
 
-    /// A snapshot of the metadata cache.
-    pub fn metadata(&self) -> MetadataCache {
+    /// A snapshot of the metadata cache: a shared pointer, not a copy. It does not change
+    /// under the caller; a later refresh publishes a new snapshot for later calls.
+    pub fn metadata(&self) -> Arc<MetadataCache> {
+        Arc::clone(&self.snapshot())
+    }
+
+    /// The current snapshot, behind the read lock (held only for the caller's statement).
+    fn snapshot(&self) -> std::sync::RwLockReadGuard<'_, Arc<MetadataCache>> {
         self.inner
             .metadata
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    }
+
+    /// Changes the cache: in place when no reader holds the current snapshot, on a copy
+    /// (published under the write lock) when one does.
+    fn update_metadata(&self, change: impl FnOnce(&mut MetadataCache)) {
+        let mut current = self
+            .inner
+            .metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        change(Arc::make_mut(&mut current));
     }
 
     fn slot(&self, address: &str) -> Arc<tokio::sync::Mutex<Slot>> {
@@ -152,24 +171,13 @@ impl Cluster {
 
     /// The connection to broker `node_id`, looked up in metadata.
     pub async fn connect_to_node(&self, node_id: i32) -> Result<Connection> {
-        let address = {
-            let md = self
-                .inner
-                .metadata
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            md.broker(node_id).map(|b| b.address.clone())
-        };
+        let address = self.snapshot().broker(node_id).map(|b| b.address.clone());
         let address = match address {
             Some(a) => a,
             None => {
                 self.refresh_metadata(&[]).await?;
-                let md = self
-                    .inner
-                    .metadata
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner());
-                md.broker(node_id)
+                self.snapshot()
+                    .broker(node_id)
                     .map(|b| b.address.clone())
                     .ok_or(Error::UnknownBroker { node_id })?
             }
@@ -180,14 +188,11 @@ impl Cluster {
     /// Any working connection: a known broker first, then the bootstrap list. The error, when
     /// none works, names every address that was tried.
     pub async fn any_connection(&self) -> Result<Connection> {
-        let mut candidates: Vec<String> = {
-            let md = self
-                .inner
-                .metadata
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            md.brokers().map(|b| b.address.clone()).collect()
-        };
+        let mut candidates: Vec<String> = self
+            .snapshot()
+            .brokers()
+            .map(|b| b.address.clone())
+            .collect();
         for b in &self.inner.config.bootstrap_servers {
             if !candidates.contains(b) {
                 candidates.push(b.clone());
@@ -232,27 +237,20 @@ impl Cluster {
                 )
             });
         let response = conn.send(&request).await?;
-        let mut cache = self
-            .inner
-            .metadata
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if topics.is_empty() {
-            cache.replace_all(&response);
-        } else {
-            cache.update(&response);
-        }
+        self.update_metadata(|cache| {
+            if topics.is_empty() {
+                cache.replace_all(&response);
+            } else {
+                cache.update(&response);
+            }
+        });
         Ok(())
     }
 
     /// The cached metadata of a topic that exists, without any I/O or staleness check (the
     /// producer's hot path; see [`refresh_if_stale`](Self::refresh_if_stale)).
     pub fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
-        self.inner
-            .metadata
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .known_topic(topic)
+        self.snapshot().known_topic(topic)
     }
 
     /// Whether the cache is younger than `metadata.max.age.ms`.
@@ -269,12 +267,8 @@ impl Cluster {
     }
 
     fn is_stale(&self) -> bool {
-        let md = self
-            .inner
-            .metadata
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        md.updated_at()
+        self.snapshot()
+            .updated_at()
             .is_none_or(|t| t.elapsed() >= self.inner.config.metadata_max_age)
     }
 
@@ -282,23 +276,12 @@ impl Cluster {
     /// A topic that does not exist is an error with the broker's code
     /// (UNKNOWN_TOPIC_OR_PARTITION).
     pub async fn topic(&self, topic: &str) -> Result<Arc<TopicInfo>> {
-        let cached = {
-            let md = self
-                .inner
-                .metadata
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            md.known_topic(topic)
-        };
+        let cached = self.snapshot().known_topic(topic);
         if let Some(t) = cached.filter(|_| !self.is_stale()) {
             return Ok(t);
         }
         self.refresh_metadata(&[topic]).await?;
-        let md = self
-            .inner
-            .metadata
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let md = self.metadata();
         match md.topic(topic) {
             Some(TopicState::Known(t)) => Ok(t.clone()),
             Some(TopicState::Error(code)) => Err(Error::Broker {
@@ -401,14 +384,11 @@ impl Cluster {
     /// Forgets what the cache knows of `topics` (after deleting them), so that the next use
     /// asks the broker again.
     pub fn forget_topics(&self, topics: &[&str]) {
-        let mut cache = self
-            .inner
-            .metadata
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        for t in topics {
-            cache.forget(t);
-        }
+        self.update_metadata(|cache| {
+            for t in topics {
+                cache.forget(t);
+            }
+        });
     }
 
     /// Closes every connection.
@@ -431,5 +411,62 @@ impl Cluster {
     /// How long a retry loop may go on for one operation by default (`request.timeout.ms`).
     pub fn request_timeout(&self) -> Duration {
         self.inner.config.request_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use laminar_kafka_protocol::messages::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use laminar_kafka_protocol::messages::messages::{BrokerId, MetadataResponse};
+
+    fn response(topic: &str) -> MetadataResponse {
+        MetadataResponse::default()
+            .with_brokers(vec![
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(1))
+                    .with_host(StrBytes::from_static_str("127.0.0.1"))
+                    .with_port(9092),
+            ])
+            .with_topics(vec![
+                MetadataResponseTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_string(topic.to_owned()))))
+                    .with_partitions(vec![
+                        MetadataResponsePartition::default().with_leader_id(BrokerId(1)),
+                    ]),
+            ])
+    }
+
+    #[test]
+    fn a_snapshot_does_not_change_under_its_reader() {
+        let cluster = Cluster::new(ClientConfig::new("127.0.0.1:9").unwrap()).unwrap();
+        cluster.update_metadata(|c| c.update(&response("t")));
+        let before = cluster.metadata();
+        assert!(
+            Arc::ptr_eq(&before, &cluster.metadata()),
+            "a read copies nothing"
+        );
+
+        cluster.forget_topics(&["t"]);
+        assert_eq!(
+            before.leader("t", 0),
+            Some((1, -1)),
+            "the held snapshot is unchanged"
+        );
+        assert!(cluster.metadata().topic("t").is_none());
+        assert!(!Arc::ptr_eq(&before, &cluster.metadata()));
+        assert_eq!(cluster.metadata().broker(1), before.broker(1));
+    }
+
+    #[test]
+    fn an_update_without_readers_changes_the_cache_in_place() {
+        let cluster = Cluster::new(ClientConfig::new("127.0.0.1:9").unwrap()).unwrap();
+        let address = Arc::as_ptr(&cluster.metadata());
+        cluster.update_metadata(|c| c.update(&response("t")));
+        assert_eq!(Arc::as_ptr(&cluster.metadata()), address);
+        assert!(cluster.metadata().updated_at().is_some());
+        assert!(cluster.cached_topic("t").is_some());
     }
 }

@@ -3,7 +3,9 @@
 //! A [`MetadataCache`] is updated from Metadata responses and read by the producer, consumer and
 //! admin client. It never goes back in time for a partition: a response that carries an older
 //! leader epoch than the cache has (a lagging broker's view) leaves that partition alone
-//! (KIP-320). This module does no I/O; the cluster refreshes it.
+//! (KIP-320). This module does no I/O; the cluster refreshes it and hands readers an
+//! `Arc<MetadataCache>` snapshot, copying the cache only when it changes while a reader still
+//! holds the previous snapshot (topic infos are shared `Arc`s, so a copy is the two maps).
 
 use std::collections::HashMap;
 use std::sync::Arc;

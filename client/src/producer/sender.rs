@@ -169,12 +169,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
         // Group by leader; batches without a leader wait for fresh metadata.
         let mut by_leader: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
         let mut no_leader: Vec<String> = Vec::new();
+        // One snapshot for the pass, released before any await (a refresh would otherwise have
+        // to copy the cache this pass no longer needs).
+        let metadata = shared.cluster.metadata();
         for batch in ready {
-            let leader = shared
-                .cluster
-                .metadata()
-                .leader(&batch.tp.0, batch.tp.1)
-                .map(|(l, _)| l);
+            let leader = metadata.leader(&batch.tp.0, batch.tp.1).map(|(l, _)| l);
             match leader {
                 Some(l) => by_leader.entry(l).or_default().push(batch),
                 None => {
@@ -183,6 +182,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 }
             }
         }
+        drop(metadata);
         if !no_leader.is_empty() {
             no_leader.sort();
             no_leader.dedup();
@@ -635,6 +635,7 @@ async fn try_send(
                 .with_records(Some(b.data.clone())),
         );
     }
+    drop(metadata); // not held while the request is in flight
     let names_by_id: HashMap<Uuid, &str> = topics.iter().map(|(n, (id, _))| (*id, *n)).collect();
     let request = ProduceRequest::default()
         .with_transactional_id(
