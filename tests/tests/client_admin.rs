@@ -1,7 +1,7 @@
 //! The admin client against the broker: create (with configs), describe configs, list,
 //! describe (partitions and leaders), delete, and the error for a topic that already exists.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! client suites takes shared for its whole run (see `support::broker`). It waits until they are
 //! done, and they wait until it is.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::collections::HashSet;
 use std::process::Command;

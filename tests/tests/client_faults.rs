@@ -4,7 +4,7 @@
 //! error within its time bound, never a hang. Single `Connection`s are used, since the broker
 //! advertises its own address and a cluster client would leave the proxy after bootstrap.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::time::{Duration, Instant};
 

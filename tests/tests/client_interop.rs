@@ -4,7 +4,7 @@
 //! - what the Java console producer and kcat (with Java's murmur2 partitioner) write, keyed,
 //!   our consumer reads exactly, each record in the partition murmur2 gives.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::collections::BTreeSet;
 

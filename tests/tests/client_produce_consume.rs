@@ -2,7 +2,7 @@
 //! compression, headers and timestamps, flush and close, back-pressure; seeks (earliest, latest,
 //! offset, time), `max.poll.records`, `auto.offset.reset`, positions and watermarks.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

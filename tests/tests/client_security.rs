@@ -3,7 +3,7 @@
 //! and the errors users see for wrong credentials, an untrusted CA, unreachable or silent
 //! bootstrap servers, and topics that do not exist.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //!   consumer and by kcat;
 //! - the broker refuses a control batch from a client.
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,8 +5,8 @@
 //! engine's checkpoints or with offsets in Kafka transactions), or at least once
 //! (`at_least_once`).
 //!
-//! The kill moments come from a seeded generator; the seed is printed, and `KILL_SEED=N`
-//! replays a run.
+//! The kill moments come from a seeded generator; the seed is printed, and
+//! `LAMINAR_TEST_SEED=N` (or the older `KILL_SEED=N`) replays a run.
 
 mod connector_support;
 
@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use connector_support::*;
-use laminar_kafka_client::backoff::SplitMix;
-use laminar_kafka_tests::unique_topic;
+use laminar_kafka_tests::{Seed, test_seed, unique_topic};
 
 const RECORDS: usize = 200_000;
 const PARTITIONS: i32 = 6;
@@ -23,21 +22,12 @@ const KILLS: usize = 10;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn seed() -> u64 {
-    std::env::var("KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SplitMix::from_entropy().next_u64())
-}
-
-/// Runs the copy with `mode` under kills; returns how many times each input value appears in
-/// the committed output.
-async fn copy_under_kills(mode: &str) -> BTreeMap<Vec<u8>, usize> {
+/// Runs the copy with `mode` under kills at moments drawn from `seed`; returns how many times
+/// each input value appears in the committed output.
+async fn copy_under_kills(mode: &str, seed: &Seed) -> BTreeMap<Vec<u8>, usize> {
     // One kill test at a time: three drivers of three subtasks each would share two cores.
     let _serial = SERIAL.lock().await;
-    let seed = seed();
-    eprintln!("{mode}: KILL_SEED={seed}");
-    let mut rng = SplitMix::with_seed(seed);
+    let mut rng = seed.rng();
     let input = topic(&format!("eo-in-{mode}"), PARTITIONS).await;
     let output = topic(&format!("eo-out-{mode}"), PARTITIONS).await;
     let group = unique_topic(&format!("eo-{mode}"));
@@ -109,7 +99,8 @@ fn check_complete(mode: &str, counts: &BTreeMap<Vec<u8>, usize>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_with_checkpoints_survives_kills() {
-    let counts = copy_under_kills("eos").await;
+    let seed = test_seed("exactly_once_with_checkpoints_survives_kills");
+    let counts = copy_under_kills("eos", &seed).await;
     check_complete("eos", &counts);
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(twice.is_empty(), "records written twice: {twice:?}");
@@ -117,7 +108,8 @@ async fn exactly_once_with_checkpoints_survives_kills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_with_offsets_in_kafka_transactions_survives_kills() {
-    let counts = copy_under_kills("native").await;
+    let seed = test_seed("exactly_once_with_offsets_in_kafka_transactions_survives_kills");
+    let counts = copy_under_kills("native", &seed).await;
     check_complete("native", &counts);
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(twice.is_empty(), "records written twice: {twice:?}");
@@ -125,7 +117,8 @@ async fn exactly_once_with_offsets_in_kafka_transactions_survives_kills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_loses_nothing_under_kills() {
-    let counts = copy_under_kills("alo").await;
+    let seed = test_seed("at_least_once_loses_nothing_under_kills");
+    let counts = copy_under_kills("alo", &seed).await;
     check_complete("alo", &counts);
     let duplicates: usize = counts.values().map(|n| n - 1).sum();
     eprintln!("alo: {duplicates} records written more than once");

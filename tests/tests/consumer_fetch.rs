@@ -1,7 +1,7 @@
 //! The consumer's fetcher against the broker: fairness between partitions (a backlog on one
 //! partition neither starves the others nor keeps a large batch behind it partial forever).
 
-mod support;
+use laminar_kafka_tests as support;
 
 use std::time::{Duration, Instant};
 

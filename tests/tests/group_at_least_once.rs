@@ -3,16 +3,14 @@
 //! processed at least once, and the records processed twice are bounded by what the killed
 //! members had processed but not committed (one poll each).
 
-mod group_support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use group_support::*;
-use laminar_kafka_client::backoff::{Jitter, SplitMix};
-use laminar_kafka_tests::{Broker, unique_topic};
+use laminar_kafka_client::backoff::Jitter;
+use laminar_kafka_tests::group::*;
+use laminar_kafka_tests::{Broker, test_seed, unique_topic};
 
 const MAX_POLL_RECORDS: usize = 50;
 
@@ -53,6 +51,8 @@ fn processed(files: &[PathBuf]) -> BTreeMap<(i32, i64), usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_is_processed_at_least_once_when_members_are_killed() {
+    // When the kills come and whom they hit; printed, and again on failure.
+    let seed = test_seed("every_record_is_processed_at_least_once_when_members_are_killed");
     const N: usize = 3000;
     const KILLS: usize = 3;
     let topic = topic("grp-kill", 6).await;
@@ -67,7 +67,7 @@ async fn every_record_is_processed_at_least_once_when_members_are_killed() {
         children.push(spawn(&topic, &group, &f));
         files.push(f);
     }
-    let mut rng = SplitMix::from_entropy();
+    let mut rng = seed.rng();
     let mut done_at_kills = Vec::new();
     for k in 0..KILLS {
         let wait = 200 + (rng.next_unit() * 600.0) as u64;

@@ -1,17 +1,15 @@
 //! Consumer-group features against the harness broker: pattern subscriptions that pick up new
 //! topics and partitions, static membership, and the consumer protocol of KIP-848.
 
-mod group_support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use group_support::*;
 use laminar_kafka_client::Error;
 use laminar_kafka_client::config::ClientConfig;
 use laminar_kafka_client::connection::{Connection, ConnectionConfig};
 use laminar_kafka_client::consumer::{GroupConsumer, RebalanceEvent, Subscription};
 use laminar_kafka_client::protocol::messages::messages::ApiKey;
+use laminar_kafka_tests::group::*;
 use laminar_kafka_tests::{Broker, unique_topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

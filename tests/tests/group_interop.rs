@@ -2,8 +2,6 @@
 //! Java member is `tests/java/GroupConsumer.java`, compiled once per run; it prints what it is
 //! assigned and what it reads.
 
-mod group_support;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -11,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use group_support::*;
 use laminar_kafka_client::consumer::Subscription;
+use laminar_kafka_tests::group::*;
 use laminar_kafka_tests::{Broker, unique_topic};
 
 fn java_classes() -> &'static PathBuf {

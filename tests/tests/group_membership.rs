@@ -1,13 +1,11 @@
 //! Classic-protocol consumer groups against the harness broker: assignment across members,
 //! members leaving and joining, incremental (cooperative) rebalances, committed offsets, lag.
 
-mod group_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use group_support::*;
 use laminar_kafka_client::consumer::{GroupConsumer, RebalanceEvent, Subscription};
+use laminar_kafka_tests::group::*;
 use laminar_kafka_tests::unique_topic;
 
 async fn three_members_then_one_leaves(assignor: &str) {

@@ -2,13 +2,11 @@
 //! run over the same records: membership must not cost the hot path. Prints records/s of both
 //! (from assign/subscribe to the last record, so the group's join is included) and their ratio.
 
-mod group_support;
-
 use std::time::{Duration, Instant};
 
-use group_support::*;
 use laminar_kafka_client::consumer::{Consumer, GroupConsumer, SeekTo, Subscription};
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_tests::group::*;
 use laminar_kafka_tests::unique_topic;
 
 const N: usize = 600_000;

@@ -1,85 +1,28 @@
 //! The idempotent producer under connection faults: a proxy in front of the broker cuts every
 //! connection at random moments during a long produce of numbered records. Afterwards every
 //! acknowledged record is in the log exactly once, and each partition holds its records in the
-//! order they were sent.
+//! order they were sent. The moments come from the test's seed (`LAMINAR_TEST_SEED` replays a
+//! run; see `laminar_kafka_tests::rng`).
 //!
 //! The harness' PROXIED listener advertises the proxy's address, so after bootstrap the client
 //! still reaches the broker only through the proxy.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use laminar_kafka_client::admin::{Admin, NewTopic};
-use laminar_kafka_client::backoff::SplitMix;
 use laminar_kafka_client::config::ClientConfig;
 use laminar_kafka_client::consumer::{Consumer, SeekTo};
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
-use laminar_kafka_tests::{Broker, unique_topic};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
-
-/// A TCP proxy that can cut all of its connections at once.
-struct CuttingProxy {
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    cuts: Arc<AtomicUsize>,
-    accept: JoinHandle<()>,
-}
-
-impl CuttingProxy {
-    async fn start(listen: &str, target: &str) -> CuttingProxy {
-        let listener = TcpListener::bind(listen)
-            .await
-            .unwrap_or_else(|e| panic!("the proxy cannot listen on {listen}: {e}"));
-        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let target = target.to_owned();
-        let conns = connections.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                let target = target.clone();
-                let handle = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                conns.lock().await.push(handle);
-            }
-        });
-        CuttingProxy {
-            connections,
-            cuts: Arc::default(),
-            accept,
-        }
-    }
-
-    /// Drops every connection in the middle of whatever it carries.
-    async fn cut_all(&self) {
-        let mut conns = self.connections.lock().await;
-        for c in conns.drain(..) {
-            c.abort();
-        }
-        self.cuts.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for CuttingProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        if let Ok(mut conns) = self.connections.try_lock() {
-            for c in conns.drain(..) {
-                c.abort();
-            }
-        }
-    }
-}
+use laminar_kafka_tests::proxy::Proxy;
+use laminar_kafka_tests::{Broker, test_seed, unique_topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_connection_cuts_exactly_once_and_in_order() {
+    // When the connections are cut; printed, and again on failure.
+    let seed = test_seed("acknowledged_records_survive_connection_cuts_exactly_once_and_in_order");
     let broker = Broker::from_env();
     let topic = unique_topic("idem-faults");
     let partitions = 3;
@@ -89,16 +32,17 @@ async fn acknowledged_records_survive_connection_cuts_exactly_once_and_in_order(
         .await
         .unwrap();
 
-    let proxy = Arc::new(CuttingProxy::start(&broker.proxied, &broker.proxied_target).await);
+    let proxy = Arc::new(Proxy::listen(&broker.proxied, &broker.proxied_target).await);
     let cutting = Arc::new(AtomicBool::new(true));
     let cutter = {
         let (proxy, cutting) = (proxy.clone(), cutting.clone());
+        let mut rng = seed.rng();
         tokio::spawn(async move {
-            let mut rng = SplitMix::with_seed(0x5eed);
             while cutting.load(Ordering::Relaxed) {
-                let pause = 50 + rng.next_u64() % 250;
+                // Short enough that a produce through a fast proxy still sees five cuts.
+                let pause = 30 + rng.next_u64() % 120;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
-                proxy.cut_all().await;
+                proxy.cut_all();
             }
         })
     };
@@ -146,7 +90,7 @@ async fn acknowledged_records_survive_connection_cuts_exactly_once_and_in_order(
     }
     cutting.store(false, Ordering::Relaxed);
     cutter.await.unwrap();
-    let cuts = proxy.cuts.load(Ordering::Relaxed);
+    let cuts = proxy.cuts();
     producer.close().await.unwrap();
     assert!(
         cuts >= 5,

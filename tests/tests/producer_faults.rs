@@ -2,91 +2,13 @@
 //! `max.message.bytes`, a batch the broker rejects, a coordinator connection lost in the middle
 //! of a transaction, and two-phase commit handed over to another producer.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
-
-use laminar_kafka_client::admin::{Admin, NewTopic};
-use laminar_kafka_client::config::ClientConfig;
-use laminar_kafka_client::consumer::{Consumer, SeekTo};
 use laminar_kafka_client::error::Error;
 use laminar_kafka_client::producer::{ConsumerGroupMetadata, Producer, ProducerRecord, TxnState};
-use laminar_kafka_tests::{Broker, unique_topic};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
-
-/// Transactional tests hold this shared; the one that switches the cluster to transaction
-/// version 1 holds it exclusively.
-fn tv_lock() -> &'static tokio::sync::RwLock<()> {
-    static LOCK: OnceLock<tokio::sync::RwLock<()>> = OnceLock::new();
-    LOCK.get_or_init(|| tokio::sync::RwLock::new(()))
-}
-
-fn config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
-    let mut c = ClientConfig::new(bootstrap).expect("config");
-    c.set("max.block.ms", "20000").unwrap();
-    for (k, v) in extra {
-        c.set(k, v).unwrap();
-    }
-    c
-}
-
-fn plain(extra: &[(&str, &str)]) -> ClientConfig {
-    config(&Broker::from_env().plaintext, extra)
-}
-
-async fn create_topic(prefix: &str, partitions: i32, configs: &[(&str, &str)]) -> String {
-    let name = unique_topic(prefix);
-    let mut topic = NewTopic::new(&name, partitions, 1);
-    for (k, v) in configs {
-        topic = topic.with_config(*k, *v);
-    }
-    Admin::new(plain(&[]))
-        .unwrap()
-        .create_topics(&[topic])
-        .await
-        .expect("create topic");
-    name
-}
-
-/// Every value of partition 0 of `topic`, from the start, until 3 s pass without a record.
-async fn read_all(topic: &str, isolation: &str) -> Vec<String> {
-    let consumer = Consumer::new(plain(&[("isolation.level", isolation)])).unwrap();
-    let tp = (topic.to_owned(), 0);
-    consumer.assign(std::slice::from_ref(&tp)).unwrap();
-    consumer.seek(&tp, SeekTo::Earliest).unwrap();
-    let mut values = Vec::new();
-    let mut last = Instant::now();
-    while last.elapsed() < Duration::from_secs(3) {
-        let polled = consumer.poll(Duration::from_millis(300)).await.unwrap();
-        for r in polled.iter() {
-            let r = r.unwrap();
-            values.push(String::from_utf8_lossy(r.value().unwrap_or_default()).into_owned());
-            last = Instant::now();
-        }
-    }
-    consumer.close().await;
-    values
-}
-
-fn values(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}-{i:05}")).collect()
-}
-
-async fn send_all(producer: &Producer, topic: &str, prefix: &str, n: usize) {
-    let mut deliveries = Vec::new();
-    for v in values(prefix, n) {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic, v).with_partition(0))
-                .await
-                .expect("send"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
-}
+use laminar_kafka_tests::proxy::Proxy;
+use laminar_kafka_tests::{
+    Broker, RestoreTransactionVersion, config_at, create_topic, plain, read_all, send_values,
+    set_transaction_version, tv_lock, unique_topic, values,
+};
 
 #[tokio::test]
 async fn a_batch_over_max_message_bytes_is_split_and_written_once_in_order() {
@@ -133,7 +55,7 @@ async fn a_batch_over_max_message_bytes_is_split_and_written_once_in_order() {
     );
     // …and gives its sequence number back: the next batch follows without
     // OUT_OF_ORDER_SEQUENCE_NUMBER and without an epoch bump.
-    send_all(&producer, &topic, "after", 5).await;
+    send_values(&producer, &topic, "after", 5).await;
     assert_eq!(
         producer.identity(),
         Some(identity),
@@ -143,63 +65,7 @@ async fn a_batch_over_max_message_bytes_is_split_and_written_once_in_order() {
 
     let mut expected = sent.clone();
     expected.extend(values("after", 5));
-    assert_eq!(read_all(&topic, "read_uncommitted").await, expected);
-}
-
-/// A TCP proxy on the PROXIED listener's advertised address that can cut every connection.
-struct CuttingProxy {
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl CuttingProxy {
-    async fn start(listen: &str, target: &str) -> CuttingProxy {
-        let listener = TcpListener::bind(listen)
-            .await
-            .unwrap_or_else(|e| panic!("the proxy cannot listen on {listen}: {e}"));
-        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let target = target.to_owned();
-        let conns = connections.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                let target = target.clone();
-                let handle = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                conns.lock().await.push(handle);
-            }
-        });
-        CuttingProxy {
-            connections,
-            accept,
-        }
-    }
-
-    /// Drops every connection; returns how many there were.
-    async fn cut_all(&self) -> usize {
-        let mut conns = self.connections.lock().await;
-        let n = conns.len();
-        for c in conns.drain(..) {
-            c.abort();
-        }
-        n
-    }
-}
-
-impl Drop for CuttingProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        if let Ok(mut conns) = self.connections.try_lock() {
-            for c in conns.drain(..) {
-                c.abort();
-            }
-        }
-    }
+    assert_eq!(read_all(&topic, 1, "read_uncommitted").await, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,8 +74,8 @@ async fn send_offsets_to_transaction_survives_lost_coordinator_connections() {
     let broker = Broker::from_env();
     let topic = create_topic("offsets-cut", 1, &[]).await;
     let group = unique_topic("offsets-cut-group");
-    let proxy = CuttingProxy::start(&broker.proxied, &broker.proxied_target).await;
-    let producer = Producer::new(config(
+    let proxy = Proxy::listen(&broker.proxied, &broker.proxied_target).await;
+    let producer = Producer::new(config_at(
         &broker.proxied,
         &[
             ("transactional.id", &unique_topic("tid-offsets-cut")),
@@ -220,12 +86,12 @@ async fn send_offsets_to_transaction_survives_lost_coordinator_connections() {
     .unwrap();
     producer.init_transactions().await.unwrap();
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "with-offsets", 3).await;
+    send_values(&producer, &topic, "with-offsets", 3).await;
     // Every connection (the transaction and group coordinators' among them) is lost just
     // before the offsets go: FindCoordinator, AddOffsetsToTxn and TxnOffsetCommit must be
     // tried again on new connections.
     assert!(
-        proxy.cut_all().await > 0,
+        proxy.cut_all() > 0,
         "the client connected through the proxy"
     );
     producer
@@ -239,7 +105,7 @@ async fn send_offsets_to_transaction_survives_lost_coordinator_connections() {
     producer.close().await.unwrap();
     drop(proxy);
     assert_eq!(
-        read_all(&topic, "read_committed").await,
+        read_all(&topic, 1, "read_committed").await,
         values("with-offsets", 3)
     );
 }
@@ -254,7 +120,7 @@ async fn resumed_transactions_fence_and_never_get_stuck(label: &str) {
     let first = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     first.init_transactions().await.unwrap();
     first.begin_transaction().unwrap();
-    send_all(&first, &topic, "prepared", 3).await;
+    send_values(&first, &topic, "prepared", 3).await;
     let prepared = first.prepare_transaction().await.unwrap();
 
     let second = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
@@ -297,7 +163,7 @@ async fn resumed_transactions_fence_and_never_get_stuck(label: &str) {
 
     // The resumer goes on with transactions of its own.
     second.begin_transaction().unwrap();
-    send_all(&second, &topic, "next", 2).await;
+    send_values(&second, &topic, "next", 2).await;
     second.commit_transaction().await.unwrap();
 
     // An empty prepared transaction ends, committed or aborted, and the resumer goes on.
@@ -316,7 +182,7 @@ async fn resumed_transactions_fence_and_never_get_stuck(label: &str) {
         };
         ended.unwrap_or_else(|e| panic!("ending an empty prepared transaction: {e}"));
         resumer.begin_transaction().unwrap();
-        send_all(&resumer, &topic, &format!("after-empty-{commit}"), 1).await;
+        send_values(&resumer, &topic, &format!("after-empty-{commit}"), 1).await;
         resumer.commit_transaction().await.unwrap();
     }
 
@@ -324,41 +190,13 @@ async fn resumed_transactions_fence_and_never_get_stuck(label: &str) {
     expected.extend(values("next", 2));
     expected.extend(values("after-empty-true", 1));
     expected.extend(values("after-empty-false", 1));
-    assert_eq!(read_all(&topic, "read_committed").await, expected);
+    assert_eq!(read_all(&topic, 1, "read_committed").await, expected);
 }
 
 #[tokio::test]
 async fn resumed_transaction_fences_the_preparer_and_an_empty_one_ends() {
     let _tv = tv_lock().read().await;
     resumed_transactions_fence_and_never_get_stuck("default").await;
-}
-
-fn set_transaction_version(level: u32) {
-    let broker = Broker::from_env();
-    let verb = if level >= 2 { "upgrade" } else { "downgrade" };
-    broker
-        .run_tool(
-            "features",
-            &[
-                "--bootstrap-server",
-                &broker.plaintext,
-                verb,
-                "--feature",
-                &format!("transaction.version={level}"),
-            ],
-            None,
-            Duration::from_secs(60),
-        )
-        .expect("features tool");
-}
-
-/// Puts transaction.version back to 2 even when the test fails.
-struct RestoreTransactionVersion;
-
-impl Drop for RestoreTransactionVersion {
-    fn drop(&mut self) {
-        set_transaction_version(2);
-    }
 }
 
 #[tokio::test]

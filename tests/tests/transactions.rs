@@ -8,89 +8,21 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use laminar_kafka_client::admin::{Admin, NewTopic};
 use laminar_kafka_client::cluster::CoordinatorType;
-use laminar_kafka_client::config::ClientConfig;
-use laminar_kafka_client::consumer::{Consumer, SeekTo};
 use laminar_kafka_client::producer::{ConsumerGroupMetadata, Producer, ProducerRecord, TxnState};
 use laminar_kafka_client::protocol::messages::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use laminar_kafka_client::protocol::messages::messages::{GroupId, OffsetFetchRequest, TopicName};
 use laminar_kafka_client::protocol::messages::protocol::StrBytes;
-use laminar_kafka_tests::{Broker, unique_topic};
-
-/// Tests in this binary hold this shared; the one that switches the cluster to transaction
-/// version 1 holds it exclusively, so that no other transaction sees the switch.
-fn tv_lock() -> &'static tokio::sync::RwLock<()> {
-    static LOCK: OnceLock<tokio::sync::RwLock<()>> = OnceLock::new();
-    LOCK.get_or_init(|| tokio::sync::RwLock::new(()))
-}
-
-fn config(extra: &[(&str, &str)]) -> ClientConfig {
-    let broker = Broker::from_env();
-    let mut c = ClientConfig::new(&broker.plaintext).expect("config");
-    c.set("max.block.ms", "20000").unwrap();
-    for (k, v) in extra {
-        c.set(k, v).unwrap();
-    }
-    c
-}
-
-async fn topic(prefix: &str, partitions: i32) -> String {
-    let name = unique_topic(prefix);
-    Admin::new(config(&[]))
-        .unwrap()
-        .create_topics(&[NewTopic::new(&name, partitions, 1)])
-        .await
-        .expect("create topic");
-    name
-}
-
-/// Reads every partition of `topic` from the start until `idle` passes without a record.
-async fn read_all(topic: &str, partitions: i32, isolation: &str) -> Vec<String> {
-    let consumer = Consumer::new(config(&[("isolation.level", isolation)])).unwrap();
-    let tps: Vec<(String, i32)> = (0..partitions).map(|p| (topic.to_owned(), p)).collect();
-    consumer.assign(&tps).unwrap();
-    for tp in &tps {
-        consumer.seek(tp, SeekTo::Earliest).unwrap();
-    }
-    let mut values = Vec::new();
-    let mut last = Instant::now();
-    while last.elapsed() < Duration::from_secs(3) {
-        let polled = consumer.poll(Duration::from_millis(300)).await.unwrap();
-        for r in polled.iter() {
-            let r = r.unwrap();
-            values.push(String::from_utf8_lossy(r.value().unwrap_or_default()).into_owned());
-            last = Instant::now();
-        }
-    }
-    consumer.close().await;
-    values
-}
-
-fn values(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}-{i}")).collect()
-}
-
-async fn send_all(producer: &Producer, topic: &str, prefix: &str, n: usize) {
-    let mut deliveries = Vec::new();
-    for v in values(prefix, n) {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic, v).with_partition(0))
-                .await
-                .expect("send"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
-}
+use laminar_kafka_tests::{
+    Broker, RestoreTransactionVersion, plain, read_all, send_values, set_transaction_version,
+    topic, tv_lock, unique_topic, values,
+};
 
 #[tokio::test]
 async fn aborted_transaction_is_invisible_to_read_committed_and_committed_ones_are_seen() {
     let _tv = tv_lock().read().await;
     let topic = topic("txn-basic", 1).await;
-    let producer = Producer::new(config(&[("transactional.id", &unique_topic("tid"))])).unwrap();
+    let producer = Producer::new(plain(&[("transactional.id", &unique_topic("tid"))])).unwrap();
     producer.init_transactions().await.unwrap();
     assert!(producer.identity().is_some());
     if Broker::from_env().version_at_least(4, 0) {
@@ -100,13 +32,13 @@ async fn aborted_transaction_is_invisible_to_read_committed_and_committed_ones_a
         );
     }
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "first", 10).await;
+    send_values(&producer, &topic, "first", 10).await;
     producer.commit_transaction().await.unwrap();
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "aborted", 10).await;
+    send_values(&producer, &topic, "aborted", 10).await;
     producer.abort_transaction().await.unwrap();
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "third", 5).await;
+    send_values(&producer, &topic, "third", 5).await;
     producer.commit_transaction().await.unwrap();
     assert_eq!(producer.transaction_state(), Some(TxnState::Ready));
     producer.close().await.unwrap();
@@ -130,7 +62,7 @@ async fn aborted_transaction_is_invisible_to_read_committed_and_committed_ones_a
 #[tokio::test]
 async fn send_outside_a_transaction_is_a_state_error() {
     let _tv = tv_lock().read().await;
-    let producer = Producer::new(config(&[("transactional.id", &unique_topic("tid"))])).unwrap();
+    let producer = Producer::new(plain(&[("transactional.id", &unique_topic("tid"))])).unwrap();
     let err = producer
         .send(ProducerRecord::new("whatever", "x"))
         .await
@@ -149,12 +81,12 @@ async fn zombie_producer_is_fenced_and_its_later_writes_are_invisible() {
     let _tv = tv_lock().read().await;
     let topic = topic("txn-zombie", 1).await;
     let tid = unique_topic("tid-zombie");
-    let old = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+    let old = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     old.init_transactions().await.unwrap();
     old.begin_transaction().unwrap();
-    send_all(&old, &topic, "before", 3).await;
+    send_values(&old, &topic, "before", 3).await;
 
-    let new = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+    let new = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     new.init_transactions().await.unwrap();
     assert!(new.identity().unwrap().epoch > old.identity().unwrap().epoch);
 
@@ -179,7 +111,7 @@ async fn zombie_producer_is_fenced_and_its_later_writes_are_invisible() {
     assert!(commit.is_err(), "no commit after being fenced");
 
     new.begin_transaction().unwrap();
-    send_all(&new, &topic, "new", 4).await;
+    send_values(&new, &topic, "new", 4).await;
     new.commit_transaction().await.unwrap();
     assert_eq!(
         read_all(&topic, 1, "read_committed").await,
@@ -220,10 +152,10 @@ async fn transaction_of_a_killed_process_is_aborted_by_the_next_init() {
     // The records are in the log, in an open transaction.
     assert_eq!(read_all(&topic, 1, "read_uncommitted").await.len(), 20);
 
-    let next = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+    let next = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     next.init_transactions().await.unwrap();
     next.begin_transaction().unwrap();
-    send_all(&next, &topic, "next", 2).await;
+    send_values(&next, &topic, "next", 2).await;
     next.commit_transaction().await.unwrap();
     assert_eq!(
         read_all(&topic, 1, "read_committed").await,
@@ -237,7 +169,7 @@ async fn prepared_transaction_is_committed_or_aborted_by_another_producer() {
     let topic = topic("txn-2pc", 1).await;
     for commit in [true, false] {
         let tid = unique_topic("tid-2pc");
-        let first = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+        let first = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
         first.init_transactions().await.unwrap();
         first.begin_transaction().unwrap();
         let prefix = if commit {
@@ -245,13 +177,13 @@ async fn prepared_transaction_is_committed_or_aborted_by_another_producer() {
         } else {
             "prepared-abort"
         };
-        send_all(&first, &topic, prefix, 6).await;
+        send_values(&first, &topic, prefix, 6).await;
         let prepared = first.prepare_transaction().await.unwrap();
         assert_eq!(prepared.transactional_id, tid);
         // The first process "dies" here without ending the transaction.
         drop(first);
 
-        let second = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+        let second = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
         second.resume_transaction(&prepared).await.unwrap();
         if commit {
             second.commit_transaction().await.unwrap();
@@ -267,7 +199,7 @@ async fn prepared_transaction_is_committed_or_aborted_by_another_producer() {
 }
 
 async fn committed_offset(group: &str, topic: &str, partition: i32) -> i64 {
-    let cluster = laminar_kafka_client::cluster::Cluster::new(config(&[])).unwrap();
+    let cluster = laminar_kafka_client::cluster::Cluster::new(plain(&[])).unwrap();
     let conn = cluster
         .coordinator(CoordinatorType::Group, group)
         .await
@@ -306,18 +238,17 @@ async fn offsets_sent_to_a_transaction_commit_with_it() {
     let input = topic("txn-in", 1).await;
     let output = topic("txn-out", 1).await;
     let group = unique_topic("group");
-    let plain = Producer::new(config(&[])).unwrap();
-    send_all(&plain, &input, "in", 8).await;
-    plain.close().await.unwrap();
+    let untransactional = Producer::new(plain(&[])).unwrap();
+    send_values(&untransactional, &input, "in", 8).await;
+    untransactional.close().await.unwrap();
 
-    let producer =
-        Producer::new(config(&[("transactional.id", &unique_topic("tid-rpw"))])).unwrap();
+    let producer = Producer::new(plain(&[("transactional.id", &unique_topic("tid-rpw"))])).unwrap();
     producer.init_transactions().await.unwrap();
     let group_meta = ConsumerGroupMetadata::new(&group);
 
     // Aborted: neither the output nor the offset stays.
     producer.begin_transaction().unwrap();
-    send_all(&producer, &output, "aborted", 3).await;
+    send_values(&producer, &output, "aborted", 3).await;
     producer
         .send_offsets_to_transaction(&[((input.clone(), 0), 3)], &group_meta)
         .await
@@ -326,7 +257,7 @@ async fn offsets_sent_to_a_transaction_commit_with_it() {
     assert_eq!(committed_offset(&group, &input, 0).await, -1);
 
     producer.begin_transaction().unwrap();
-    send_all(&producer, &output, "out", 8).await;
+    send_values(&producer, &output, "out", 8).await;
     producer
         .send_offsets_to_transaction(&[((input.clone(), 0), 8)], &group_meta)
         .await
@@ -424,7 +355,7 @@ async fn read_committed_consumer_skips_what_the_java_producer_aborted() {
 async fn idempotent_producer_gets_an_id_and_writes_in_order() {
     let _tv = tv_lock().read().await;
     let topic = topic("idem", 3).await;
-    let producer = Producer::new(config(&[("linger.ms", "1")])).unwrap();
+    let producer = Producer::new(plain(&[("linger.ms", "1")])).unwrap();
     let mut deliveries = BTreeMap::new();
     for i in 0..3000 {
         let d = producer
@@ -450,40 +381,12 @@ async fn idempotent_producer_gets_an_id_and_writes_in_order() {
     assert_eq!(got.len(), 3000);
 }
 
-fn set_transaction_version(level: u32) {
-    let broker = Broker::from_env();
-    let verb = if level >= 2 { "upgrade" } else { "downgrade" };
-    broker
-        .run_tool(
-            "features",
-            &[
-                "--bootstrap-server",
-                &broker.plaintext,
-                verb,
-                "--feature",
-                &format!("transaction.version={level}"),
-            ],
-            None,
-            Duration::from_secs(60),
-        )
-        .expect("features tool");
-}
-
-/// Puts transaction.version back to 2 even when the test fails.
-struct RestoreTransactionVersion;
-
-impl Drop for RestoreTransactionVersion {
-    fn drop(&mut self) {
-        set_transaction_version(2);
-    }
-}
-
 #[tokio::test]
 async fn transaction_protocol_version_1_commits_aborts_and_fences() {
     let _exclusive = tv_lock().write().await;
     if !Broker::from_env().version_at_least(4, 0) {
         // Kafka 3.9 has only version 1: every other test here already runs on it.
-        let p = Producer::new(config(&[("transactional.id", &unique_topic("tid-v1"))])).unwrap();
+        let p = Producer::new(plain(&[("transactional.id", &unique_topic("tid-v1"))])).unwrap();
         p.init_transactions().await.unwrap();
         assert!(!p.uses_transaction_v2());
         return;
@@ -493,7 +396,7 @@ async fn transaction_protocol_version_1_commits_aborts_and_fences() {
     let topic = topic("txn-v1", 2).await;
     let group = unique_topic("group-v1");
     let tid = unique_topic("tid-v1");
-    let producer = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+    let producer = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     producer.init_transactions().await.unwrap();
     assert!(
         !producer.uses_transaction_v2(),
@@ -501,7 +404,7 @@ async fn transaction_protocol_version_1_commits_aborts_and_fences() {
     );
 
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "v1-commit", 5).await;
+    send_values(&producer, &topic, "v1-commit", 5).await;
     producer
         .send_offsets_to_transaction(
             &[((topic.clone(), 1), 42)],
@@ -513,10 +416,10 @@ async fn transaction_protocol_version_1_commits_aborts_and_fences() {
     assert_eq!(committed_offset(&group, &topic, 1).await, 42);
 
     producer.begin_transaction().unwrap();
-    send_all(&producer, &topic, "v1-abort", 5).await;
+    send_values(&producer, &topic, "v1-abort", 5).await;
     producer.abort_transaction().await.unwrap();
 
-    let newer = Producer::new(config(&[("transactional.id", &tid)])).unwrap();
+    let newer = Producer::new(plain(&[("transactional.id", &tid)])).unwrap();
     newer.init_transactions().await.unwrap();
     producer.begin_transaction().unwrap();
     let fenced = match producer

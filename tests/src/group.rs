@@ -1,25 +1,31 @@
-//! Helpers shared by the consumer-group tests: configurations with short timeouts, topics,
-//! producing numbered records, and members that poll in the background and record what they
-//! read and which rebalance events they saw.
-
-#![allow(dead_code)]
+//! What the consumer-group tests share: configurations with short timeouts, producing numbered
+//! records, and members that poll in the background and record what they read and which
+//! rebalance events they saw. The group tests take all of it with `use
+//! laminar_kafka_tests::group::*;`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use laminar_kafka_client::admin::{Admin, NewTopic};
 use laminar_kafka_client::config::ClientConfig;
 use laminar_kafka_client::consumer::{GroupConsumer, RebalanceEvent, Subscription};
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
-use laminar_kafka_tests::{Broker, unique_topic};
 use tokio::task::JoinHandle;
 
-pub(crate) type Tp = (String, i32);
+use crate::Broker;
+pub use crate::topics::{create, topic};
+
+/// The configuration the group tests' producers and admin clients take.
+pub fn producer_config() -> ClientConfig {
+    crate::plain(&[])
+}
+
+/// A topic and partition.
+pub type Tp = (String, i32);
 
 /// A member configuration: the broker's smallest session timeout, fast heartbeats and
 /// metadata refreshes, reading from the start.
-pub(crate) fn config(group: &str, extra: &[(&str, &str)]) -> ClientConfig {
+pub fn config(group: &str, extra: &[(&str, &str)]) -> ClientConfig {
     let broker = Broker::from_env();
     let mut c = ClientConfig::new(&broker.plaintext).expect("config");
     for (k, v) in [
@@ -39,29 +45,8 @@ pub(crate) fn config(group: &str, extra: &[(&str, &str)]) -> ClientConfig {
     c
 }
 
-pub(crate) fn producer_config() -> ClientConfig {
-    let broker = Broker::from_env();
-    let mut c = ClientConfig::new(&broker.plaintext).expect("config");
-    c.set("max.block.ms", "20000").unwrap();
-    c
-}
-
-pub(crate) async fn topic(prefix: &str, partitions: i32) -> String {
-    let name = unique_topic(prefix);
-    create(&name, partitions).await;
-    name
-}
-
-pub(crate) async fn create(name: &str, partitions: i32) {
-    Admin::new(producer_config())
-        .unwrap()
-        .create_topics(&[NewTopic::new(name, partitions, 1)])
-        .await
-        .expect("create topic");
-}
-
 /// Writes `n` records `{prefix}-{i}`, record i to partition i % partitions.
-pub(crate) async fn produce(topic: &str, partitions: i32, prefix: &str, n: usize) {
+pub async fn produce(topic: &str, partitions: i32, prefix: &str, n: usize) {
     let producer = Producer::new(producer_config()).unwrap();
     let mut deliveries = Vec::new();
     for i in 0..n {
@@ -77,26 +62,30 @@ pub(crate) async fn produce(topic: &str, partitions: i32, prefix: &str, n: usize
 
 /// What a background member saw.
 #[derive(Debug, Default)]
-pub(crate) struct Seen {
+pub struct Seen {
     /// (topic, partition, offset, value) in the order read.
-    pub(crate) records: Vec<(String, i32, i64, String)>,
-    pub(crate) events: Vec<RebalanceEvent>,
+    pub records: Vec<(String, i32, i64, String)>,
+    /// The rebalance events, in order.
+    pub events: Vec<RebalanceEvent>,
 }
 
 /// A member polling in the background: it commits after every poll and on every revocation.
-pub(crate) struct Member {
-    pub(crate) consumer: Arc<GroupConsumer>,
-    pub(crate) seen: Arc<Mutex<Seen>>,
+pub struct Member {
+    /// The member's consumer.
+    pub consumer: Arc<GroupConsumer>,
+    /// What it saw so far.
+    pub seen: Arc<Mutex<Seen>>,
     task: JoinHandle<()>,
 }
 
 impl Member {
-    pub(crate) fn start(config: ClientConfig, subscription: Subscription) -> Member {
+    /// A member that checkpoints at once when partitions are revoked.
+    pub fn start(config: ClientConfig, subscription: Subscription) -> Member {
         Self::start_with(config, subscription, Duration::ZERO)
     }
 
     /// A member that takes `revoke_delay` to checkpoint when partitions are revoked.
-    pub(crate) fn start_with(
+    pub fn start_with(
         config: ClientConfig,
         subscription: Subscription,
         revoke_delay: Duration,
@@ -155,11 +144,13 @@ impl Member {
         }
     }
 
-    pub(crate) fn assignment(&self) -> BTreeSet<Tp> {
+    /// The partitions the member owns now.
+    pub fn assignment(&self) -> BTreeSet<Tp> {
         self.consumer.assignment().into_iter().collect()
     }
 
-    pub(crate) fn values(&self) -> Vec<String> {
+    /// The values the member read, in the order read.
+    pub fn values(&self) -> Vec<String> {
         self.seen
             .lock()
             .unwrap()
@@ -170,20 +161,20 @@ impl Member {
     }
 
     /// Leaves the group and stops.
-    pub(crate) async fn close(self) {
+    pub async fn close(self) {
         self.task.abort();
         let _ = self.task.await;
         self.consumer.close().await;
     }
 
     /// Stops without leaving, as a crash would.
-    pub(crate) fn kill(self) {
+    pub fn kill(self) {
         self.task.abort();
     }
 }
 
 /// Polls `cond` every 100 ms until it holds or `timeout` passes; returns whether it held.
-pub(crate) async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if cond() {
@@ -197,7 +188,7 @@ pub(crate) async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool
 }
 
 /// Whether the members' assignments split `all` exactly: each partition owned once.
-pub(crate) fn is_partition_of(assignments: &[BTreeSet<Tp>], all: &BTreeSet<Tp>) -> bool {
+pub fn is_partition_of(assignments: &[BTreeSet<Tp>], all: &BTreeSet<Tp>) -> bool {
     let mut union = BTreeSet::new();
     for a in assignments {
         for tp in a {
@@ -209,16 +200,18 @@ pub(crate) fn is_partition_of(assignments: &[BTreeSet<Tp>], all: &BTreeSet<Tp>) 
     &union == all
 }
 
-pub(crate) fn all_partitions(topic: &str, n: i32) -> BTreeSet<Tp> {
+/// Every partition of `topic`, which has `n`.
+pub fn all_partitions(topic: &str, n: i32) -> BTreeSet<Tp> {
     (0..n).map(|p| (topic.to_owned(), p)).collect()
 }
 
-pub(crate) fn values(prefix: &str, n: usize) -> BTreeSet<String> {
-    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+/// The values [`produce`] writes, as a set.
+pub fn values(prefix: &str, n: usize) -> BTreeSet<String> {
+    crate::values(prefix, n).into_iter().collect()
 }
 
 /// How many records each value was read, over every member.
-pub(crate) fn read_counts(members: &[&Member]) -> BTreeMap<String, usize> {
+pub fn read_counts(members: &[&Member]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for m in members {
         for v in m.values() {
