@@ -39,8 +39,9 @@ async fn acknowledged_records_survive_connection_cuts_exactly_once_and_in_order(
         let mut rng = seed.rng();
         tokio::spawn(async move {
             while cutting.load(Ordering::Relaxed) {
-                // Short enough that a produce through a fast proxy still sees five cuts.
-                let pause = 30 + rng.next_u64() % 120;
+                // Long enough for requests to get through between cuts; the produce goes on
+                // until there were five of them.
+                let pause = 50 + rng.next_u64() % 250;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
                 proxy.cut_all();
             }
@@ -61,10 +62,15 @@ async fn acknowledged_records_survive_connection_cuts_exactly_once_and_in_order(
         .unwrap(),
     )
     .unwrap();
-    let total = 40_000u64;
+    // At least this many records, and more while the proxy has not yet cut five times, so that
+    // the faults happen during the produce however fast it runs (bounded by a deadline).
+    let at_least = 40_000u64;
     let started = Instant::now();
-    let mut deliveries = Vec::with_capacity(total as usize);
-    for i in 0..total {
+    let mut deliveries = Vec::with_capacity(at_least as usize);
+    let mut total = 0u64;
+    while total < at_least || (proxy.cuts() < 5 && started.elapsed() < Duration::from_secs(60)) {
+        let i = total;
+        total += 1;
         let partition = (i % partitions as u64) as i32;
         deliveries.push((
             i,
