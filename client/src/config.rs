@@ -714,7 +714,7 @@ pub fn is_secret_property(name: &str) -> bool {
 pub fn suggest_property(name: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for candidate in known_properties() {
-        let d = edit_distance(name, candidate);
+        let d = strsim::levenshtein(name, candidate);
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
@@ -723,22 +723,6 @@ pub fn suggest_property(name: &str) -> Option<&'static str> {
     // Allow about a third of the name to differ, so that `bootstrap.server` finds its match
     // but `foo` does not "match" `acks`.
     (d <= (name.len().max(candidate.len()) / 3).max(2)).then_some(candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 impl ClientConfig {
