@@ -521,7 +521,7 @@ fn running_harness_env() -> Result<std::collections::HashMap<String, String>> {
 
 /// Parses `export NAME=VALUE` lines as `scripts/kafka.sh env` prints them (values quoted by
 /// bash's `printf %q`, which escapes with backslashes).
-fn parse_exports(text: &str) -> std::collections::HashMap<String, String> {
+pub fn parse_exports(text: &str) -> std::collections::HashMap<String, String> {
     text.lines()
         .filter_map(|line| line.strip_prefix("export "))
         .filter_map(|assignment| assignment.split_once('='))

@@ -34,6 +34,7 @@ use laminar_kafka_client::consumer::{Consumer, GroupConsumer, SeekTo, Subscripti
 use laminar_kafka_client::metadata::TopicInfo;
 use laminar_kafka_client::offsets::OffsetSpec;
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_tests::broker::parse_exports;
 use laminar_kafka_tests::{run, unique_topic};
 use tokio::sync::Notify;
 
@@ -203,25 +204,6 @@ impl TestCluster {
         }
         config
     }
-}
-
-/// Parses `export NAME=VALUE` lines of `scripts/kafka.sh env` (values quoted by `printf %q`).
-fn parse_exports(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix("export "))
-        .filter_map(|assignment| assignment.split_once('='))
-        .map(|(name, quoted)| {
-            let mut value = String::with_capacity(quoted.len());
-            let mut chars = quoted.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    c => value.push(c),
-                }
-            }
-            (name.to_owned(), value)
-        })
-        .collect()
 }
 
 /// One test at a time: each kills brokers under the cluster the others use.
