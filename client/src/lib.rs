@@ -14,6 +14,7 @@ pub mod connection;
 pub mod consumer;
 pub mod error;
 pub mod kafka_error;
+pub mod log_targets;
 pub mod metadata;
 pub mod offsets;
 pub mod producer;
