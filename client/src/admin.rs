@@ -26,6 +26,7 @@ use crate::config::{ClientConfig, IsolationLevel};
 use crate::consumer::GroupOffsets;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::metadata::{BrokerInfo, TopicInfo, TopicState};
 use crate::offsets::{ListedOffset, OffsetSpec, TopicPartition, list_offsets};
 
@@ -137,6 +138,19 @@ fn topic_error(
     }
 }
 
+/// `result`, with a debug event when it is an error.
+fn logged<T>(operation: &'static str, result: Result<T>) -> Result<T> {
+    if let Err(e) = &result {
+        tracing::debug!(
+            target: log_targets::ADMIN,
+            operation,
+            error = %e,
+            "admin request failed"
+        );
+    }
+    result
+}
+
 impl Admin {
     /// An admin client for `config`.
     pub fn new(config: ClientConfig) -> Result<Self> {
@@ -170,123 +184,159 @@ impl Admin {
         &self,
         topics: &[NewTopic],
     ) -> Result<Vec<(String, Result<()>)>> {
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
-            .with_topics(
-                topics
+        logged(
+            "create_topics_each",
+            async {
+                let request = CreateTopicsRequest::default()
+                    .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
+                    .with_topics(
+                        topics
+                            .iter()
+                            .map(|t| {
+                                CreatableTopic::default()
+                                    .with_name(TopicName(StrBytes::from_string(t.name.clone())))
+                                    .with_num_partitions(t.partitions)
+                                    .with_replication_factor(t.replication_factor)
+                                    .with_configs(
+                                        t.configs
+                                            .iter()
+                                            .map(|(k, v)| {
+                                                CreatableTopicConfig::default()
+                                                    .with_name(StrBytes::from_string(k.clone()))
+                                                    .with_value(Some(StrBytes::from_string(
+                                                        v.clone(),
+                                                    )))
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    );
+                let conn = self.cluster.any_connection().await?;
+                let response = conn.send(&request).await?;
+                let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+                let out = response
+                    .topics
                     .iter()
-                    .map(|t| {
-                        CreatableTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.name.clone())))
-                            .with_num_partitions(t.partitions)
-                            .with_replication_factor(t.replication_factor)
-                            .with_configs(
-                                t.configs
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        CreatableTopicConfig::default()
-                                            .with_name(StrBytes::from_string(k.clone()))
-                                            .with_value(Some(StrBytes::from_string(v.clone())))
-                                    })
-                                    .collect(),
-                            )
+                    .map(|r| {
+                        let name = r.name.0.to_string();
+                        let outcome = KafkaCode::check(r.error_code).map_err(|code| {
+                            topic_error("CreateTopics", &name, code, r.error_message.as_ref())
+                        });
+                        let outcome = logged("create_topics", outcome);
+                        (name, outcome)
                     })
-                    .collect(),
-            );
-        let conn = self.cluster.any_connection().await?;
-        let response = conn.send(&request).await?;
-        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-        let out = response
-            .topics
-            .iter()
-            .map(|r| {
-                let name = r.name.0.to_string();
-                let outcome = KafkaCode::check(r.error_code).map_err(|code| {
-                    topic_error("CreateTopics", &name, code, r.error_message.as_ref())
-                });
-                (name, outcome)
-            })
-            .collect();
-        // Make the new topics visible to this client at once.
-        let _ = self.cluster.refresh_metadata(&names).await;
-        Ok(out)
+                    .collect();
+                // Make the new topics visible to this client at once.
+                let _ = self.cluster.refresh_metadata(&names).await;
+                Ok(out)
+            }
+            .await,
+        )
     }
 
     /// Deletes topics by name. The first topic that failed is the error.
     pub async fn delete_topics(&self, names: &[&str]) -> Result<()> {
-        let conn = self.cluster.any_connection().await?;
-        let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
-            .with_topic_names(
-                names
-                    .iter()
-                    .map(|n| TopicName(StrBytes::from_string((*n).to_owned())))
-                    .collect(),
-            )
-            .with_topics(
-                names
-                    .iter()
-                    .map(|n| {
-                        DeleteTopicState::default()
-                            .with_name(Some(TopicName(StrBytes::from_string((*n).to_owned()))))
-                    })
-                    .collect(),
-            );
-        let response = conn.send(&request).await?;
-        for r in &response.responses {
-            let name = r.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
-            KafkaCode::check(r.error_code).map_err(|code| {
-                topic_error("DeleteTopics", &name, code, r.error_message.as_ref())
-            })?;
-        }
-        // The broker may still list the topics for a moment: forget them rather than refresh.
-        self.cluster.forget_topics(names);
-        Ok(())
+        logged(
+            "delete_topics",
+            async {
+                let conn = self.cluster.any_connection().await?;
+                let request = DeleteTopicsRequest::default()
+                    .with_timeout_ms(self.cluster.request_timeout().as_millis() as i32)
+                    .with_topic_names(
+                        names
+                            .iter()
+                            .map(|n| TopicName(StrBytes::from_string((*n).to_owned())))
+                            .collect(),
+                    )
+                    .with_topics(
+                        names
+                            .iter()
+                            .map(|n| {
+                                DeleteTopicState::default().with_name(Some(TopicName(
+                                    StrBytes::from_string((*n).to_owned()),
+                                )))
+                            })
+                            .collect(),
+                    );
+                let response = conn.send(&request).await?;
+                for r in &response.responses {
+                    let name = r.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
+                    KafkaCode::check(r.error_code).map_err(|code| {
+                        topic_error("DeleteTopics", &name, code, r.error_message.as_ref())
+                    })?;
+                }
+                // The broker may still list the topics for a moment: forget them rather than refresh.
+                self.cluster.forget_topics(names);
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// Names of all topics, internal ones excluded, sorted.
     pub async fn list_topics(&self) -> Result<Vec<String>> {
-        self.cluster.refresh_metadata(&[]).await?;
-        let md = self.cluster.metadata();
-        let mut names: Vec<String> = md
-            .topic_names()
-            .filter(|n| md.known_topic(n).is_some_and(|t| !t.is_internal))
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        Ok(names)
+        logged(
+            "list_topics",
+            async {
+                self.cluster.refresh_metadata(&[]).await?;
+                let md = self.cluster.metadata();
+                let mut names: Vec<String> = md
+                    .topic_names()
+                    .filter(|n| md.known_topic(n).is_some_and(|t| !t.is_internal))
+                    .map(str::to_owned)
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            .await,
+        )
     }
 
     /// The cluster id, controller and brokers.
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
-        self.cluster.refresh_metadata(&[]).await?;
-        let md = self.cluster.metadata();
-        let mut brokers: Vec<BrokerInfo> = md.brokers().cloned().collect();
-        brokers.sort_by_key(|b| b.id);
-        Ok(ClusterDescription {
-            cluster_id: md.cluster_id().map(str::to_owned),
-            controller: md.controller(),
-            brokers,
-        })
+        logged(
+            "describe_cluster",
+            async {
+                self.cluster.refresh_metadata(&[]).await?;
+                let md = self.cluster.metadata();
+                let mut brokers: Vec<BrokerInfo> = md.brokers().cloned().collect();
+                brokers.sort_by_key(|b| b.id);
+                Ok(ClusterDescription {
+                    cluster_id: md.cluster_id().map(str::to_owned),
+                    controller: md.controller(),
+                    brokers,
+                })
+            }
+            .await,
+        )
     }
 
     /// Partitions, leaders, replicas and ISR of each topic.
     pub async fn describe_topics(&self, names: &[&str]) -> Result<Vec<Arc<TopicInfo>>> {
-        self.cluster.refresh_metadata(names).await?;
-        let md = self.cluster.metadata();
-        names
-            .iter()
-            .map(|n| match md.topic(n) {
-                Some(TopicState::Known(t)) => Ok(t.clone()),
-                Some(TopicState::Error(code)) => Err(topic_error("Metadata", n, *code, None)),
-                None => Err(topic_error(
-                    "Metadata",
-                    n,
-                    KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
-                    None,
-                )),
-            })
-            .collect()
+        logged(
+            "describe_topics",
+            async {
+                self.cluster.refresh_metadata(names).await?;
+                let md = self.cluster.metadata();
+                names
+                    .iter()
+                    .map(|n| match md.topic(n) {
+                        Some(TopicState::Known(t)) => Ok(t.clone()),
+                        Some(TopicState::Error(code)) => {
+                            Err(topic_error("Metadata", n, *code, None))
+                        }
+                        None => Err(topic_error(
+                            "Metadata",
+                            n,
+                            KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
+                            None,
+                        )),
+                    })
+                    .collect()
+            }
+            .await,
+        )
     }
 
     /// The configs of a topic or broker.
@@ -295,50 +345,56 @@ impl Admin {
         resource: ConfigResource,
         name: &str,
     ) -> Result<Vec<ConfigEntry>> {
-        let request = DescribeConfigsRequest::default().with_resources(vec![
-            DescribeConfigsResource::default()
-                .with_resource_type(match resource {
-                    ConfigResource::Topic => 2,
-                    ConfigResource::Broker => 4,
-                })
-                .with_resource_name(StrBytes::from_string(name.to_owned()))
-                .with_configuration_keys(None),
-        ]);
-        let conn = match resource {
-            ConfigResource::Broker => match name.parse::<i32>() {
-                Ok(id) => self.cluster.connect_to_node(id).await?,
-                Err(_) => {
-                    return Err(Error::InvalidProperty {
-                        name: "broker".to_owned(),
-                        reason: format!("`{name}` is not a broker node id"),
-                    });
-                }
-            },
-            ConfigResource::Topic => self.cluster.any_connection().await?,
-        };
-        let response = conn.send(&request).await?;
-        let result = response.results.into_iter().next().ok_or(Error::Broker {
-            api: "DescribeConfigs",
-            code: KafkaCode::UNKNOWN_SERVER_ERROR,
-            context: Some(name.to_owned()),
-            message: Some("the response had no result".to_owned()),
-        })?;
-        KafkaCode::check(result.error_code).map_err(|code| {
-            topic_error("DescribeConfigs", name, code, result.error_message.as_ref())
-        })?;
-        let mut entries: Vec<ConfigEntry> = result
-            .configs
-            .into_iter()
-            .map(|c| ConfigEntry {
-                name: c.name.to_string(),
-                value: c.value.map(|v| v.to_string()),
-                read_only: c.read_only,
-                is_sensitive: c.is_sensitive,
-                source: c.config_source,
-            })
-            .collect();
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        logged(
+            "describe_configs",
+            async {
+                let request = DescribeConfigsRequest::default().with_resources(vec![
+                    DescribeConfigsResource::default()
+                        .with_resource_type(match resource {
+                            ConfigResource::Topic => 2,
+                            ConfigResource::Broker => 4,
+                        })
+                        .with_resource_name(StrBytes::from_string(name.to_owned()))
+                        .with_configuration_keys(None),
+                ]);
+                let conn = match resource {
+                    ConfigResource::Broker => match name.parse::<i32>() {
+                        Ok(id) => self.cluster.connect_to_node(id).await?,
+                        Err(_) => {
+                            return Err(Error::InvalidProperty {
+                                name: "broker".to_owned(),
+                                reason: format!("`{name}` is not a broker node id"),
+                            });
+                        }
+                    },
+                    ConfigResource::Topic => self.cluster.any_connection().await?,
+                };
+                let response = conn.send(&request).await?;
+                let result = response.results.into_iter().next().ok_or(Error::Broker {
+                    api: "DescribeConfigs",
+                    code: KafkaCode::UNKNOWN_SERVER_ERROR,
+                    context: Some(name.to_owned()),
+                    message: Some("the response had no result".to_owned()),
+                })?;
+                KafkaCode::check(result.error_code).map_err(|code| {
+                    topic_error("DescribeConfigs", name, code, result.error_message.as_ref())
+                })?;
+                let mut entries: Vec<ConfigEntry> = result
+                    .configs
+                    .into_iter()
+                    .map(|c| ConfigEntry {
+                        name: c.name.to_string(),
+                        value: c.value.map(|v| v.to_string()),
+                        read_only: c.read_only,
+                        is_sensitive: c.is_sensitive,
+                        source: c.config_source,
+                    })
+                    .collect();
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(entries)
+            }
+            .await,
+        )
     }
 
     /// Offsets by time for many partitions.
@@ -347,7 +403,10 @@ impl Admin {
         wanted: &[(TopicPartition, OffsetSpec)],
         isolation: IsolationLevel,
     ) -> Result<HashMap<TopicPartition, ListedOffset>> {
-        list_offsets(&self.cluster, isolation, wanted).await
+        logged(
+            "list_offsets",
+            async { list_offsets(&self.cluster, isolation, wanted).await }.await,
+        )
     }
 
     /// A transaction as its coordinator knows it (DescribeTransactions, KIP-664): its state
@@ -357,36 +416,41 @@ impl Admin {
         &self,
         transactional_id: &str,
     ) -> Result<TransactionDescription> {
-        let conn = self
-            .cluster
-            .coordinator(CoordinatorType::Transaction, transactional_id)
-            .await?;
-        let request =
-            DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(
-                StrBytes::from_string(transactional_id.to_owned()),
-            )]);
-        let response = conn.send(&request).await?;
-        let context = || Some(format!("transactional id `{transactional_id}`"));
-        let Some(state) = response.transaction_states.into_iter().next() else {
-            return Err(Error::Broker {
-                api: "DescribeTransactions",
-                code: KafkaCode::UNKNOWN_SERVER_ERROR,
-                context: context(),
-                message: Some("the response describes no transaction".to_owned()),
-            });
-        };
-        KafkaCode::check(state.error_code).map_err(|code| Error::Broker {
-            api: "DescribeTransactions",
-            code,
-            context: context(),
-            message: None,
-        })?;
-        Ok(TransactionDescription {
-            transactional_id: transactional_id.to_owned(),
-            state: state.transaction_state.to_string(),
-            producer_id: state.producer_id.0,
-            producer_epoch: state.producer_epoch,
-        })
+        logged(
+            "describe_transaction",
+            async {
+                let conn = self
+                    .cluster
+                    .coordinator(CoordinatorType::Transaction, transactional_id)
+                    .await?;
+                let request = DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                    TransactionalId(StrBytes::from_string(transactional_id.to_owned())),
+                ]);
+                let response = conn.send(&request).await?;
+                let context = || Some(format!("transactional id `{transactional_id}`"));
+                let Some(state) = response.transaction_states.into_iter().next() else {
+                    return Err(Error::Broker {
+                        api: "DescribeTransactions",
+                        code: KafkaCode::UNKNOWN_SERVER_ERROR,
+                        context: context(),
+                        message: Some("the response describes no transaction".to_owned()),
+                    });
+                };
+                KafkaCode::check(state.error_code).map_err(|code| Error::Broker {
+                    api: "DescribeTransactions",
+                    code,
+                    context: context(),
+                    message: None,
+                })?;
+                Ok(TransactionDescription {
+                    transactional_id: transactional_id.to_owned(),
+                    state: state.transaction_state.to_string(),
+                    producer_id: state.producer_id.0,
+                    producer_epoch: state.producer_epoch,
+                })
+            }
+            .await,
+        )
     }
 
     /// Sets (`Some`) or deletes (`None`, back to the default) configs of a topic or broker with
@@ -397,61 +461,73 @@ impl Admin {
         name: &str,
         changes: &[(String, Option<String>)],
     ) -> Result<()> {
-        let configs = changes
-            .iter()
-            .map(|(k, v)| {
-                AlterableConfig::default()
-                    .with_name(StrBytes::from_string(k.clone()))
-                    // 0 SET, 1 DELETE.
-                    .with_config_operation(if v.is_some() { 0 } else { 1 })
-                    .with_value(v.clone().map(StrBytes::from_string))
-            })
-            .collect();
-        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
-            AlterConfigsResource::default()
-                .with_resource_type(resource.code())
-                .with_resource_name(StrBytes::from_string(name.to_owned()))
-                .with_configs(configs),
-        ]);
-        let conn = self.resource_connection(resource, name).await?;
-        let response = conn.send(&request).await?;
-        for r in response.responses {
-            KafkaCode::check(r.error_code).map_err(|code| {
-                topic_error(
-                    "IncrementalAlterConfigs",
-                    name,
-                    code,
-                    r.error_message.as_ref(),
-                )
-            })?;
-        }
-        Ok(())
+        logged(
+            "alter_configs",
+            async {
+                let configs = changes
+                    .iter()
+                    .map(|(k, v)| {
+                        AlterableConfig::default()
+                            .with_name(StrBytes::from_string(k.clone()))
+                            // 0 SET, 1 DELETE.
+                            .with_config_operation(if v.is_some() { 0 } else { 1 })
+                            .with_value(v.clone().map(StrBytes::from_string))
+                    })
+                    .collect();
+                let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+                    AlterConfigsResource::default()
+                        .with_resource_type(resource.code())
+                        .with_resource_name(StrBytes::from_string(name.to_owned()))
+                        .with_configs(configs),
+                ]);
+                let conn = self.resource_connection(resource, name).await?;
+                let response = conn.send(&request).await?;
+                for r in response.responses {
+                    KafkaCode::check(r.error_code).map_err(|code| {
+                        topic_error(
+                            "IncrementalAlterConfigs",
+                            name,
+                            code,
+                            r.error_message.as_ref(),
+                        )
+                    })?;
+                }
+                Ok(())
+            }
+            .await,
+        )
     }
 
     /// The consumer groups every broker knows (ListGroups), sorted by id.
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
-        self.cluster.refresh_metadata(&[]).await?;
-        let ids: Vec<i32> = self.cluster.metadata().brokers().map(|b| b.id).collect();
-        let mut groups = Vec::new();
-        for id in ids {
-            let conn = self.cluster.connect_to_node(id).await?;
-            let response = conn.send(&ListGroupsRequest::default()).await?;
-            KafkaCode::check(response.error_code).map_err(|code| Error::Broker {
-                api: "ListGroups",
-                code,
-                context: Some(format!("broker {id}")),
-                message: None,
-            })?;
-            groups.extend(response.groups.into_iter().map(|g| GroupListing {
-                group_id: g.group_id.0.to_string(),
-                protocol_type: g.protocol_type.to_string(),
-                state: g.group_state.to_string(),
-                group_type: g.group_type.to_string(),
-            }));
-        }
-        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-        groups.dedup_by(|a, b| a.group_id == b.group_id);
-        Ok(groups)
+        logged(
+            "list_groups",
+            async {
+                self.cluster.refresh_metadata(&[]).await?;
+                let ids: Vec<i32> = self.cluster.metadata().brokers().map(|b| b.id).collect();
+                let mut groups = Vec::new();
+                for id in ids {
+                    let conn = self.cluster.connect_to_node(id).await?;
+                    let response = conn.send(&ListGroupsRequest::default()).await?;
+                    KafkaCode::check(response.error_code).map_err(|code| Error::Broker {
+                        api: "ListGroups",
+                        code,
+                        context: Some(format!("broker {id}")),
+                        message: None,
+                    })?;
+                    groups.extend(response.groups.into_iter().map(|g| GroupListing {
+                        group_id: g.group_id.0.to_string(),
+                        protocol_type: g.protocol_type.to_string(),
+                        state: g.group_state.to_string(),
+                        group_type: g.group_type.to_string(),
+                    }));
+                }
+                groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+                groups.dedup_by(|a, b| a.group_id == b.group_id);
+                Ok(groups)
+            }
+            .await,
+        )
     }
 
     /// A classic group as its coordinator describes it (DescribeGroups): state, protocol and
@@ -459,80 +535,92 @@ impl Admin {
     /// group). A group nobody knows is an error with `GROUP_ID_NOT_FOUND` from Kafka 4 brokers,
     /// and state `Dead` with no members from older ones.
     pub async fn describe_group(&self, group_id: &str) -> Result<GroupDescription> {
-        let conn = self
-            .cluster
-            .coordinator(CoordinatorType::Group, group_id)
-            .await?;
-        let request = DescribeGroupsRequest::default()
-            .with_groups(vec![GroupId(StrBytes::from_string(group_id.to_owned()))]);
-        let response = conn.send(&request).await?;
-        let context = || Some(format!("group `{group_id}`"));
-        let Some(group) = response.groups.into_iter().next() else {
-            return Err(Error::Broker {
-                api: "DescribeGroups",
-                code: KafkaCode::UNKNOWN_SERVER_ERROR,
-                context: context(),
-                message: Some("the response describes no group".to_owned()),
-            });
-        };
-        KafkaCode::check(group.error_code).map_err(|code| Error::Broker {
-            api: "DescribeGroups",
-            code,
-            context: context(),
-            message: group.error_message.as_ref().map(|m| m.to_string()),
-        })?;
-        let consumer = group.protocol_type.as_str() == "consumer";
-        let members = group
-            .members
-            .into_iter()
-            .map(|m| GroupMember {
-                member_id: m.member_id.to_string(),
-                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
-                client_id: m.client_id.to_string(),
-                client_host: m.client_host.to_string(),
-                assignment: if consumer {
-                    decode_assignment(m.member_assignment)
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
-        Ok(GroupDescription {
-            group_id: group_id.to_owned(),
-            state: group.group_state.to_string(),
-            protocol_type: group.protocol_type.to_string(),
-            protocol: group.protocol_data.to_string(),
-            members,
-        })
+        logged(
+            "describe_group",
+            async {
+                let conn = self
+                    .cluster
+                    .coordinator(CoordinatorType::Group, group_id)
+                    .await?;
+                let request = DescribeGroupsRequest::default()
+                    .with_groups(vec![GroupId(StrBytes::from_string(group_id.to_owned()))]);
+                let response = conn.send(&request).await?;
+                let context = || Some(format!("group `{group_id}`"));
+                let Some(group) = response.groups.into_iter().next() else {
+                    return Err(Error::Broker {
+                        api: "DescribeGroups",
+                        code: KafkaCode::UNKNOWN_SERVER_ERROR,
+                        context: context(),
+                        message: Some("the response describes no group".to_owned()),
+                    });
+                };
+                KafkaCode::check(group.error_code).map_err(|code| Error::Broker {
+                    api: "DescribeGroups",
+                    code,
+                    context: context(),
+                    message: group.error_message.as_ref().map(|m| m.to_string()),
+                })?;
+                let consumer = group.protocol_type.as_str() == "consumer";
+                let members = group
+                    .members
+                    .into_iter()
+                    .map(|m| GroupMember {
+                        member_id: m.member_id.to_string(),
+                        group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                        client_id: m.client_id.to_string(),
+                        client_host: m.client_host.to_string(),
+                        assignment: if consumer {
+                            decode_assignment(m.member_assignment)
+                        } else {
+                            Vec::new()
+                        },
+                    })
+                    .collect();
+                Ok(GroupDescription {
+                    group_id: group_id.to_owned(),
+                    state: group.group_state.to_string(),
+                    protocol_type: group.protocol_type.to_string(),
+                    protocol: group.protocol_data.to_string(),
+                    members,
+                })
+            }
+            .await,
+        )
     }
 
     /// The offsets group `group_id` committed, for every partition of every topic in the
     /// cluster that has one (OffsetFetch through the group's coordinator).
     pub async fn group_offsets(&self, group_id: &str) -> Result<BTreeMap<TopicPartition, i64>> {
-        self.cluster.refresh_metadata(&[]).await?;
-        let partitions: Vec<TopicPartition> = {
-            let md = self.cluster.metadata();
-            let mut names: Vec<String> = md.topic_names().map(str::to_owned).collect();
-            names.sort();
-            names
-                .into_iter()
-                .filter_map(|n| match md.topic(&n) {
-                    Some(TopicState::Known(t)) if !t.is_internal => Some(
-                        t.partitions
-                            .iter()
-                            .map(|p| (n.clone(), p.partition))
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
-                })
-                .flatten()
-                .collect()
-        };
-        if partitions.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let offsets = GroupOffsets::new(self.cluster.clone(), group_id)?;
-        Ok(offsets.committed(&partitions).await?.into_iter().collect())
+        logged(
+            "group_offsets",
+            async {
+                self.cluster.refresh_metadata(&[]).await?;
+                let partitions: Vec<TopicPartition> = {
+                    let md = self.cluster.metadata();
+                    let mut names: Vec<String> = md.topic_names().map(str::to_owned).collect();
+                    names.sort();
+                    names
+                        .into_iter()
+                        .filter_map(|n| match md.topic(&n) {
+                            Some(TopicState::Known(t)) if !t.is_internal => Some(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| (n.clone(), p.partition))
+                                    .collect::<Vec<_>>(),
+                            ),
+                            _ => None,
+                        })
+                        .flatten()
+                        .collect()
+                };
+                if partitions.is_empty() {
+                    return Ok(BTreeMap::new());
+                }
+                let offsets = GroupOffsets::new(self.cluster.clone(), group_id)?;
+                Ok(offsets.committed(&partitions).await?.into_iter().collect())
+            }
+            .await,
+        )
     }
 
     /// Commits `offsets` for group `group_id` as a member-less ("simple") consumer: the
@@ -542,9 +630,15 @@ impl Admin {
         group_id: &str,
         offsets: &[(TopicPartition, i64)],
     ) -> Result<()> {
-        GroupOffsets::new(self.cluster.clone(), group_id)?
-            .commit(offsets)
-            .await
+        logged(
+            "alter_group_offsets",
+            async {
+                GroupOffsets::new(self.cluster.clone(), group_id)?
+                    .commit(offsets)
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn resource_connection(

@@ -23,6 +23,7 @@ use crate::config::ClientConfig;
 use crate::connection::{Connection, ConnectionConfig};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::metadata::{MetadataCache, TopicInfo, TopicState};
 
 /// Which coordinator to look up (FindCoordinator's key type).
@@ -154,7 +155,22 @@ impl Cluster {
         if let Some(at) = slot.retry_at {
             tokio::time::sleep_until(at.into()).await;
         }
-        match Connection::connect(address, &self.inner.conn_config).await {
+        // The broker's node id (-1 for a bootstrap address) on every event of the connect.
+        let span = tracing::debug_span!(
+            target: log_targets::CONNECTION,
+            "broker",
+            id = self
+                .snapshot()
+                .brokers()
+                .find(|b| b.address == address)
+                .map_or(-1, |b| b.id)
+        );
+        let connected = tracing::Instrument::instrument(
+            Connection::connect(address, &self.inner.conn_config),
+            span,
+        )
+        .await;
+        match connected {
             Ok(conn) => {
                 slot.backoff.reset();
                 slot.retry_at = None;
@@ -163,7 +179,14 @@ impl Cluster {
             }
             Err(e) => {
                 slot.conn = None;
-                slot.retry_at = Some(Instant::now() + slot.backoff.next_delay());
+                let delay = slot.backoff.next_delay();
+                slot.retry_at = Some(Instant::now() + delay);
+                tracing::debug!(
+                    target: log_targets::CONNECTION,
+                    broker = address,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "next connection attempt after the backoff"
+                );
                 Err(e)
             }
         }
@@ -236,7 +259,27 @@ impl Cluster {
                         .collect(),
                 )
             });
-        let response = conn.send(&request).await?;
+        let response = match conn.send(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::debug!(
+                    target: log_targets::METADATA,
+                    broker = conn.broker(),
+                    topics = ?topics,
+                    error = %e,
+                    "metadata refresh failed"
+                );
+                return Err(e);
+            }
+        };
+        tracing::debug!(
+            target: log_targets::METADATA,
+            broker = conn.broker(),
+            topics = ?topics,
+            brokers = response.brokers.len(),
+            topics_in_response = response.topics.len(),
+            "metadata refreshed"
+        );
         self.update_metadata(|cache| {
             if topics.is_empty() {
                 cache.replace_all(&response);

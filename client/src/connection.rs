@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::sasl::SaslChannel;
 pub use crate::security::Transport;
 
@@ -109,10 +110,28 @@ struct Shared {
     close_reason: Mutex<Option<String>>,
 }
 
+/// The reason of a close the application asked for (logged at debug, not info).
+const CLOSED_BY_CLIENT: &str = "closed by the client";
+
 impl Shared {
     fn close(&self, reason: String) {
         let mut r = self.close_reason.lock().unwrap_or_else(|e| e.into_inner());
         if r.is_none() {
+            if reason == CLOSED_BY_CLIENT {
+                tracing::debug!(
+                    target: log_targets::CONNECTION,
+                    broker = self.broker.as_str(),
+                    reason = reason.as_str(),
+                    "disconnected"
+                );
+            } else {
+                tracing::info!(
+                    target: log_targets::CONNECTION,
+                    broker = self.broker.as_str(),
+                    reason = reason.as_str(),
+                    "disconnected"
+                );
+            }
             *r = Some(reason);
         }
         drop(r);
@@ -244,13 +263,34 @@ impl Connection {
             let next_cid = channel.next_correlation_id;
             Ok::<_, Error>((stream, versions, next_cid, authenticated))
         };
-        let (stream, versions, next_cid, authenticated) =
-            tokio::time::timeout(config.connect_timeout, setup)
-                .await
-                .map_err(|_| Error::ConnectTimeout {
-                    broker: broker.to_owned(),
-                    timeout: config.connect_timeout,
-                })??;
+        let setup = tokio::time::timeout(config.connect_timeout, setup)
+            .await
+            .map_err(|_| Error::ConnectTimeout {
+                broker: broker.to_owned(),
+                timeout: config.connect_timeout,
+            })
+            .and_then(|setup| setup);
+        let (stream, versions, next_cid, authenticated) = match setup {
+            Ok(setup) => setup,
+            Err(e) => {
+                tracing::info!(
+                    target: log_targets::CONNECTION,
+                    broker,
+                    security = config.security.protocol_name(),
+                    error = %e,
+                    "connection failed"
+                );
+                return Err(e);
+            }
+        };
+        tracing::debug!(
+            target: log_targets::CONNECTION,
+            broker,
+            security = config.security.protocol_name(),
+            mechanism = config.security.mechanism_name(),
+            session_lifetime_ms = authenticated.session_lifetime.map(|l| l.as_millis() as u64),
+            "connected"
+        );
         let conn = Self::start(broker, stream, versions, next_cid, config);
         if let Some(lifetime) = authenticated.session_lifetime {
             tokio::spawn(reauthenticate_before_expiry(
@@ -402,6 +442,15 @@ impl Connection {
             request,
         )
         .map_err(|e| self.protocol_error(e))?;
+        tracing::trace!(
+            target: log_targets::CONNECTION,
+            broker = self.shared.broker.as_str(),
+            api,
+            version,
+            correlation_id,
+            bytes = buf.len(),
+            "request"
+        );
         // Pass the re-authentication gate before the request enters `pending`: the
         // re-authentication holds the gate while it waits for `pending` to drain, so a request
         // registered first and then stopped at the gate would stall both until the timeout.
@@ -437,9 +486,28 @@ impl Connection {
             return Err(self.shared.closed_error());
         }
         match tokio::time::timeout(self.request_timeout, rx).await {
-            Ok(Ok(frame)) => Ok(frame),
+            Ok(Ok(frame)) => {
+                tracing::trace!(
+                    target: log_targets::CONNECTION,
+                    broker = self.shared.broker.as_str(),
+                    api,
+                    version,
+                    correlation_id,
+                    bytes = frame.len(),
+                    "response"
+                );
+                Ok(frame)
+            }
             Ok(Err(_)) => Err(self.shared.closed_error()),
             Err(_) => {
+                tracing::info!(
+                    target: log_targets::CONNECTION,
+                    broker = self.shared.broker.as_str(),
+                    api,
+                    correlation_id,
+                    timeout_ms = self.request_timeout.as_millis() as u64,
+                    "request timed out; closing the connection"
+                );
                 self.shared.close(format!(
                     "{api} request (correlation id {correlation_id}) timed out after {:?}",
                     self.request_timeout
@@ -460,14 +528,24 @@ impl Connection {
             return Err(self.shared.closed_error());
         }
         let mut buf = BytesMut::new();
+        let correlation_id = self.next_correlation_id();
         encode_request(
             &mut buf,
-            self.next_correlation_id(),
+            correlation_id,
             Some(&self.client_id),
             version,
             request,
         )
         .map_err(|e| self.protocol_error(e))?;
+        tracing::trace!(
+            target: log_targets::CONNECTION,
+            broker = self.shared.broker.as_str(),
+            api = ApiKey::try_from(R::KEY).map(api_key_name).unwrap_or("unknown API"),
+            version,
+            correlation_id,
+            bytes = buf.len(),
+            "request without response"
+        );
         let _gate = self.gate.read().await;
         self.outbox
             .send(buf.freeze())
@@ -477,7 +555,7 @@ impl Connection {
 
     /// Closes the connection; requests in flight fail with [`Error::ConnectionClosed`].
     pub fn close(&self) {
-        self.shared.close("closed by the client".to_owned());
+        self.shared.close(CLOSED_BY_CLIENT.to_owned());
         self._tasks.writer.abort();
         self._tasks.reader.abort();
     }
@@ -545,6 +623,12 @@ async fn reauthenticate_before_expiry(
         // holding new requests back (so none is sent on an expired session).
         tokio::time::sleep_until(last_start + MIN_INTERVAL).await;
         last_start = tokio::time::Instant::now();
+        tracing::debug!(
+            target: log_targets::SASL,
+            broker = conn.broker(),
+            session_lifetime_ms = lifetime.as_millis() as u64,
+            "re-authenticating (KIP-368)"
+        );
         // The same exchange as the first authentication, on this connection and past its gate.
         let reauthenticated = config
             .security
@@ -552,13 +636,26 @@ async fn reauthenticate_before_expiry(
             .await;
         match reauthenticated {
             Ok(auth) => {
-                conn.reauthentications.fetch_add(1, Ordering::Relaxed);
+                let count = conn.reauthentications.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::debug!(
+                    target: log_targets::SASL,
+                    broker = conn.broker(),
+                    reauthentications = count,
+                    session_lifetime_ms = auth.session_lifetime.map(|l| l.as_millis() as u64),
+                    "re-authenticated"
+                );
                 match auth.session_lifetime {
                     Some(next) => lifetime = next,
                     None => return,
                 }
             }
             Err(e) => {
+                tracing::info!(
+                    target: log_targets::SASL,
+                    broker = conn.broker(),
+                    error = %e,
+                    "re-authentication failed"
+                );
                 conn.shared.close(format!("re-authentication failed: {e}"));
                 return;
             }
@@ -736,6 +833,15 @@ async fn roundtrip<R: Request>(
         request,
     )
     .map_err(protocol)?;
+    tracing::trace!(
+        target: log_targets::CONNECTION,
+        broker,
+        api = ApiKey::try_from(R::KEY).map(api_key_name).unwrap_or("unknown API"),
+        version,
+        correlation_id,
+        bytes = buf.len(),
+        "handshake request"
+    );
     stream.write_all(&buf).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
     let decoder = FrameDecoder::new(config.max_frame_size);

@@ -27,4 +27,6 @@ pub const GROUP: &str = "laminar_kafka::group";
 pub const ADMIN: &str = "laminar_kafka::admin";
 
 /// Every target, for filters and tests.
-pub const ALL: [&str; 8] = [CONNECTION, SASL, METADATA, PRODUCER, TXN, CONSUMER, GROUP, ADMIN];
+pub const ALL: [&str; 8] = [
+    CONNECTION, SASL, METADATA, PRODUCER, TXN, CONSUMER, GROUP, ADMIN,
+];

@@ -15,6 +15,7 @@ use laminar_kafka_protocol::messages::messages::MetadataResponse;
 use uuid::Uuid;
 
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 
 /// A broker as metadata describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,38 @@ pub struct MetadataCache {
     updated: Option<Instant>,
 }
 
+/// Events for the brokers that joined or left the cluster, or moved to another address.
+fn log_broker_changes(before: &HashMap<i32, BrokerInfo>, after: &HashMap<i32, BrokerInfo>) {
+    for (id, b) in after {
+        match before.get(id) {
+            None => tracing::info!(
+                target: log_targets::METADATA,
+                broker_id = id,
+                address = b.address.as_str(),
+                "broker added"
+            ),
+            Some(old) if old.address != b.address => tracing::info!(
+                target: log_targets::METADATA,
+                broker_id = id,
+                old_address = old.address.as_str(),
+                address = b.address.as_str(),
+                "broker moved to another address"
+            ),
+            Some(_) => {}
+        }
+    }
+    for (id, b) in before {
+        if !after.contains_key(id) {
+            tracing::info!(
+                target: log_targets::METADATA,
+                broker_id = id,
+                address = b.address.as_str(),
+                "broker removed"
+            );
+        }
+    }
+}
+
 impl MetadataCache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -109,6 +142,7 @@ impl MetadataCache {
         self.cluster_id = response.cluster_id.as_ref().map(|c| c.to_string());
         self.controller = (response.controller_id.0 >= 0).then_some(response.controller_id.0);
         if !response.brokers.is_empty() {
+            let before = std::mem::take(&mut self.brokers);
             self.brokers = response
                 .brokers
                 .iter()
@@ -128,6 +162,10 @@ impl MetadataCache {
                     )
                 })
                 .collect();
+            // The first response is the cluster's discovery, not a change.
+            if !before.is_empty() {
+                log_broker_changes(&before, &self.brokers);
+            }
         }
         for t in &response.topics {
             let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else {
@@ -171,6 +209,20 @@ impl MetadataCache {
                         if let Some(prev) = old.partition(p.partition) {
                             if p.leader_epoch >= 0 && p.leader_epoch < prev.leader_epoch {
                                 *p = prev.clone(); // stale view: keep what we know
+                            } else if p.leader != prev.leader {
+                                tracing::info!(
+                                    target: log_targets::METADATA,
+                                    topic = name.as_str(),
+                                    partition = p.partition,
+                                    old_leader = prev.leader,
+                                    new_leader = p.leader,
+                                    leader_epoch = p.leader_epoch,
+                                    "leader moved: {}-{} {} -> {}",
+                                    name,
+                                    p.partition,
+                                    prev.leader,
+                                    p.leader
+                                );
                             }
                         }
                     }

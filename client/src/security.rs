@@ -22,6 +22,8 @@ use tokio::net::TcpStream;
 
 use crate::config::{ClientConfig, OauthBearerMethod, SaslMechanism};
 use crate::error::{Error, Result};
+#[cfg(feature = "tls")]
+use crate::log_targets;
 pub use crate::sasl::Authenticated;
 use crate::sasl::{Mechanism, SaslChannel, SaslConfig};
 #[cfg(feature = "tls")]
@@ -106,6 +108,21 @@ impl Security {
         self.sasl.as_ref()
     }
 
+    /// The `security.protocol` these layers make up, e.g. `SASL_SSL`, as events name it.
+    pub(crate) fn protocol_name(&self) -> &'static str {
+        match (self.uses_tls(), self.sasl.is_some()) {
+            (false, false) => "PLAINTEXT",
+            (true, false) => "SSL",
+            (false, true) => "SASL_PLAINTEXT",
+            (true, true) => "SASL_SSL",
+        }
+    }
+
+    /// The SASL mechanism's name, or `none`, as events name it.
+    pub(crate) fn mechanism_name(&self) -> &'static str {
+        self.sasl.as_ref().map_or("none", |s| s.mechanism().name())
+    }
+
     /// Whether connections are wrapped in TLS.
     pub fn uses_tls(&self) -> bool {
         #[cfg(feature = "tls")]
@@ -126,13 +143,28 @@ impl Security {
         match &self.tls {
             None => Ok(Box::new(tcp)),
             Some(config) => {
-                let stream =
-                    tls::connect(tcp, host_of(broker), config)
-                        .await
-                        .map_err(|source| Error::Tls {
+                let stream = match tls::connect(tcp, host_of(broker), config).await {
+                    Ok(stream) => stream,
+                    Err(source) => {
+                        tracing::info!(
+                            target: log_targets::SASL,
+                            broker,
+                            error = %source,
+                            "TLS handshake failed"
+                        );
+                        return Err(Error::Tls {
                             broker: broker.to_owned(),
                             source,
-                        })?;
+                        });
+                    }
+                };
+                tracing::debug!(
+                    target: log_targets::SASL,
+                    broker,
+                    version = ?stream.get_ref().1.protocol_version(),
+                    cipher_suite = ?stream.get_ref().1.negotiated_cipher_suite().map(|c| c.suite()),
+                    "TLS handshake done"
+                );
                 Ok(Box::new(stream))
             }
         }

@@ -27,6 +27,7 @@ use super::session::{FetchSession, Plan, Wanted};
 use super::{Consumer, PartitionWatermarks, Shared};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::offsets::{OffsetSpec, TopicPartition, list_offsets};
 
 /// One partition to fetch from its leader or from the replica the leader named.
@@ -176,7 +177,7 @@ async fn resolve_positions(shared: &Arc<Shared>) {
     let mut state = shared.lock();
     match result {
         Ok(found) => {
-            for (tp, _, generation) in wanted {
+            for (tp, spec, generation) in wanted {
                 let Some(p) = state.partitions.get_mut(&tp) else {
                     continue;
                 };
@@ -184,6 +185,14 @@ async fn resolve_positions(shared: &Arc<Shared>) {
                     continue; // seeked again meanwhile
                 }
                 if let Some(o) = found.get(&tp).filter(|o| o.offset >= 0) {
+                    tracing::debug!(
+                        target: log_targets::CONSUMER,
+                        topic = tp.0.as_str(),
+                        partition = tp.1,
+                        to = ?spec,
+                        offset = o.offset,
+                        "position set by offset lookup"
+                    );
                     p.position = Some(o.offset);
                     p.fetch_position = o.offset;
                     p.pending = None;
@@ -195,6 +204,12 @@ async fn resolve_positions(shared: &Arc<Shared>) {
         }
         Err(e) => {
             let backoff = shared.cluster.config().retry_backoff;
+            tracing::debug!(
+                target: log_targets::CONSUMER,
+                partitions = wanted.len(),
+                error = %e,
+                "offset lookup failed; retrying after the backoff"
+            );
             for (tp, _, _) in &wanted {
                 if let Some(p) = state.partitions.get_mut(tp) {
                     p.retry_at = Some(tokio::time::Instant::now() + backoff);
@@ -254,6 +269,12 @@ async fn dispatch(
         let topic = match shared.cluster.topic(&tp.0).await {
             Ok(t) => t,
             Err(e) => {
+                tracing::debug!(
+                    target: log_targets::CONSUMER,
+                    topic = tp.0.as_str(),
+                    error = %e,
+                    "no metadata for a fetched topic"
+                );
                 let mut state = shared.lock();
                 if let Some(p) = state.partitions.get_mut(&tp) {
                     p.retry_at = Some(now + shared.cluster.config().retry_backoff_max);
@@ -457,6 +478,12 @@ async fn fetch_once(
     }
     let response = conn.send_at(&request, version).await?;
     if let Some(code) = KafkaCode::from_code(response.error_code) {
+        tracing::debug!(
+            target: log_targets::CONSUMER,
+            broker = leader,
+            code = %code,
+            "fetch failed as a whole; the fetch session is closed"
+        );
         session.close();
         if code.invalidates_fetch_session() {
             // The broker lost or refused the session: the next fetch is a full one, at once.
@@ -523,6 +550,14 @@ async fn fetch_once(
                         context: Some(format!("{}-{}", tp.0, tp.1)),
                         message: None,
                     };
+                    tracing::debug!(
+                        target: log_targets::CONSUMER,
+                        topic = tp.0.as_str(),
+                        partition = tp.1,
+                        broker = leader,
+                        code = %code,
+                        "fetch error for a partition"
+                    );
                     if code.is_retriable() || code.needs_metadata_refresh() {
                         Outcome::Retry
                     } else {
@@ -572,6 +607,14 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
     {
         let mut state = shared.lock();
         if let Some((parts, e)) = result.failed {
+            tracing::debug!(
+                target: log_targets::CONSUMER,
+                broker = result.node,
+                partitions = parts.len(),
+                error = %e,
+                retriable = e.is_retriable(),
+                "fetch failed; retrying after the backoff"
+            );
             for (tp, generation) in &parts {
                 if let Some(p) = state.partitions.get_mut(tp) {
                     if p.in_flight == Some(*generation) {
@@ -640,10 +683,27 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     p.preferred_replica = None;
                 }
                 Outcome::OutOfRange => match Consumer::reset_policy(shared.cluster.config()) {
-                    Some(spec) => p.pending = Some(spec),
+                    Some(spec) => {
+                        tracing::info!(
+                            target: log_targets::CONSUMER,
+                            topic = tp.0.as_str(),
+                            partition = tp.1,
+                            offset = p.fetch_position,
+                            reset_to = ?spec,
+                            "offset out of range; resetting by auto.offset.reset"
+                        );
+                        p.pending = Some(spec);
+                    }
                     None => {
                         p.retry_at = Some(tokio::time::Instant::now() + backoff);
                         let position = p.fetch_position;
+                        tracing::info!(
+                            target: log_targets::CONSUMER,
+                            topic = tp.0.as_str(),
+                            partition = tp.1,
+                            offset = position,
+                            "offset out of range and auto.offset.reset is none"
+                        );
                         state.errors.push_back(Error::Broker {
                             api: "Fetch",
                             code: KafkaCode::OFFSET_OUT_OF_RANGE,
@@ -657,6 +717,13 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                     }
                 },
                 Outcome::Retry => {
+                    tracing::debug!(
+                        target: log_targets::CONSUMER,
+                        topic = tp.0.as_str(),
+                        partition = tp.1,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "fetch retried after a metadata refresh"
+                    );
                     p.retry_at = Some(tokio::time::Instant::now() + backoff);
                     p.preferred_replica = None;
                     refresh.push(tp.0.clone());

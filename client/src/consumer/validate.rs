@@ -22,6 +22,7 @@ use laminar_kafka_protocol::messages::protocol::StrBytes;
 use super::{Consumer, Shared};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::offsets::TopicPartition;
 
 /// Whether a partition fetched under `fetched_under` (the leader epoch its last fetch carried,
@@ -123,6 +124,12 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
     let answers = match answer {
         Ok(a) => a,
         Err(e) => {
+            tracing::debug!(
+                target: log_targets::CONSUMER,
+                partitions = checks.len(),
+                error = %e,
+                "position validation (KIP-320) failed; retrying after the backoff"
+            );
             for c in &checks {
                 if let Some(p) = state.partitions.get_mut(&c.tp) {
                     p.validating = false;
@@ -157,6 +164,16 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
                 // from `to`, or from the position if the caller has not reached `to` yet
                 // (fetched records past it are dropped, and fetches in flight too).
                 let at = p.position.map_or(to, |pos| pos.min(to));
+                tracing::info!(
+                    target: log_targets::CONSUMER,
+                    topic = c.tp.0.as_str(),
+                    partition = c.tp.1,
+                    fetch_position = c.position,
+                    end_offset = to,
+                    new_position = at,
+                    leader_epoch = c.current_epoch,
+                    "log truncated (KIP-320): the position moves back"
+                );
                 p.generation = fresh;
                 p.position = Some(at);
                 p.fetch_position = at;
@@ -165,6 +182,14 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
                 p.fetched_under = c.current_epoch;
             }
             Validated::Fail { end_offset } => {
+                tracing::info!(
+                    target: log_targets::CONSUMER,
+                    topic = c.tp.0.as_str(),
+                    partition = c.tp.1,
+                    fetch_position = c.position,
+                    end_offset,
+                    "log truncated (KIP-320) and auto.offset.reset is none"
+                );
                 p.retry_at = Some(tokio::time::Instant::now() + config.retry_backoff_max);
                 errors.push(Error::LogTruncation {
                     topic: c.tp.0.clone(),

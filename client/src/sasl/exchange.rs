@@ -26,6 +26,7 @@ use laminar_kafka_protocol::versions::NegotiatedVersions;
 
 use super::{Mechanism, SaslConfig, SaslError, SaslSession, Step};
 use crate::error::{Error, Result};
+use crate::log_targets;
 
 /// What a successful authentication established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +64,44 @@ pub(crate) trait SaslChannel: Send {
 /// SASL failures come back as [`Error::Sasl`] naming the broker, with a [`SaslError`] naming
 /// the mechanism; neither ever carries a password, token or proof.
 pub(crate) async fn authenticate<C: SaslChannel>(
+    sasl: &SaslConfig,
+    broker: &str,
+    host: &str,
+    versions: &NegotiatedVersions,
+    channel: &mut C,
+) -> Result<Authenticated> {
+    let mechanism = sasl.mechanism().name();
+    // `None` (not recorded) for the token mechanisms.
+    let user = sasl.username();
+    match exchange(sasl, broker, host, versions, channel).await {
+        Ok(authenticated) => {
+            tracing::debug!(
+                target: log_targets::SASL,
+                broker,
+                mechanism,
+                user,
+                session_lifetime_ms = authenticated.session_lifetime.map(|l| l.as_millis() as u64),
+                "authenticated"
+            );
+            Ok(authenticated)
+        }
+        Err(e) => {
+            // The error names the mechanism and carries the broker's message, never a secret.
+            tracing::info!(
+                target: log_targets::SASL,
+                broker,
+                mechanism,
+                user,
+                error = %e,
+                "authentication failed"
+            );
+            Err(e)
+        }
+    }
+}
+
+/// The exchange itself, for [`authenticate`].
+async fn exchange<C: SaslChannel>(
     sasl: &SaslConfig,
     broker: &str,
     host: &str,

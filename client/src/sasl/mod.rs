@@ -294,6 +294,16 @@ impl SaslConfig {
         }
     }
 
+    /// The user name of a username/password mechanism, for events (never the password).
+    pub(crate) fn username(&self) -> Option<&str> {
+        match self {
+            SaslConfig::Plain { username, .. }
+            | SaslConfig::ScramSha256 { username, .. }
+            | SaslConfig::ScramSha512 { username, .. } => Some(username),
+            _ => None,
+        }
+    }
+
     /// Starts one authentication exchange (one per connection, and again on each
     /// re-authentication).
     ///

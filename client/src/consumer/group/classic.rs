@@ -36,6 +36,7 @@ use crate::backoff::{Backoff, SplitMix};
 use crate::consumer::assignor::{Assignor, MemberSubscription, assignor_by_name};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::offsets::TopicPartition;
 
 const PROTOCOL_TYPE: &str = "consumer";
@@ -105,10 +106,25 @@ async fn heartbeats(group: Arc<Group>, beat: Arc<Beat>, tx: mpsc::UnboundedSende
         }
         .await;
         // Connection trouble: the link looks the coordinator up again for the next beat.
-        if let Ok(code) = code {
-            if code != 0 {
+        match code {
+            Ok(0) => {}
+            Ok(code) => {
+                tracing::debug!(
+                    target: log_targets::GROUP,
+                    group = group.group_id.as_str(),
+                    generation,
+                    code = ?KafkaCode::check(code).err(),
+                    "heartbeat answered with an error"
+                );
                 let _ = tx.send((generation, code));
             }
+            Err(e) => tracing::debug!(
+                target: log_targets::GROUP,
+                group = group.group_id.as_str(),
+                generation,
+                error = %e,
+                "heartbeat failed"
+            ),
         }
     }
 }
@@ -170,6 +186,17 @@ impl Driver {
             leave_id: String::new(),
             last_api: "JoinGroup",
         }
+    }
+
+    /// Starts a rebalance (a JoinGroup) for `reason`.
+    fn rebalance(&mut self, reason: &'static str) -> ClassicAction {
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.g.group_id.as_str(),
+            reason,
+            "rebalance started"
+        );
+        self.step(ClassicEvent::Join)
     }
 
     fn step(&mut self, event: ClassicEvent) -> ClassicAction {
@@ -279,14 +306,14 @@ impl Driver {
                 ClassicState::Joining { .. } if has_subscription && !expired => {
                     return ClassicAction::JoinAgain;
                 }
-                _ if has_subscription && !expired => return self.step(ClassicEvent::Join),
+                _ if has_subscription && !expired => return self.rebalance("subscribed"),
                 _ => {
                     wake.await;
                     continue;
                 }
             }
             if version != self.subscription_version {
-                return self.step(ClassicEvent::Join);
+                return self.rebalance("the subscription changed");
             }
             let poll_deadline = self
                 .g
@@ -296,6 +323,24 @@ impl Driver {
             tokio::select! {
                 Some((generation, code)) = self.beats.recv() => {
                     if generation == self.generation_id {
+                        match KafkaCode::from_code(code) {
+                            Some(KafkaCode::REBALANCE_IN_PROGRESS) => tracing::info!(
+                                target: log_targets::GROUP,
+                                group = self.g.group_id.as_str(),
+                                reason = "the coordinator started one (REBALANCE_IN_PROGRESS)",
+                                "rebalance started"
+                            ),
+                            Some(c @ (KafkaCode::UNKNOWN_MEMBER_ID
+                            | KafkaCode::ILLEGAL_GENERATION
+                            | KafkaCode::FENCED_INSTANCE_ID)) => tracing::info!(
+                                target: log_targets::GROUP,
+                                group = self.g.group_id.as_str(),
+                                generation,
+                                code = %c,
+                                "member fenced by the coordinator"
+                            ),
+                            _ => {}
+                        }
                         return self.step(ClassicEvent::Heartbeat { code });
                     }
                 }
@@ -303,7 +348,7 @@ impl Driver {
                 _ = tokio::time::sleep_until(next_metadata) => {
                     next_metadata = Instant::now() + config.metadata_max_age;
                     if self.metadata_changed().await {
-                        return self.step(ClassicEvent::Join);
+                        return self.rebalance("the subscribed topics changed in metadata");
                     }
                 }
                 _ = tokio::time::sleep_until(next_commit), if auto_commit => {
@@ -322,6 +367,12 @@ impl Driver {
     /// `poll` was not called within `max.poll.interval.ms`: leave, as the Java client does,
     /// and wait for the next `poll` to rejoin.
     async fn poll_expired(&mut self) {
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.g.group_id.as_str(),
+            max_poll_interval_ms = self.g.config().max_poll_interval.as_millis() as u64,
+            "poll was not called within max.poll.interval.ms: leaving the group"
+        );
         self.beat.set(None);
         self.g.lock().poll_expired = true;
         self.leave_id = self.g.lock().member_id.clone();
@@ -400,9 +451,52 @@ impl Driver {
         }
         self.last_api = "JoinGroup";
         self.subscription_version = version;
+        tracing::debug!(
+            target: log_targets::GROUP,
+            group = self.g.group_id.as_str(),
+            member_id = self.state.member_id(),
+            topics = self.subscribed.len(),
+            "joining"
+        );
         match self.send_join().await {
-            Ok(event) => self.step(event),
-            Err(e) if e.is_retriable() => ClassicAction::FindCoordinator,
+            Ok(event) => {
+                if let ClassicEvent::Joined {
+                    code,
+                    member_id,
+                    generation,
+                    leader_id,
+                    protocol,
+                } = &event
+                {
+                    match KafkaCode::from_code(*code) {
+                        None => tracing::info!(
+                            target: log_targets::GROUP,
+                            group = self.g.group_id.as_str(),
+                            generation,
+                            member_id = member_id.as_str(),
+                            leader = leader_id == member_id,
+                            protocol = protocol.as_deref().unwrap_or(""),
+                            "joined the group"
+                        ),
+                        Some(c) => tracing::debug!(
+                            target: log_targets::GROUP,
+                            group = self.g.group_id.as_str(),
+                            code = %c,
+                            "JoinGroup answered with an error"
+                        ),
+                    }
+                }
+                self.step(event)
+            }
+            Err(e) if e.is_retriable() => {
+                tracing::debug!(
+                    target: log_targets::GROUP,
+                    group = self.g.group_id.as_str(),
+                    error = %e,
+                    "JoinGroup failed; looking the coordinator up again"
+                );
+                ClassicAction::FindCoordinator
+            }
             Err(e) => {
                 self.g.fail(e);
                 self.state = ClassicState::Failed;
@@ -555,11 +649,26 @@ impl Driver {
         .await;
         match response {
             Ok(r) => {
+                if let Some(c) = KafkaCode::from_code(r.error_code) {
+                    tracing::debug!(
+                        target: log_targets::GROUP,
+                        group = self.g.group_id.as_str(),
+                        generation = generation.id,
+                        code = %c,
+                        "SyncGroup answered with an error"
+                    );
+                }
                 self.last_api = "Heartbeat";
                 self.assignment = r.assignment;
                 self.step(ClassicEvent::Synced { code: r.error_code })
             }
-            Err(_) => {
+            Err(e) => {
+                tracing::debug!(
+                    target: log_targets::GROUP,
+                    group = self.g.group_id.as_str(),
+                    error = %e,
+                    "SyncGroup failed; looking the coordinator up again"
+                );
                 // The coordinator is gone or unreachable: find it and rejoin.
                 self.state = ClassicState::Joining {
                     member_id: generation.member_id,
@@ -593,7 +702,9 @@ impl Driver {
         self.backoff.reset();
         match self.g.reconcile(&target).await {
             // COOPERATIVE: having given partitions up, rejoin so that they can move.
-            Ok(true) if self.cooperative => self.step(ClassicEvent::Join),
+            Ok(true) if self.cooperative => {
+                self.rebalance("cooperative: partitions were given up, so that they can move")
+            }
             Ok(_) => ClassicAction::None,
             Err(e) => {
                 self.g.fail(e);
@@ -610,6 +721,12 @@ impl Driver {
         if self.g.instance_id.is_some() || member_id.is_empty() {
             return;
         }
+        tracing::debug!(
+            target: log_targets::GROUP,
+            group = self.g.group_id.as_str(),
+            member_id = member_id.as_str(),
+            "leaving the group"
+        );
         let _ = async {
             let conn = self.g.link.connection().await?;
             let version = CoordinatorLink::version_of::<LeaveGroupRequest>(&conn)?;

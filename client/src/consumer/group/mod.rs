@@ -79,6 +79,7 @@ use crate::cluster::Cluster;
 use crate::config::{ClientConfig, GroupProtocol};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::offsets::TopicPartition;
 use crate::producer::ConsumerGroupMetadata;
 use link::CoordinatorLink;
@@ -232,6 +233,16 @@ impl Group {
 
     pub(crate) fn set_identity(&self, generation: i32, member_id: &str) {
         let mut st = self.lock();
+        if st.generation != generation || st.member_id != member_id {
+            tracing::debug!(
+                target: log_targets::GROUP,
+                group = self.group_id.as_str(),
+                generation,
+                member_id,
+                previous_generation = st.generation,
+                "generation or member id changed"
+            );
+        }
         st.generation = generation;
         st.member_id = member_id.to_owned();
     }
@@ -247,6 +258,12 @@ impl Group {
 
     /// Ends the membership with `e`: `poll` returns it.
     pub(crate) fn fail(&self, e: Error) {
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.group_id.as_str(),
+            error = %e,
+            "group membership ended by an error"
+        );
         self.lock().fatal = Some(e);
         self.consumer.shared.data_ready.notify_waiters();
     }
@@ -319,6 +336,12 @@ impl Group {
             // committed offset, and the records after it are read again (at least once).
             let _ = self.commit_now(offsets).await;
         }
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.group_id.as_str(),
+            partitions = ?list,
+            "partitions revoked"
+        );
         self.notify(RebalanceEvent::Revoked(list.clone())).await;
         self.consumer.remove_partitions(&list);
         let mut st = self.lock();
@@ -334,6 +357,12 @@ impl Group {
         }
         let list: Vec<TopicPartition> = parts.iter().cloned().collect();
         self.consumer.pause(&list);
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.group_id.as_str(),
+            partitions = ?list,
+            "partitions lost (the generation ended without a revocation)"
+        );
         self.notify(RebalanceEvent::Lost(list.clone())).await;
         self.consumer.remove_partitions(&list);
         let mut st = self.lock();
@@ -355,6 +384,12 @@ impl Group {
             match offsets::fetch(&self.link, &list, deadline).await {
                 Ok(c) => break c,
                 Err(e) if e.is_retriable() && !self.is_closing() => {
+                    tracing::debug!(
+                        target: log_targets::GROUP,
+                        group = self.group_id.as_str(),
+                        error = %e,
+                        "committed offsets lookup failed; retrying"
+                    );
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(e) => return Err(e),
@@ -376,6 +411,14 @@ impl Group {
         let owned = self.owned();
         let revoked: BTreeSet<TopicPartition> = owned.difference(target).cloned().collect();
         let added: BTreeSet<TopicPartition> = target.difference(&owned).cloned().collect();
+        tracing::info!(
+            target: log_targets::GROUP,
+            group = self.group_id.as_str(),
+            partitions = ?target,
+            added = added.len(),
+            revoked = revoked.len(),
+            "assignment received"
+        );
         self.revoke(&revoked).await;
         self.take_on(&added).await?;
         Ok(!revoked.is_empty())
@@ -418,6 +461,21 @@ async fn run_committer(group: Arc<Group>, mut rx: mpsc::UnboundedReceiver<Commit
                 other => break other,
             }
         };
+        match &result {
+            Ok(()) => tracing::debug!(
+                target: log_targets::GROUP,
+                group = group.group_id.as_str(),
+                partitions = request.offsets.len(),
+                "offsets committed"
+            ),
+            Err(e) => tracing::info!(
+                target: log_targets::GROUP,
+                group = group.group_id.as_str(),
+                partitions = request.offsets.len(),
+                error = %e,
+                "offset commit failed"
+            ),
+        }
         if let Some(reply) = request.reply {
             let _ = reply.send(result);
         }

@@ -34,6 +34,7 @@ use super::membership::{ConsumerVerdict, consumer_verdict};
 use super::{Group, Subscription};
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 use crate::offsets::TopicPartition;
 
 /// Epoch of a member leaving; -2 for a static member that will be back.
@@ -219,6 +220,12 @@ impl Member {
                     }
                     _ = tokio::time::sleep_until(poll_deadline), if member => {
                         if self.g.poll_deadline().is_some_and(|d| d <= Instant::now()) {
+                            tracing::info!(
+                                target: log_targets::GROUP,
+                                group = self.g.group_id.as_str(),
+                                max_poll_interval_ms = config.max_poll_interval.as_millis() as u64,
+                                "poll was not called within max.poll.interval.ms: leaving the group"
+                            );
                             self.g.lock().poll_expired = true;
                             self.g.lose_all().await;
                             self.leave(LEAVE_EPOCH).await;
@@ -236,16 +243,35 @@ impl Member {
                         self.accept(response);
                     }
                     ConsumerVerdict::Fenced => {
+                        tracing::info!(
+                            target: log_targets::GROUP,
+                            group = self.g.group_id.as_str(),
+                            member_epoch = self.epoch,
+                            code = ?KafkaCode::check(response.error_code).err(),
+                            "member fenced by the coordinator; rejoining"
+                        );
                         self.g.lose_all().await;
                         self.rejoin_fresh();
                         next_at = Instant::now();
                     }
                     ConsumerVerdict::FindCoordinator => {
+                        tracing::debug!(
+                            target: log_targets::GROUP,
+                            group = self.g.group_id.as_str(),
+                            code = ?KafkaCode::check(response.error_code).err(),
+                            "heartbeat: the coordinator moved"
+                        );
                         self.g.link.invalidate();
                         self.full = true;
                         next_at = Instant::now() + self.backoff.next_delay();
                     }
                     ConsumerVerdict::Retry => {
+                        tracing::debug!(
+                            target: log_targets::GROUP,
+                            group = self.g.group_id.as_str(),
+                            code = ?KafkaCode::check(response.error_code).err(),
+                            "heartbeat answered with a retriable error"
+                        );
                         self.full = true;
                         next_at = Instant::now() + self.backoff.next_delay();
                     }
@@ -260,6 +286,12 @@ impl Member {
                     }
                 },
                 Err(e) if e.is_retriable() => {
+                    tracing::debug!(
+                        target: log_targets::GROUP,
+                        group = self.g.group_id.as_str(),
+                        error = %e,
+                        "heartbeat failed; retrying after the backoff"
+                    );
                     self.full = true;
                     next_at = Instant::now() + self.backoff.next_delay();
                 }
