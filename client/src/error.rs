@@ -165,8 +165,8 @@ pub enum Error {
         /// What happened.
         message: String,
         /// The broker's error code that made the producer stop (PRODUCER_FENCED,
-        /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED…), on the error that reports it; `None` when
-        /// no code caused it, or on later calls that only repeat that the producer stopped.
+        /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED…), on the error that reports it and on every
+        /// later call that repeats that the producer stopped; `None` when no code caused it.
         code: Option<KafkaCode>,
     },
 
@@ -175,8 +175,9 @@ pub enum Error {
     TransactionAbortable {
         /// What happened.
         message: String,
-        /// The broker's error code that failed the transaction, on the error that reports it;
-        /// `None` when no code caused it, or on later calls that only repeat the failure.
+        /// The broker's error code that failed the transaction, on the error that reports it
+        /// and on every later call that repeats the failure until the abort; `None` when no code
+        /// caused it (a batch whose outcome is unknown, records dropped by the abort).
         code: Option<KafkaCode>,
     },
 

@@ -32,6 +32,7 @@ mod delivery;
 mod idempotence;
 pub mod partitioner;
 mod sender;
+mod state;
 mod txn;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,10 +46,11 @@ use tokio::task::JoinHandle;
 use accumulator::Accumulator;
 pub use delivery::DeliveryFuture;
 pub use idempotence::ProducerIdentity;
-use idempotence::Sequences;
 use partitioner::{StickyPartitioner, partition_for_key};
+use state::{BatchRef, Call, ProducerState};
+pub use state::{FailureCause, TxnState};
 use txn::TxnManager;
-pub use txn::{ConsumerGroupMetadata, PreparedTransaction, TxnState};
+pub use txn::{ConsumerGroupMetadata, PreparedTransaction};
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
@@ -146,14 +148,12 @@ pub(crate) struct Shared {
     sticky: Mutex<StickyPartitioner>,
     /// `enable.idempotence`.
     pub(crate) idempotent: bool,
-    pub(crate) sequences: Mutex<Sequences>,
-    /// Set after an error that leaves sequences unknown: bump the epoch once nothing is in
-    /// flight (KIP-360).
-    pub(crate) needs_bump: AtomicBool,
-    /// Why an idempotent producer cannot go on (fenced, unauthorized), if it cannot.
-    pub(crate) fatal: Mutex<Option<String>>,
-    /// Whether `fatal` is set (read on every send without the lock).
-    pub(crate) has_fatal: AtomicBool,
+    /// The protocol state: identity, sequences, transaction, fatal cause. Changed only through
+    /// [`Shared::with_state`].
+    state: Mutex<ProducerState>,
+    /// [`ProducerState::send_open`] as of the last change: read on every send without the lock.
+    send_open: AtomicBool,
+    /// The transaction coordinator's requests (transactional producers only).
     pub(crate) txn: Option<TxnManager>,
 }
 
@@ -162,30 +162,18 @@ impl Shared {
         self.acc.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn sequences(&self) -> std::sync::MutexGuard<'_, Sequences> {
-        self.sequences.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` on the protocol state (an event and its action), then publishes whether sends
+    /// are open. Never called with the accumulator locked, nor awaits inside.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut ProducerState) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let result = f(&mut state);
+        self.send_open.store(state.send_open(), Ordering::Release);
+        result
     }
 
-    pub(crate) fn fatal_error(&self) -> Option<Error> {
-        self.fatal
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .map(|message| Error::ProducerFatal {
-                message,
-                code: None,
-            })
-    }
-
-    pub(crate) fn set_fatal(&self, message: String) {
-        if let Some(txn) = &self.txn {
-            txn.fail_fatal(message.clone());
-        }
-        let mut f = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
-        if f.is_none() {
-            *f = Some(message);
-        }
-        self.has_fatal.store(true, Ordering::Release);
+    /// Reads the protocol state.
+    pub(crate) fn read_state<R>(&self, f: impl FnOnce(&ProducerState) -> R) -> R {
+        f(&self.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Returns to `buffer.memory` what batches that failed to close held.
@@ -243,12 +231,11 @@ impl Producer {
             .transactional_id
             .clone()
             .map(|id| TxnManager::new(id, config.transaction_timeout));
+        let state = ProducerState::new(config.enable_idempotence, txn.is_some());
         let shared = Arc::new(Shared {
             idempotent: config.enable_idempotence,
-            sequences: Mutex::new(Sequences::default()),
-            needs_bump: AtomicBool::new(false),
-            fatal: Mutex::new(None),
-            has_fatal: AtomicBool::new(false),
+            send_open: AtomicBool::new(state.send_open()),
+            state: Mutex::new(state),
             txn,
             // With idempotence up to max.in.flight.requests.per.connection (at most 5) batches
             // of a partition are in flight, the broker keeping their order by sequence;
@@ -294,13 +281,10 @@ impl Producer {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        if self.shared.has_fatal.load(Ordering::Acquire) {
-            if let Some(e) = self.shared.fatal_error() {
-                return Err(e);
-            }
-        }
-        if let Some(txn) = &self.shared.txn {
-            txn.check_send()?;
+        // Hot path: one atomic load; the state's lock only when sends are not open (a stopped
+        // producer, no transaction open).
+        if !self.shared.send_open.load(Ordering::Acquire) {
+            self.shared.read_state(ProducerState::check_send)?;
         }
         let config = self.shared.cluster.config();
         let max_block = config.max_block;
@@ -481,18 +465,19 @@ impl Producer {
     /// The producer id and epoch in use, once the idempotent or transactional producer has
     /// one.
     pub fn identity(&self) -> Option<ProducerIdentity> {
-        self.shared.sequences().identity()
+        self.shared.read_state(ProducerState::identity)
     }
 
-    /// The transaction state (transactional producers only).
+    /// The transaction state (transactional producers only). A failed state carries its
+    /// cause with the broker's error code.
     pub fn transaction_state(&self) -> Option<TxnState> {
-        self.shared.txn.as_ref().map(|t| t.state())
+        self.shared.read_state(ProducerState::txn_state)
     }
 
     /// Whether transactions use protocol version 2 (KIP-890) with this cluster; known after
     /// `init_transactions`.
     pub fn uses_transaction_v2(&self) -> bool {
-        self.shared.txn.as_ref().is_some_and(|t| t.uses_v2())
+        self.shared.read_state(ProducerState::uses_v2)
     }
 
     /// Registers the `transactional.id` with its coordinator: fences any older producer with
@@ -504,7 +489,7 @@ impl Producer {
 
     /// Opens a transaction: records sent until commit or abort belong to it.
     pub fn begin_transaction(&self) -> Result<()> {
-        self.txn("begin_transaction")?.begin()
+        self.shared.with_state(|s| s.on_call(Call::Begin)).map(drop)
     }
 
     /// Adds consumed offsets (the next offset to read, per partition) to the transaction, so
@@ -524,14 +509,8 @@ impl Producer {
     /// failed: call [`abort_transaction`](Self::abort_transaction).
     pub async fn commit_transaction(&self) -> Result<()> {
         let txn = self.txn("commit_transaction")?;
-        txn.start_commit()?;
+        self.shared.with_state(|s| s.on_call(Call::Commit))?;
         self.flush().await?;
-        if let TxnState::AbortableError(message) = txn.state() {
-            return Err(Error::TransactionAbortable {
-                message,
-                code: None,
-            });
-        }
         txn.end(&self.shared, true).await
     }
 
@@ -539,27 +518,22 @@ impl Producer {
     /// records already written are discarded for `read_committed` readers.
     pub async fn abort_transaction(&self) -> Result<()> {
         let txn = self.txn("abort_transaction")?;
-        txn.start_abort()?;
+        self.shared.with_state(|s| s.on_call(Call::Abort))?;
         let unsent = self.shared.acc().take_unsent();
         self.shared.give_back_released();
         for b in unsent {
             self.shared.memory.add_permits(b.memory);
             // Never sent in this attempt: sequences go back (or the epoch is bumped for a
             // retry that may have been written).
-            sender::resolve(&self.shared, &b, idempotence::Resolution::NotWritten);
+            self.shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
             b.fail_with(Error::TransactionAbortable {
                 message: "the transaction was aborted".to_owned(),
                 code: None,
             });
         }
         self.flush().await?;
-        txn.end(&self.shared, false).await?;
-        if self.shared.needs_bump.swap(false, Ordering::AcqRel) && !txn.uses_v2() {
-            // Sequences are unknown after the failure: bump the epoch (InitProducerId with the
-            // current id and epoch, KIP-360).
-            txn.init(&self.shared).await?;
-        }
-        Ok(())
+        // EndTxn, then InitProducerId when sequences are unknown after a failure (KIP-360).
+        txn.end(&self.shared, false).await
     }
 
     /// Flushes and leaves the transaction open, returning what another process needs to commit
@@ -569,12 +543,6 @@ impl Producer {
     pub async fn prepare_transaction(&self) -> Result<PreparedTransaction> {
         let txn = self.txn("prepare_transaction")?;
         self.flush().await?;
-        if let TxnState::AbortableError(message) = txn.state() {
-            return Err(Error::TransactionAbortable {
-                message,
-                code: None,
-            });
-        }
         txn.prepare(&self.shared)
     }
 

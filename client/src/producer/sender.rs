@@ -22,7 +22,8 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::accumulator::{ProducerBatch, Tp};
-use super::idempotence::{ProducerIdentity, Resolution, Sequences, stamp};
+use super::idempotence::{ProducerIdentity, Stamp, stamp};
+use super::state::{BatchAction, BatchRef, FailureCause, ProducerState, RoundAction};
 use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -63,7 +64,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         for b in expired {
             // Not in flight: its partition's in-flight flag is not ours to clear.
             release(&shared, &b);
-            resolve(&shared, &b, Resolution::NotWritten);
+            shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
             let error = Error::DeliveryTimeout {
                 topic: b.tp.0.to_string(),
                 partition: b.tp.1,
@@ -73,46 +74,22 @@ pub(super) async fn run(shared: Arc<Shared>) {
             b.fail_with(error);
         }
 
-        let mut can_send = true;
-        if shared.idempotent {
-            if shared.needs_bump.load(Ordering::Acquire) && shared.txn.is_none() {
-                // KIP-360: a new epoch at once, even with requests in flight (waiting for none
-                // in flight can starve). Each partition moves to it, at sequence 0, once its
-                // batches of the old epoch are resolved; until then those keep their stamps.
-                let mut seq = shared.sequences();
-                match seq.bumped() {
-                    Some(next) => seq.set_identity(next),
-                    None => seq.reset(),
-                }
-                shared.needs_bump.store(false, Ordering::Release);
-            }
-            if shared.sequences().identity().is_none() {
-                can_send = false;
-                if shared.txn.is_none() && !shared.acc().is_empty() {
-                    match init_idempotent(&shared).await {
-                        Ok(identity) => {
-                            shared.sequences().set_identity(identity);
-                            can_send = true;
-                        }
-                        Err(e) if e.is_fatal() => {
-                            shared.set_fatal(e.to_string());
-                            fail_unsent(&shared, &e.to_string());
-                        }
-                        Err(_) => {}
-                    }
-                }
-            }
-            if shared.fatal_error().is_some() {
-                fail_unsent(
-                    &shared,
-                    &shared
-                        .fatal_error()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default(),
-                );
-                can_send = false;
-            }
+        // A pending epoch bump, a producer id to ask for, a stopped producer.
+        let has_records =
+            shared.read_state(ProducerState::may_need_producer_id) && !shared.acc().is_empty();
+        let mut round = shared.with_state(|s| s.on_round(has_records));
+        if let RoundAction::InitProducerId = round {
+            let answer = init_idempotent(&shared).await;
+            round = shared.with_state(|s| s.on_producer_id(answer.as_ref().copied()));
         }
+        let can_send = match round {
+            RoundAction::Send => true,
+            RoundAction::Wait | RoundAction::InitProducerId => false,
+            RoundAction::FailUnsent(e) => {
+                fail_unsent(&shared, &e);
+                false
+            }
+        };
 
         // Metadata older than metadata.max.age.ms is refreshed here, off the send path.
         if !shared.cluster.metadata_is_fresh() {
@@ -137,23 +114,21 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
         if let Some(txn) = &shared.txn {
             let tps: Vec<Tp> = ready.iter().map(|b| b.tp.clone()).collect();
-            if txn.uses_v2() {
-                txn.mark_added(&tps);
-            } else {
-                let missing = txn.missing(&tps);
-                if let Err(e) = txn.add_partitions(&shared, &missing).await {
-                    let error = txn_failure(e.is_fatal(), &e);
-                    for b in ready.drain(..) {
-                        // Not sent: batches stamped before (retries) give their sequences back.
-                        finish_failed(&shared, b, Some(error.duplicate()));
-                    }
+            // Under version 2 the Produce adds the partitions: none is missing.
+            let missing = shared.with_state(|s| s.partitions_to_add(&tps));
+            if let Err(e) = txn.add_partitions(&shared, &missing).await {
+                let error = txn_failure(e.is_fatal(), &e);
+                for b in ready.drain(..) {
+                    // Not sent: batches stamped before (retries) give their sequences back.
+                    finish_failed(&shared, b, Some(error.duplicate()));
                 }
             }
         }
 
         if shared.idempotent && !ready.is_empty() {
             let transactional = shared.txn.is_some();
-            let (stamped, waiting) = stamp_ready(&mut shared.sequences(), ready, transactional);
+            let (stamped, waiting) =
+                shared.with_state(|s| stamp_ready(|tp, n| s.assign(tp, n), ready, transactional));
             ready = stamped;
             if !waiting.is_empty() {
                 let soon = now + config.retry_backoff;
@@ -263,7 +238,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
 /// sequence let the broker recognise it as a duplicate. Returns the batches to send and those
 /// that must wait (their partition still has batches of an older epoch to resolve).
 pub(super) fn stamp_ready(
-    seq: &mut Sequences,
+    mut assign: impl FnMut(&Tp, i32) -> Option<Stamp>,
     ready: Vec<ProducerBatch>,
     transactional: bool,
 ) -> (Vec<ProducerBatch>, Vec<ProducerBatch>) {
@@ -271,7 +246,7 @@ pub(super) fn stamp_ready(
     let mut waiting = Vec::new();
     for mut b in ready {
         if b.stamp.is_none() {
-            match seq.assign(&b.tp, b.record_count()) {
+            match assign(&b.tp, b.record_count()) {
                 Some(st) => {
                     b.data = stamp(std::mem::take(&mut b.data), st, transactional);
                     b.stamp = Some(st);
@@ -287,54 +262,24 @@ pub(super) fn stamp_ready(
     (send, waiting)
 }
 
-/// Settles a stamped batch's sequences as it leaves the producer; asks for an epoch bump when
-/// its partition's sequences are no longer known.
-pub(super) fn resolve(shared: &Shared, batch: &ProducerBatch, how: Resolution) {
-    let Some(stamp) = batch.stamp else {
-        return;
-    };
-    let how = match how {
-        Resolution::NotWritten if batch.maybe_written => Resolution::Unknown,
-        other => other,
-    };
-    if shared.sequences().resolve(&batch.tp, stamp, how) {
-        outcome_unknown(shared, "a batch's outcome is unknown");
-    }
-}
-
-/// The error a record of a transactional (or fenced idempotent) producer gets for `cause`,
-/// keeping its Kafka code.
+/// The error a record of a transactional producer gets for `cause`, keeping its Kafka code.
 fn txn_failure(fatal: bool, cause: &Error) -> Error {
-    let (message, code) = (cause.to_string(), cause.kafka_code());
+    let cause = FailureCause::of(cause);
     if fatal {
-        Error::ProducerFatal { message, code }
+        cause.fatal()
     } else {
-        Error::TransactionAbortable { message, code }
+        cause.abortable()
     }
 }
 
-/// A batch may or may not have been written: sequences are no longer known.
-fn outcome_unknown(shared: &Shared, why: &str) {
-    if !shared.idempotent {
-        return;
-    }
-    shared.needs_bump.store(true, Ordering::Release);
-    if let Some(txn) = &shared.txn {
-        txn.fail_abortable(why.to_owned());
-    }
-}
-
-/// Fails every batch not yet sent.
-fn fail_unsent(shared: &Shared, message: &str) {
+/// Fails every batch not yet sent with `error` (the producer stopped).
+fn fail_unsent(shared: &Shared, error: &Error) {
     let unsent = shared.acc().take_unsent();
     shared.give_back_released();
     for b in unsent {
         release(shared, &b);
-        resolve(shared, &b, Resolution::NotWritten);
-        b.fail_with(Error::ProducerFatal {
-            message: message.to_owned(),
-            code: None,
-        });
+        shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
+        b.fail_with(error.duplicate());
     }
 }
 
@@ -382,8 +327,13 @@ fn release(shared: &Shared, batch: &ProducerBatch) {
 /// Fails a batch that was taken for sending: its memory, its partition's turn and its
 /// sequences go back (a batch that may have been written asks for an epoch bump instead).
 fn finish_failed(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
+    shared.with_state(|s| s.on_dropped(BatchRef::of(&batch)));
+    fail_settled(shared, batch, error);
+}
+
+/// Fails a batch taken for sending whose sequences the state already settled.
+fn fail_settled(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
     release(shared, &batch);
-    resolve(shared, &batch, Resolution::NotWritten);
     shared.acc().done(&batch.tp, batch.order);
     let error = error.unwrap_or_else(|| Error::DeliveryTimeout {
         topic: batch.tp.0.to_string(),
@@ -410,105 +360,56 @@ fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
 async fn settle(shared: &Arc<Shared>, result: RequestResult) {
     let mut refresh: Vec<String> = Vec::new();
     for (mut batch, settled) in result.batches {
-        match settled {
+        let (error, retriable) = match settled {
             Settled::Ok {
                 base_offset,
                 log_append_time,
             } => {
                 release(shared, &batch);
-                resolve(shared, &batch, Resolution::Written);
+                shared.with_state(|s| s.on_acked(BatchRef::of(&batch)));
                 shared.acc().done(&batch.tp, batch.order);
                 batch.succeed(base_offset, log_append_time);
+                continue;
             }
-            Settled::Retry(e) | Settled::Fail(e)
-                if shared.idempotent
-                    && e.kafka_code().is_some_and(|c| c.loses_sequence_state()) =>
-            {
-                if e.kafka_code() == Some(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
-                    && shared.acc().has_earlier(&batch.tp, batch.order)
-                {
-                    // OUT_OF_ORDER_SEQUENCE_NUMBER behind an earlier batch of the partition
-                    // that is not written yet (in flight, or back for a retry): not a gap of
-                    // ours. Retry with the same sequences, after that batch.
-                    retry_later(shared, batch, e.to_string());
-                    continue;
-                }
-                // OUT_OF_ORDER_SEQUENCE_NUMBER for the batch next in line, or
-                // UNKNOWN_PRODUCER_ID: the broker's sequence state is not ours. Idempotent:
-                // new epoch, then retry under it (the broker did not write this batch).
-                // Transactional: the transaction must abort (the abort bumps the epoch). A
-                // batch stamped before the last bump only goes under the new epoch.
-                let current = shared.sequences().identity();
-                let stale = batch.stamp.is_some_and(|st| Some(st.identity) != current);
-                if stale {
-                    if let Some(st) = batch.stamp {
-                        shared
-                            .sequences()
-                            .resolve(&batch.tp, st, Resolution::Written);
-                    }
-                } else {
-                    resolve(shared, &batch, Resolution::Unknown);
-                    shared.needs_bump.store(true, Ordering::Release);
-                }
-                // Resolved: the batch goes again under a new stamp, or fails.
-                batch.stamp = None;
-                match &shared.txn {
-                    None => {
-                        batch.maybe_written = false;
-                        retry_later(shared, batch, e.to_string());
-                    }
-                    Some(txn) => {
-                        txn.fail_abortable(e.to_string());
-                        finish_failed(shared, batch, Some(txn_failure(false, &e)));
-                    }
-                }
-            }
-            Settled::Retry(e) | Settled::Fail(e)
-                if e.kafka_code().is_some_and(|c| c.is_producer_fenced()) =>
-            {
-                // INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: a newer producer took over.
-                shared.set_fatal(e.to_string());
-                finish_failed(shared, batch, Some(txn_failure(true, &e)));
-            }
-            Settled::Fail(e) if e.kafka_code() == Some(KafkaCode::MESSAGE_TOO_LARGE) => {
-                // MESSAGE_TOO_LARGE: nothing was written; split the batch in two and send
-                // both halves, first to last, in the batch's place (as the Java client does).
-                // A single record too large fails.
-                match batch.split() {
-                    (head, Some(tail)) => {
-                        if let Some(st) = head.stamp {
-                            shared.sequences().split(&head.tp, st, 2);
-                        }
-                        let mut acc = shared.acc();
-                        acc.requeue(tail);
-                        acc.requeue(head);
-                    }
-                    (batch, None) => {
-                        if let Some(txn) = &shared.txn {
-                            txn.fail_abortable(e.to_string());
-                        }
-                        finish_failed(shared, batch, Some(e));
-                    }
-                }
-            }
-            Settled::Retry(e) => {
-                if e.kafka_code().is_none_or(|c| c.needs_metadata_refresh()) {
+            Settled::Retry(e) => (e, true),
+            Settled::Fail(e) => (e, false),
+        };
+        let earlier_unresolved = error.kafka_code()
+            == Some(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            && shared.acc().has_earlier(&batch.tp, batch.order);
+        let action = shared.with_state(|s| {
+            s.on_failed(BatchRef::of(&batch), error, retriable, earlier_unresolved)
+        });
+        match action {
+            BatchAction::Retry {
+                error,
+                restamp,
+                maybe_written,
+                refresh_metadata,
+            } => {
+                if refresh_metadata {
                     refresh.push(batch.tp.0.to_string());
                 }
-                if outcome_may_be_written(&e) {
-                    batch.maybe_written = true;
+                if restamp {
+                    batch.stamp = None;
                 }
-                retry_later(shared, batch, e.to_string());
+                batch.maybe_written = maybe_written;
+                retry_later(shared, batch, error.to_string());
             }
-            Settled::Fail(e) => {
-                if let Some(txn) = &shared.txn {
-                    txn.fail_abortable(e.to_string());
+            BatchAction::Split(error) => match batch.split() {
+                (head, Some(tail)) => {
+                    shared.with_state(|s| s.on_split(BatchRef::of(&head), 2));
+                    let mut acc = shared.acc();
+                    acc.requeue(tail);
+                    acc.requeue(head);
                 }
-                if outcome_may_be_written(&e) {
-                    batch.maybe_written = true;
+                (batch, None) => {
+                    let error =
+                        shared.with_state(|s| s.on_unsplittable(BatchRef::of(&batch), error));
+                    fail_settled(shared, batch, Some(error));
                 }
-                finish_failed(shared, batch, Some(e));
-            }
+            },
+            BatchAction::Fail(error) => fail_settled(shared, batch, Some(error)),
         }
     }
     if !refresh.is_empty() {
@@ -518,16 +419,6 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
         let _ = shared.cluster.refresh_metadata(&topics).await;
     }
     shared.wake.notify_one();
-}
-
-/// Whether the broker may have written a batch whose attempt ended with `e`: no answer (a cut
-/// connection, a timeout), or REQUEST_TIMED_OUT / NOT_ENOUGH_REPLICAS_AFTER_APPEND (written by
-/// the leader, not replicated in time). Other broker errors reject the batch before the log.
-fn outcome_may_be_written(e: &Error) -> bool {
-    match e.kafka_code() {
-        Some(code) => code.may_have_been_written(),
-        None => true,
-    }
 }
 
 /// A request's turn on its leader's connection: it waits until the request spawned before it
@@ -612,7 +503,7 @@ async fn try_send(
     // A transactional producer without transaction version 2 must not send the Produce
     // versions that add partitions implicitly.
     let cap = match &shared.txn {
-        Some(txn) if !txn.uses_v2() => 11,
+        Some(_) if !shared.read_state(|s| s.uses_v2()) => 11,
         _ => i16::MAX,
     };
     let version = conn
@@ -735,6 +626,7 @@ async fn try_send(
 #[cfg(test)]
 mod tests {
     use super::super::accumulator::Accumulator;
+    use super::super::idempotence::{Resolution, Sequences};
     use super::*;
     use laminar_kafka_protocol::record::{Compression, DecodeOptions, RecordBatch};
     use std::time::Duration;
@@ -757,7 +649,7 @@ mod tests {
 
     /// The batch after stamping, and whether it must wait.
     fn one(seq: &mut Sequences, b: ProducerBatch) -> (ProducerBatch, bool) {
-        let (mut send, mut waiting) = stamp_ready(seq, vec![b], false);
+        let (mut send, mut waiting) = stamp_ready(|tp, n| seq.assign(tp, n), vec![b], false);
         match send.pop() {
             Some(b) => (b, false),
             None => (waiting.remove(0), true),
@@ -794,31 +686,5 @@ mod tests {
         assert!(!seq.resolve(&a.tp, a.stamp.unwrap(), Resolution::Written));
         let a2 = one(&mut seq, a2).0;
         assert_eq!(header(&a2), (5, 1, 0));
-    }
-
-    #[test]
-    fn only_answers_that_may_follow_a_write_count_as_unknown() {
-        let broker = |code: KafkaCode| Error::Broker {
-            api: "Produce",
-            code,
-            context: None,
-            message: None,
-        };
-        assert!(outcome_may_be_written(&Error::ConnectionClosed {
-            broker: "b".to_owned(),
-            reason: None,
-        }));
-        assert!(outcome_may_be_written(&broker(
-            KafkaCode::REQUEST_TIMED_OUT
-        )));
-        assert!(outcome_may_be_written(&broker(
-            KafkaCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-        )));
-        assert!(!outcome_may_be_written(&broker(
-            KafkaCode::NOT_LEADER_OR_FOLLOWER
-        )));
-        assert!(!outcome_may_be_written(&broker(
-            KafkaCode::MESSAGE_TOO_LARGE
-        )));
     }
 }

@@ -1,13 +1,6 @@
-//! Transactions: the state machine of a transactional producer and its coordinator requests.
-//!
-//! ```text
-//!  Uninitialized --init--> Ready --begin--> InTransaction --commit--> Committing --> Ready
-//!                            ^                   |   \                                ^
-//!                            |                   |    `--abort--> Aborting -----------'
-//!                            |                   v
-//!                            |            AbortableError --abort--> Aborting
-//!  any state ----------------+--> FatalError (fenced, unauthorized): only close
-//! ```
+//! Transactions: the coordinator requests of a transactional producer. The transaction's
+//! state lives in the producer's state machine ([`super::state`]); this module asks it what
+//! each call may do, performs the requests, and reports their answers to it.
 //!
 //! Transaction protocol version 2 (KIP-890) is used when the cluster's finalized
 //! `transaction.version` is at least 2: partitions join the transaction with the first Produce
@@ -20,9 +13,7 @@
 //! ([`PreparedTransaction`]) and finished by another process that resumes it from the producer
 //! id and epoch alone (two-phase commit): the coordinator only checks the id and epoch.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use laminar_kafka_protocol::messages::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -39,44 +30,11 @@ use laminar_kafka_protocol::messages::protocol::StrBytes;
 use super::Shared;
 use super::accumulator::Tp;
 use super::idempotence::ProducerIdentity;
+use super::state::{Call, CallAction, TxnAction, TxnEvent};
 use crate::cluster::CoordinatorType;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
-
-/// Where a transactional producer is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TxnState {
-    /// `init_transactions` has not completed.
-    Uninitialized,
-    /// No transaction open.
-    Ready,
-    /// A transaction is open.
-    InTransaction,
-    /// EndTxn(commit) in progress.
-    Committing,
-    /// EndTxn(abort) in progress.
-    Aborting,
-    /// Something failed inside the transaction: it can only be aborted.
-    AbortableError(String),
-    /// The producer cannot continue.
-    FatalError(String),
-}
-
-impl TxnState {
-    /// A short name for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TxnState::Uninitialized => "uninitialized",
-            TxnState::Ready => "ready (no transaction open)",
-            TxnState::InTransaction => "open",
-            TxnState::Committing => "committing",
-            TxnState::Aborting => "aborting",
-            TxnState::AbortableError(_) => "failed (abort it)",
-            TxnState::FatalError(_) => "fatally failed",
-        }
-    }
-}
 
 /// The consumer group whose offsets a transaction commits, with the member's identity so that a
 /// zombie member of an older generation is fenced (KIP-447).
@@ -123,16 +81,19 @@ type CodeError = (KafkaCode, &'static str, Option<String>);
 pub(crate) struct TxnManager {
     pub(crate) transactional_id: String,
     timeout: Duration,
-    state: Mutex<TxnState>,
-    /// Partitions that joined the current transaction.
-    added: Mutex<HashSet<Tp>>,
-    /// Whether the coordinator knows the current transaction started (something was added).
-    started: AtomicBool,
-    tv2: AtomicBool,
-    /// The open transaction was taken over with `resume`: its records were written by another
-    /// producer, whose sequences this one does not know, so it can only be committed or
-    /// aborted; ending it fences that producer.
-    resumed: AtomicBool,
+}
+
+/// A transactional request failed for good: the producer stops or the transaction must abort.
+fn record_failure(shared: &Shared, e: &Error) {
+    shared.with_state(|s| s.on_txn(TxnEvent::RequestFailed(e)));
+}
+
+/// The error for an action the state machine does not give for `call` (never expected).
+fn unexpected(call: Call) -> Error {
+    Error::TransactionState {
+        operation: call.operation(),
+        state: "in an unexpected state",
+    }
 }
 
 impl TxnManager {
@@ -140,91 +101,7 @@ impl TxnManager {
         Self {
             transactional_id,
             timeout,
-            state: Mutex::new(TxnState::Uninitialized),
-            added: Mutex::new(HashSet::new()),
-            started: AtomicBool::new(false),
-            tv2: AtomicBool::new(false),
-            resumed: AtomicBool::new(false),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, TxnState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn state(&self) -> TxnState {
-        self.lock().clone()
-    }
-
-    pub(crate) fn uses_v2(&self) -> bool {
-        self.tv2.load(Ordering::Acquire)
-    }
-
-    fn set(&self, state: TxnState) {
-        *self.lock() = state;
-    }
-
-    /// Moves to AbortableError unless already failed fatally.
-    pub(crate) fn fail_abortable(&self, message: String) {
-        let mut s = self.lock();
-        if !matches!(*s, TxnState::FatalError(_)) {
-            *s = TxnState::AbortableError(message);
-        }
-    }
-
-    pub(crate) fn fail_fatal(&self, message: String) {
-        *self.lock() = TxnState::FatalError(message);
-    }
-
-    /// The error a call gets in a failed state, if the state is failed.
-    fn failed_error(state: &TxnState) -> Option<Error> {
-        match state {
-            TxnState::AbortableError(m) => Some(Error::TransactionAbortable {
-                message: m.clone(),
-                code: None,
-            }),
-            TxnState::FatalError(m) => Some(Error::ProducerFatal {
-                message: m.clone(),
-                code: None,
-            }),
-            _ => None,
-        }
-    }
-
-    /// `send` is allowed only inside a transaction.
-    pub(crate) fn check_send(&self) -> Result<()> {
-        let s = self.lock();
-        match &*s {
-            TxnState::InTransaction if self.resumed.load(Ordering::Acquire) => {
-                Err(Error::TransactionState {
-                    operation: "send",
-                    state: "resumed (a resumed transaction can only be committed or aborted)",
-                })
-            }
-            TxnState::InTransaction => Ok(()),
-            other => Err(
-                Self::failed_error(other).unwrap_or(Error::TransactionState {
-                    operation: "send",
-                    state: other.name(),
-                }),
-            ),
-        }
-    }
-
-    fn require(&self, operation: &'static str, allowed: &[TxnState]) -> Result<()> {
-        let s = self.lock();
-        if allowed.contains(&s) {
-            return Ok(());
-        }
-        if operation != "abort_transaction" {
-            if let Some(e) = Self::failed_error(&s) {
-                return Err(e);
-            }
-        }
-        Err(Error::TransactionState {
-            operation,
-            state: s.name(),
-        })
     }
 
     async fn coordinator(&self, shared: &Shared) -> Result<Connection> {
@@ -336,11 +213,11 @@ impl TxnManager {
     /// InitProducerId: fences older producers with the same transactional id and completes or
     /// aborts what they left open; with a current identity (v3+) it bumps its epoch instead.
     pub(crate) async fn init(&self, shared: &Shared) -> Result<()> {
-        self.require(
-            "init_transactions",
-            &[TxnState::Uninitialized, TxnState::Ready],
-        )?;
-        let current = shared.sequences().identity();
+        let CallAction::InitProducerId { current } =
+            shared.with_state(|s| s.on_call(Call::Init))?
+        else {
+            return Err(unexpected(Call::Init));
+        };
         let timeout_ms = i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX);
         let tid = self.transactional_id.clone();
         let (identity, tv2) = self
@@ -381,43 +258,10 @@ impl TxnManager {
             })
             .await
             .inspect_err(|e| {
-                if e.is_fatal() {
-                    self.fail_fatal(e.to_string());
-                }
+                shared.with_state(|s| s.on_txn(TxnEvent::InitFailed(e)));
             })?;
-        shared.sequences().set_identity(identity);
-        self.tv2.store(tv2, Ordering::Release);
-        self.set(TxnState::Ready);
+        shared.with_state(|s| s.on_txn(TxnEvent::ProducerId { identity, v2: tv2 }));
         Ok(())
-    }
-
-    pub(crate) fn begin(&self) -> Result<()> {
-        self.require("begin_transaction", &[TxnState::Ready])?;
-        self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.started.store(false, Ordering::Release);
-        self.resumed.store(false, Ordering::Release);
-        self.set(TxnState::InTransaction);
-        Ok(())
-    }
-
-    /// Partitions among `tps` that have not joined the transaction yet.
-    pub(crate) fn missing(&self, tps: &[Tp]) -> Vec<Tp> {
-        let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
-        let mut missing: Vec<Tp> = tps
-            .iter()
-            .filter(|tp| !added.contains(*tp))
-            .cloned()
-            .collect();
-        missing.sort();
-        missing.dedup();
-        missing
-    }
-
-    /// Notes partitions as part of the transaction (under version 2 the first Produce does it).
-    pub(crate) fn mark_added(&self, tps: &[Tp]) {
-        let mut added = self.added.lock().unwrap_or_else(|e| e.into_inner());
-        added.extend(tps.iter().cloned());
-        self.started.store(true, Ordering::Release);
     }
 
     /// AddPartitionsToTxn (version 1) for partitions about to be written.
@@ -426,8 +270,7 @@ impl TxnManager {
             return Ok(());
         }
         let identity = shared
-            .sequences()
-            .identity()
+            .read_state(|s| s.identity())
             .unwrap_or(ProducerIdentity::NONE);
         let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (t, p) in tps {
@@ -493,17 +336,9 @@ impl TxnManager {
             }
         })
         .await
-        .inspect_err(|e| self.record_failure(e))?;
-        self.mark_added(tps);
+        .inspect_err(|e| record_failure(shared, e))?;
+        shared.with_state(|s| s.on_txn(TxnEvent::PartitionsAdded(tps)));
         Ok(())
-    }
-
-    fn record_failure(&self, e: &Error) {
-        if e.is_fatal() {
-            self.fail_fatal(e.to_string());
-        } else {
-            self.fail_abortable(e.to_string());
-        }
     }
 
     /// Adds consumed offsets to the transaction (KIP-447 fencing by the group metadata).
@@ -513,13 +348,13 @@ impl TxnManager {
         offsets: &[((String, i32), i64)],
         group: &ConsumerGroupMetadata,
     ) -> Result<()> {
-        self.require("send_offsets_to_transaction", &[TxnState::InTransaction])?;
-        let identity = shared
-            .sequences()
-            .identity()
-            .unwrap_or(ProducerIdentity::NONE);
+        let CallAction::SendOffsets { identity, v2 } =
+            shared.with_state(|s| s.on_call(Call::SendOffsets))?
+        else {
+            return Err(unexpected(Call::SendOffsets));
+        };
         let tid = self.transactional_id.clone();
-        if !self.uses_v2() {
+        if !v2 {
             let gid = group.group_id.clone();
             let tid = tid.clone();
             self.with_retries(shared, |conn| {
@@ -535,9 +370,9 @@ impl TxnManager {
                 }
             })
             .await
-            .inspect_err(|e| self.record_failure(e))?;
+            .inspect_err(|e| record_failure(shared, e))?;
         }
-        self.started.store(true, Ordering::Release);
+        shared.with_state(|s| s.on_txn(TxnEvent::OffsetsAdded));
         let mut topics: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
         for ((t, p), offset) in offsets {
             topics.entry(t).or_default().push(
@@ -565,7 +400,7 @@ impl TxnManager {
                     })
                     .collect(),
             );
-        let cap = if self.uses_v2() { i16::MAX } else { 4 };
+        let cap = if v2 { i16::MAX } else { 4 };
         // Fenced group members (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID)
         // make the transaction abortable, not the producer dead.
         self.with_retries_at(shared, CoordinatorType::Group, &group.group_id, |conn| {
@@ -591,13 +426,32 @@ impl TxnManager {
             }
         })
         .await
-        .inspect_err(|e| self.record_failure(e))
+        .inspect_err(|e| record_failure(shared, e))
     }
 
-    /// EndTxn. Under version 2 the response carries the identity to continue with.
+    /// Ends the flushed transaction: EndTxn (under version 2 its response carries the identity
+    /// to continue with), then what the state asks for after it.
     pub(crate) async fn end(&self, shared: &Shared, commit: bool) -> Result<()> {
-        self.end_txn(shared, commit).await?;
-        if self.resumed.swap(false, Ordering::AcqRel) {
+        let call = if commit {
+            Call::CommitFlushed
+        } else {
+            Call::AbortFlushed
+        };
+        let next = match shared.with_state(|s| s.on_call(call))? {
+            CallAction::NothingToEnd => None,
+            CallAction::EndTxn { identity, v2 } => {
+                self.end_txn(shared, commit, identity, v2).await?
+            }
+            _ => return Err(unexpected(call)),
+        };
+        let TxnAction::AfterEnd {
+            fence_preparer,
+            bump_epoch,
+        } = shared.with_state(|s| s.on_txn(TxnEvent::Ended { commit, next }))
+        else {
+            return Ok(());
+        };
+        if fence_preparer {
             // The producer that prepared the transaction may still be alive: under version 1
             // (or when there was nothing to end) it still has the current epoch, and under
             // version 2 its own EndTxn with the epoch just before the current one reads as a
@@ -607,91 +461,60 @@ impl TxnManager {
             // producer is left fatally failed, anything else ready with the epoch it has.
             let _ = self.init(shared).await;
         }
+        if bump_epoch {
+            // Sequences are unknown after the failure: bump the epoch (InitProducerId with the
+            // current id and epoch, KIP-360).
+            self.init(shared).await?;
+        }
         Ok(())
     }
 
-    /// Sends EndTxn when the transaction started at the coordinator.
-    async fn end_txn(&self, shared: &Shared, commit: bool) -> Result<()> {
-        if !self.started.load(Ordering::Acquire) {
-            // Nothing reached the coordinator: there is nothing to end.
-            self.set(TxnState::Ready);
-            return Ok(());
-        }
-        let identity = shared
-            .sequences()
-            .identity()
-            .unwrap_or(ProducerIdentity::NONE);
+    /// Sends EndTxn; returns the identity a version-2 coordinator gives to go on with.
+    async fn end_txn(
+        &self,
+        shared: &Shared,
+        commit: bool,
+        identity: ProducerIdentity,
+        v2: bool,
+    ) -> Result<Option<ProducerIdentity>> {
         let tid = self.transactional_id.clone();
-        let cap = if self.uses_v2() { i16::MAX } else { 4 };
-        let next = self
-            .with_retries(shared, |conn| {
-                let tid = tid.clone();
-                async move {
-                    let version = conn
-                        .versions()
-                        .version_at_most(ApiKey::EndTxn, cap)
-                        .map_err(|source| Error::Protocol {
-                            broker: conn.broker().to_owned(),
-                            source,
-                        })?;
-                    let request = EndTxnRequest::default()
-                        .with_transactional_id(TransactionalId(StrBytes::from_string(tid)))
-                        .with_producer_id(ProducerId(identity.id))
-                        .with_producer_epoch(identity.epoch)
-                        .with_committed(commit);
-                    let response = conn.send_at(&request, version).await?;
-                    Ok(match KafkaCode::check(response.error_code) {
-                        Ok(()) => Ok((version >= 5 && response.producer_id.0 >= 0).then_some(
-                            ProducerIdentity {
-                                id: response.producer_id.0,
-                                epoch: response.producer_epoch,
-                            },
-                        )),
-                        Err(code) => Err((code, "EndTxn", None)),
-                    })
-                }
-            })
-            .await
-            .inspect_err(|e| self.record_failure(e))?;
-        if let Some(identity) = next {
-            shared.sequences().set_identity(identity);
-        }
-        self.started.store(false, Ordering::Release);
-        self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.set(TxnState::Ready);
-        Ok(())
-    }
-
-    pub(crate) fn start_commit(&self) -> Result<()> {
-        self.require("commit_transaction", &[TxnState::InTransaction])?;
-        self.set(TxnState::Committing);
-        Ok(())
-    }
-
-    pub(crate) fn start_abort(&self) -> Result<()> {
-        let s = self.lock().clone();
-        match s {
-            TxnState::InTransaction | TxnState::AbortableError(_) | TxnState::Aborting => {
-                self.set(TxnState::Aborting);
-                Ok(())
+        let cap = if v2 { i16::MAX } else { 4 };
+        self.with_retries(shared, |conn| {
+            let tid = tid.clone();
+            async move {
+                let version = conn
+                    .versions()
+                    .version_at_most(ApiKey::EndTxn, cap)
+                    .map_err(|source| Error::Protocol {
+                        broker: conn.broker().to_owned(),
+                        source,
+                    })?;
+                let request = EndTxnRequest::default()
+                    .with_transactional_id(TransactionalId(StrBytes::from_string(tid)))
+                    .with_producer_id(ProducerId(identity.id))
+                    .with_producer_epoch(identity.epoch)
+                    .with_committed(commit);
+                let response = conn.send_at(&request, version).await?;
+                Ok(match KafkaCode::check(response.error_code) {
+                    Ok(()) => Ok((version >= 5 && response.producer_id.0 >= 0).then_some(
+                        ProducerIdentity {
+                            id: response.producer_id.0,
+                            epoch: response.producer_epoch,
+                        },
+                    )),
+                    Err(code) => Err((code, "EndTxn", None)),
+                })
             }
-            TxnState::FatalError(m) => Err(Error::ProducerFatal {
-                message: m,
-                code: None,
-            }),
-            other => Err(Error::TransactionState {
-                operation: "abort_transaction",
-                state: other.name(),
-            }),
-        }
+        })
+        .await
+        .inspect_err(|e| record_failure(shared, e))
     }
 
     pub(crate) fn prepare(&self, shared: &Shared) -> Result<PreparedTransaction> {
-        self.require("prepare_transaction", &[TxnState::InTransaction])?;
-        let identity = shared
-            .sequences()
-            .identity()
-            .unwrap_or(ProducerIdentity::NONE);
+        let CallAction::Prepared(identity) = shared.with_state(|s| s.on_call(Call::Prepare))?
+        else {
+            return Err(unexpected(Call::Prepare));
+        };
         Ok(PreparedTransaction {
             transactional_id: self.transactional_id.clone(),
             producer_id: identity.id,
@@ -714,26 +537,16 @@ impl TxnManager {
                 ),
             });
         }
-        self.require(
-            "resume_transaction",
-            &[TxnState::Uninitialized, TxnState::Ready],
-        )?;
+        shared.with_state(|s| s.on_call(Call::Resume))?;
         // Learn the protocol version from the coordinator, as init does.
         let conn = self.coordinator(shared).await?;
-        let tv2 = Self::detect_v2(&conn);
-        self.tv2.store(tv2, Ordering::Release);
-        let open = Self::is_open(&conn, prepared, tv2).await;
-        shared.sequences().set_identity(ProducerIdentity {
+        let v2 = Self::detect_v2(&conn);
+        let open = Self::is_open(&conn, prepared, v2).await;
+        let identity = ProducerIdentity {
             id: prepared.producer_id,
             epoch: prepared.producer_epoch,
-        });
-        self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        // An empty prepared transaction never started at the coordinator: EndTxn would
-        // answer INVALID_TXN_STATE to commit and abort alike, and the producer could never
-        // leave the transaction. There is nothing to end then.
-        self.started.store(open, Ordering::Release);
-        self.resumed.store(true, Ordering::Release);
-        self.set(TxnState::InTransaction);
+        };
+        shared.with_state(|s| s.on_txn(TxnEvent::Resumed { identity, v2, open }));
         Ok(())
     }
 
@@ -774,32 +587,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn states_allow_only_their_transitions() {
-        let m = TxnManager::new("t".to_owned(), Duration::from_secs(60));
-        assert!(matches!(
-            m.check_send(),
-            Err(Error::TransactionState {
-                operation: "send",
-                ..
-            })
-        ));
-        assert!(m.begin().is_err(), "begin before init");
-        m.set(TxnState::Ready);
-        m.begin().unwrap();
-        m.check_send().unwrap();
-        assert!(m.begin().is_err(), "no nested transactions");
-        m.fail_abortable("produce failed".to_owned());
-        assert!(m.check_send().unwrap_err().is_abortable());
-        assert!(m.start_commit().unwrap_err().is_abortable());
-        m.start_abort().unwrap();
-        assert_eq!(m.state(), TxnState::Aborting);
-        m.fail_fatal("fenced".to_owned());
-        assert!(m.start_abort().unwrap_err().is_fatal());
-        m.fail_abortable("later".to_owned());
-        assert!(matches!(m.state(), TxnState::FatalError(_)), "fatal sticks");
-    }
-
-    #[test]
     fn error_codes_are_classified() {
         let fenced = KafkaCode::PRODUCER_FENCED;
         assert!(fenced.is_fatal());
@@ -827,18 +614,5 @@ mod tests {
         let aborted = TxnManager::txn_error("TxnOffsetCommit", KafkaCode::ILLEGAL_GENERATION, None);
         assert!(aborted.is_abortable());
         assert_eq!(aborted.kafka_code(), Some(KafkaCode::ILLEGAL_GENERATION));
-    }
-
-    #[test]
-    fn missing_lists_partitions_not_yet_added() {
-        let m = TxnManager::new("t".to_owned(), Duration::from_secs(60));
-        let a: Tp = ("x".into(), 0);
-        let b: Tp = ("x".into(), 1);
-        assert_eq!(
-            m.missing(&[a.clone(), b.clone(), a.clone()]),
-            vec![a.clone(), b.clone()]
-        );
-        m.mark_added(std::slice::from_ref(&a));
-        assert_eq!(m.missing(&[a, b.clone()]), vec![b]);
     }
 }
