@@ -28,34 +28,7 @@ use std::time::Duration;
 use laminar_kafka_protocol::record::Compression;
 
 use crate::error::{Error, Result};
-
-/// A secret string (password, key passphrase): kept out of `Debug` and `Display`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::{Secret, is_secret_property};
 
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -511,7 +484,7 @@ static PROPERTIES: &[Property] = &[
     }),
     prop!("sasl.username", [], |c, v| c.sasl_username =
         Some(v.to_owned())),
-    prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::new(v))),
+    prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::from(v))),
     prop!("sasl.aws.region", [], |c, v| {
         let region = opt_string(v);
         if let Some(r) = &region {
@@ -705,8 +678,9 @@ pub fn known_properties() -> impl Iterator<Item = &'static str> {
         .chain(PROPERTIES.iter().flat_map(|p| p.aliases.iter().copied()))
 }
 
-/// Whether a property holds a secret (its value must never be shown).
-pub fn is_secret_property(name: &str) -> bool {
+/// Whether `name` (lower case) is a client property declared secret; [`is_secret_property`] is
+/// the whole rule.
+pub(crate) fn declared_secret(name: &str) -> bool {
     lookup(name).is_some_and(|p| p.secret)
 }
 
@@ -755,7 +729,7 @@ impl ClientConfig {
         };
         (prop.apply)(self, value).map_err(|reason| Error::InvalidProperty {
             name: key.to_owned(),
-            reason: if prop.secret {
+            reason: if prop.secret || is_secret_property(key) {
                 "the value is not valid".to_owned()
             } else {
                 reason

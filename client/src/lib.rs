@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod producer;
 pub mod sasl;
+pub mod secret;
 pub mod security;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -42,7 +42,7 @@ fn a_sasl_source_table_configures_the_client() {
     assert_eq!(c.sasl_mechanism, SaslMechanism::ScramSha256);
     assert_eq!(c.sasl_username.as_deref(), Some("reader"));
     assert_eq!(
-        c.sasl_password.as_ref().map(|p| p.expose()),
+        c.sasl_password.as_ref().map(|p| p.expose().as_str()),
         Some("secret-of-KAFKA_PASSWORD")
     );
     assert_eq!(c.group_id.as_deref(), Some("secure_reader"));

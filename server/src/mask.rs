@@ -15,7 +15,7 @@ fn is_secret_name(name: &str) -> bool {
         || lower.ends_with("api_key")
         || lower.ends_with("key.password")
         || lower.contains("sasl.jaas.config")
-        || laminar_kafka_connector::config::is_sensitive_key(name)
+        || laminar_kafka_connector::config::is_secret_property(name)
 }
 
 /// `value` with every secret field masked.

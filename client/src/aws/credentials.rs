@@ -9,39 +9,22 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
 
 use super::{AwsError, Result};
+use crate::secret::Secret;
 
 /// A boxed future, for the object-safe async traits of this module.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A secret string (secret access key, session token): `Debug` redacted, no `Display`.
+/// A secret string (secret access key, session token): the client's one [`Secret`] type,
+/// printed as `***`.
 ///
 /// ```
 /// use laminar_kafka_client::aws::SecretString;
 ///
-/// let secret = SecretString::new("wJalrXUtnFEMI");
-/// assert_eq!(format!("{secret:?}"), "SecretString(<redacted>)");
+/// let secret = SecretString::from("wJalrXUtnFEMI");
+/// assert_eq!(format!("{secret:?}"), "***");
 /// assert_eq!(secret.expose(), "wJalrXUtnFEMI");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        SecretString(secret.into())
-    }
-
-    /// The secret itself: for the signer, and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(<redacted>)")
-    }
-}
+pub type SecretString = Secret;
 
 /// A set of AWS credentials: access key id, secret access key, and for temporary credentials a
 /// session token and an expiry time.
@@ -69,7 +52,7 @@ impl Credentials {
     ) -> Self {
         Credentials {
             access_key_id: access_key_id.into(),
-            secret_access_key: SecretString::new(secret_access_key),
+            secret_access_key: SecretString::new(secret_access_key.into()),
             session_token: session_token.map(SecretString::new),
             expiry,
             source,

@@ -55,7 +55,7 @@ pub use profile::{
     SaslAuth, SaslMechanism, SaslProtocol, SchemaRegistry,
 };
 pub use properties::{KafkaProperties, Properties};
-pub use secret::{Secret, is_sensitive_key};
+pub use secret::{Secret, is_secret_property};
 pub use table::{
     BadDataPolicy, CommitMode, Format, ReadMode, SinkConfig, SourceConfig, SourceOffset,
     TableConfig, TableType, Topic, TopicPattern,

@@ -2,14 +2,14 @@
 //! `sasl.password`, `max.poll.records`, …): [`Properties`] as configured (values may hold
 //! placeholders) and [`KafkaProperties`] once resolved.
 //!
-//! Both print the values of sensitive keys (see [`is_sensitive_key`]) as `***`.
+//! Both print the values of sensitive keys (see [`is_secret_property`]) as `***`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::error::{ConfigError, Result};
 use super::placeholder::Template;
-use super::secret::is_sensitive_key;
+use super::secret::is_secret_property;
 
 /// Checks a property name: non-empty, printable ASCII without spaces, as Kafka's are.
 pub(crate) fn check_key(key: &str, path: &str) -> Result<()> {
@@ -113,7 +113,7 @@ impl KafkaProperties {
     }
 
     /// All entries in key order, secrets included: callers that print must mask
-    /// [`is_sensitive_key`] themselves (or print the map with `{:?}`).
+    /// [`is_secret_property`] themselves (or print the map with `{:?}`).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -152,7 +152,7 @@ impl<'a> Masked<'a> {
     fn new(key: &str, value: &'a str) -> Self {
         Masked {
             value,
-            sensitive: is_sensitive_key(key),
+            sensitive: is_secret_property(key),
         }
     }
 }
