@@ -3,6 +3,7 @@
 
 mod support;
 
+use laminar_kafka_client::kafka_error::KafkaCode;
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
 use laminar_kafka_fake::{ApiKey, FakeCluster, ResponseError, Rule};
 use support::{assert_no_violations, config, send_all, values};
@@ -147,4 +148,38 @@ async fn a_delayed_response_is_waited_for() {
     let log = cluster.records("slow", 0).unwrap();
     assert_eq!(log.len(), 20);
     assert_no_violations(&cluster);
+}
+
+/// An idempotent producer refused a producer id (CLUSTER_AUTHORIZATION_FAILED) fails its
+/// queued records, and every later send, with that code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_producer_id_fails_queued_and_later_records_with_its_code() {
+    let cluster = FakeCluster::builder()
+        .topic("denied", 1)
+        .start()
+        .await
+        .unwrap();
+    let denied = cluster
+        .script(Rule::on(ApiKey::InitProducerId).fail(ResponseError::ClusterAuthorizationFailed));
+    let producer = Producer::new(config(&cluster, &[])).unwrap();
+    let code = Some(KafkaCode::CLUSTER_AUTHORIZATION_FAILED);
+    let queued = producer
+        .send(ProducerRecord::new("denied", "first"))
+        .await
+        .unwrap();
+    let e = queued.await.expect_err("no producer id: nothing is sent");
+    assert!(e.is_fatal(), "{e}");
+    assert_eq!(e.kafka_code(), code, "{e}");
+    for _ in 0..2 {
+        let e = producer
+            .send(ProducerRecord::new("denied", "later"))
+            .await
+            .expect_err("a stopped producer takes no records");
+        assert!(e.is_fatal(), "{e}");
+        assert_eq!(e.kafka_code(), code, "{e}");
+    }
+    assert_eq!(cluster.rule_hits(denied), 1, "asked once");
+    assert_eq!(producer.identity(), None);
+    producer.close().await.unwrap();
+    assert!(cluster.records("denied", 0).unwrap().is_empty());
 }

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use laminar_kafka_client::producer::{Producer, ProducerRecord};
+use laminar_kafka_client::kafka_error::KafkaCode;
+use laminar_kafka_client::producer::{Producer, ProducerRecord, TxnState};
 use laminar_kafka_fake::{ApiKey, FakeCluster, ResponseError, Rule};
 use support::{
     assert_no_violations, config, consume_exactly, consume_for, consumer_from_beginning, values,
@@ -176,4 +177,103 @@ async fn a_produce_answered_concurrent_transactions_is_retried_and_the_transacti
     let want: Vec<&[u8]> = first.iter().map(|v| v.as_bytes()).collect();
     assert_eq!(committed, want, "every record once, in order, committed");
     assert_no_violations(&cluster);
+}
+
+/// A Produce answered PRODUCER_FENCED stops the producer: the record fails with the code, and
+/// every later call repeats it with the same code (not only the first error that reported it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_producer_reports_producer_fenced_on_every_later_call() {
+    let cluster = FakeCluster::builder()
+        .topic("fenced", 1)
+        .start()
+        .await
+        .unwrap();
+    let fenced = cluster.script(
+        Rule::on(ApiKey::Produce)
+            .partition("fenced", 0)
+            .once()
+            .fail(ResponseError::ProducerFenced),
+    );
+    let producer =
+        Producer::new(config(&cluster, &[("transactional.id", "fake-txn-fenced")])).unwrap();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    let delivery = producer
+        .send(ProducerRecord::new("fenced", "zombie"))
+        .await
+        .unwrap();
+    let e = delivery.await.expect_err("the broker fenced the producer");
+    assert!(e.is_fatal(), "{e}");
+    assert_eq!(e.kafka_code(), Some(KafkaCode::PRODUCER_FENCED), "{e}");
+    assert_eq!(cluster.rule_hits(fenced), 1);
+
+    let later = [
+        producer
+            .send(ProducerRecord::new("fenced", "after"))
+            .await
+            .map(drop),
+        producer.commit_transaction().await,
+        producer.abort_transaction().await,
+        producer.begin_transaction(),
+    ];
+    for e in later {
+        let e = e.expect_err("a fenced producer refuses every call");
+        assert!(e.is_fatal(), "{e}");
+        assert_eq!(e.kafka_code(), Some(KafkaCode::PRODUCER_FENCED), "{e}");
+    }
+    match producer.transaction_state() {
+        Some(TxnState::FatalError(cause)) => {
+            assert_eq!(cause.code(), Some(KafkaCode::PRODUCER_FENCED))
+        }
+        other => panic!("fatally failed, not {other:?}"),
+    }
+    producer.close().await.unwrap();
+    assert!(
+        cluster.records("fenced", 0).unwrap().is_empty(),
+        "nothing written"
+    );
+}
+
+/// A transactional id the producer may not use stops it at `init_transactions`; later calls
+/// say so with the same code, so that a caller tells it from a fenced producer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_transactional_id_reports_its_code_on_every_later_call() {
+    let cluster = FakeCluster::builder()
+        .topic("refused", 1)
+        .start()
+        .await
+        .unwrap();
+    let refused = cluster.script(
+        Rule::on(ApiKey::InitProducerId)
+            .key("fake-txn-refused")
+            .fail(ResponseError::TransactionalIdAuthorizationFailed),
+    );
+    let producer = Producer::new(config(
+        &cluster,
+        &[("transactional.id", "fake-txn-refused")],
+    ))
+    .unwrap();
+    let code = Some(KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    let e = producer.init_transactions().await.unwrap_err();
+    assert!(e.is_fatal(), "{e}");
+    assert_eq!(e.kafka_code(), code, "{e}");
+    let later = [
+        producer.init_transactions().await,
+        producer.begin_transaction(),
+        producer
+            .send(ProducerRecord::new("refused", "v"))
+            .await
+            .map(drop),
+    ];
+    for e in later {
+        let e = e.expect_err("a refused producer refuses every call");
+        assert!(e.is_fatal(), "{e}");
+        assert_eq!(e.kafka_code(), code, "{e}");
+    }
+    assert_eq!(
+        cluster.rule_hits(refused),
+        1,
+        "a stopped producer asks the coordinator nothing more"
+    );
+    producer.close().await.unwrap();
 }
