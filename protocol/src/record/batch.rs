@@ -373,8 +373,9 @@ impl RecordBatch {
             return Ok(Records::new(self.bytes.clone(), BATCH_HEADER_LEN, header));
         }
         let payload = &self.bytes[BATCH_HEADER_LEN..];
-        let data = compression::decompress(self.compression, payload, self.max_decompressed_size)?;
-        Ok(Records::new(Bytes::from(data), 0, header))
+        let data =
+            compression::decompress_bytes(self.compression, payload, self.max_decompressed_size)?;
+        Ok(Records::new(data, 0, header))
     }
 }
 

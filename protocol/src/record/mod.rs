@@ -64,6 +64,8 @@ mod builder;
 mod compression;
 mod control;
 mod error;
+#[cfg(any(feature = "compression-lz4", feature = "compression-zstd"))]
+mod pool;
 mod varint;
 mod view;
 

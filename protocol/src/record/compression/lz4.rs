@@ -215,36 +215,39 @@ fn size_bound(mut input: &[u8]) -> Result<usize> {
     Ok(bound)
 }
 
-thread_local! {
-    /// Per-thread block buffer, reused between batches: each compressed block decompresses here
-    /// and is appended to the output, so the output is never zero-filled (at most 4 MiB, the
-    /// largest LZ4 block, and never more than the caller's limit).
-    static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
+/// Decompresses `input` into a new buffer (tests and one-off callers; batches use
+/// [`decompress_to`] with a pooled buffer).
+#[cfg(test)]
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
-    if input.is_empty() {
-        return Err(corrupt("empty LZ4 payload"));
-    }
-    let bound = size_bound(input)?;
-    let mut out: Vec<u8> = Vec::with_capacity(bound.min(limit));
-    BLOCK.with(|block_buf| {
-        let mut block_buf = block_buf.borrow_mut();
-        decompress_frames(input, limit, &mut out, &mut block_buf)
-    })?;
+    let mut out = Vec::new();
+    let n = decompress_to(input, limit, &mut out)?;
+    out.truncate(n);
     Ok(out)
 }
 
-fn decompress_frames(
-    input: &[u8],
-    limit: usize,
-    out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-) -> Result<()> {
+/// Decompresses `input` into `out`, from its start, and returns the decompressed size.
+///
+/// `out.len()` counts bytes that are initialised (a pooled buffer keeps them from its last use):
+/// blocks decompress straight into them, and `out` is zero-extended only where it is too short,
+/// never beyond what the frames' block headers allow nor beyond `limit` plus one block.
+pub(super) fn decompress_to(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<usize> {
+    if input.is_empty() {
+        return Err(corrupt("empty LZ4 payload"));
+    }
+    // One allocation of the right size up front (a fresh buffer), instead of growing per block.
+    let want = size_bound(input)?.min(limit);
+    if out.capacity() < want {
+        out.reserve(want - out.len());
+    }
+    decompress_frames(input, limit, out)
+}
+
+fn decompress_frames(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<usize> {
     let mut rest = input;
+    let mut filled = 0usize;
     while !rest.is_empty() {
         let info = read_frame_header(&mut rest)?;
-        let frame_start = out.len();
+        let frame_start = filled;
         loop {
             let word = take_u32(&mut rest, "block size")?;
             if word == 0 {
@@ -256,26 +259,31 @@ fn decompress_frames(
                 take(&mut rest, 4, "block checksum")?;
             }
             if word & UNCOMPRESSED_BIT != 0 {
-                if out.len() + size > limit {
+                if filled + size > limit {
                     return Err(too_large(limit));
                 }
-                out.extend_from_slice(block);
+                if out.len() < filled + size {
+                    out.resize(filled + size, 0);
+                }
+                out[filled..filled + size].copy_from_slice(block);
+                filled += size;
                 continue;
             }
-            let room = (limit - out.len()).min(info.block_max);
+            let room = (limit - filled).min(info.block_max);
             let limited = room < info.block_max;
-            if scratch.len() < room {
-                scratch.resize(room, 0);
+            if out.len() < filled + room {
+                out.resize(filled + room, 0);
             }
-            let dst = &mut scratch[..room];
-            let result = if info.independent || out.len() == frame_start {
+            let (before, after) = out.split_at_mut(filled);
+            let dst = &mut after[..room];
+            let result = if info.independent || filled == frame_start {
                 decompress_into(block, dst)
             } else {
-                let dict = &out[frame_start.max(out.len().saturating_sub(WINDOW))..];
+                let dict = &before[frame_start.max(filled.saturating_sub(WINDOW))..];
                 decompress_into_with_dict(block, dst, dict)
             };
             match result {
-                Ok(n) => out.extend_from_slice(&scratch[..n]),
+                Ok(n) => filled += n,
                 Err(DecompressError::OutputTooSmall { .. }) if limited => {
                     return Err(too_large(limit));
                 }
@@ -286,7 +294,7 @@ fn decompress_frames(
             take(&mut rest, 4, "content checksum")?;
         }
         if let Some(cs) = info.content_size {
-            let got = out.len() - frame_start;
+            let got = filled - frame_start;
             if cs != got as u64 {
                 return Err(corrupt(format!(
                     "LZ4 frame declares {cs} bytes but holds {got}"
@@ -294,7 +302,7 @@ fn decompress_frames(
             }
         }
     }
-    Ok(())
+    Ok(filled)
 }
 
 /// Appends `input` as one LZ4 frame to `dst`. `block` is scratch space reused between calls

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use super::error::{RecordError, Result};
 
 #[cfg(feature = "compression-gzip")]
@@ -118,13 +120,46 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], limit: usize) -> Resu
         #[cfg(feature = "compression-snappy")]
         Compression::Snappy => snappy::decompress(input, limit),
         #[cfg(feature = "compression-lz4")]
-        Compression::Lz4 => lz4::decompress(input, limit),
+        Compression::Lz4 => {
+            let mut out = Vec::new();
+            let n = lz4::decompress_to(input, limit, &mut out)?;
+            out.truncate(n);
+            Ok(out)
+        }
         #[cfg(feature = "compression-zstd")]
-        Compression::Zstd => zstd::decompress(input, limit),
+        Compression::Zstd => {
+            let mut out = Vec::new();
+            let n = zstd::decompress_to(input, limit, &mut out)?;
+            out.truncate(n);
+            Ok(out)
+        }
         #[cfg(all(feature = "compression-zstd-pure", not(feature = "compression-zstd")))]
         Compression::Zstd => zstd_pure::decompress(input, limit),
         #[allow(unreachable_patterns)]
         other => Err(other.unavailable()),
+    }
+}
+
+/// Decompresses `input` like [`decompress`], as a `Bytes`. LZ4 and zstd (the C library)
+/// decompress into a buffer from the [pool](super::pool), which goes back to the pool once every
+/// view of the returned `Bytes` is dropped: no fresh allocation (and page faults) per batch.
+pub(crate) fn decompress_bytes(codec: Compression, input: &[u8], limit: usize) -> Result<Bytes> {
+    match codec {
+        #[cfg(feature = "compression-lz4")]
+        Compression::Lz4 => {
+            let mut buf = super::pool::PooledBuf::take();
+            let n = lz4::decompress_to(input, limit, buf.vec_mut())?;
+            buf.set_len(n);
+            Ok(buf.freeze())
+        }
+        #[cfg(feature = "compression-zstd")]
+        Compression::Zstd => {
+            let mut buf = super::pool::PooledBuf::take();
+            let n = zstd::decompress_to(input, limit, buf.vec_mut())?;
+            buf.set_len(n);
+            Ok(buf.freeze())
+        }
+        _ => decompress(codec, input, limit).map(Bytes::from),
     }
 }
 

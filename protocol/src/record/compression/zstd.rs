@@ -26,7 +26,19 @@ fn corrupt(reason: impl ToString) -> RecordError {
     }
 }
 
+/// Decompresses `input` into a new buffer (tests; batches use [`decompress_to`]).
+#[cfg(test)]
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let n = decompress_to(input, limit, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Decompresses `input` into `out` (replacing its contents, reusing its capacity) and returns the
+/// decompressed size. A frame that declares its size decodes in one pass into `out`'s capacity,
+/// grown to that size if needed; other payloads go through the bounded stream.
+pub(super) fn decompress_to(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<usize> {
     let size = zstd::zstd_safe::get_frame_content_size(input)
         .map_err(|_| corrupt("invalid zstd frame header"))?;
     if let Some(size) = size {
@@ -37,7 +49,8 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
                 limit,
             });
         }
-        let mut out = Vec::with_capacity(size);
+        out.clear();
+        out.reserve(size);
         let done = DCTX.with(|cell| -> Result<bool> {
             let mut slot = cell.borrow_mut();
             if slot.is_none() {
@@ -45,10 +58,12 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
             }
             Ok(slot
                 .as_mut()
-                .is_some_and(|d| d.decompress_to_buffer(input, &mut out).is_ok()))
+                .is_some_and(|d| d.decompress_to_buffer(input, &mut *out).is_ok()))
         })?;
-        if done {
-            return Ok(out);
+        // The output is bounded by the capacity, so a frame holding more than it declared fails
+        // here; one holding less is accepted as it is, as the C library does.
+        if done && out.len() <= size {
+            return Ok(out.len());
         }
         // Several frames, or a lying size: fall through to the bounded stream, which reports
         // what is wrong.
@@ -57,7 +72,10 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     let window_log = usize::BITS - limit.max(1).leading_zeros();
     dec.window_log_max(window_log.clamp(23, 31))
         .map_err(corrupt)?;
-    read_bounded(dec, Compression::Zstd, limit, input.len().saturating_mul(4))
+    let data = read_bounded(dec, Compression::Zstd, limit, input.len().saturating_mul(4))?;
+    let n = data.len();
+    *out = data;
+    Ok(n)
 }
 
 /// A reusable compression context.
