@@ -27,6 +27,7 @@ use super::state::{BatchAction, BatchRef, FailureCause, ProducerState, RoundActi
 use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::log_targets;
 
 /// How one batch of a request ended.
 enum Settled {
@@ -63,6 +64,13 @@ pub(super) async fn run(shared: Arc<Shared>) {
         let expired = shared.acc().expire(now, config.delivery_timeout);
         for b in expired {
             // Not in flight: its partition's in-flight flag is not ours to clear.
+            tracing::debug!(
+                target: log_targets::PRODUCER,
+                topic = %b.tp.0,
+                partition = b.tp.1,
+                last_error = b.last_error.as_deref().unwrap_or("none"),
+                "batch expired before it was sent (delivery.timeout.ms)"
+            );
             release(&shared, &b);
             shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
             let error = Error::DeliveryTimeout {
@@ -152,6 +160,12 @@ pub(super) async fn run(shared: Arc<Shared>) {
             match leader {
                 Some(l) => by_leader.entry(l).or_default().push(batch),
                 None => {
+                    tracing::debug!(
+                        target: log_targets::PRODUCER,
+                        topic = %batch.tp.0,
+                        partition = batch.tp.1,
+                        "no leader known: retrying the batch after a metadata refresh"
+                    );
                     no_leader.push(batch.tp.0.to_string());
                     retry_later(&shared, batch, "no leader known".to_owned());
                 }

@@ -830,13 +830,22 @@ impl ProducerState {
     pub(crate) fn on_txn(&mut self, event: TxnEvent<'_>) -> TxnAction {
         match event {
             TxnEvent::ProducerId { identity, v2 } => {
-                tracing::info!(
-                    target: log_targets::TXN,
-                    producer_id = identity.id,
-                    epoch = identity.epoch,
-                    transaction_v2 = v2,
-                    "producer id obtained"
-                );
+                if self.identity().is_some_and(|c| c.id == identity.id) {
+                    tracing::info!(
+                        target: log_targets::TXN,
+                        producer_id = identity.id,
+                        epoch = identity.epoch,
+                        "epoch bumped by InitProducerId"
+                    );
+                } else {
+                    tracing::info!(
+                        target: log_targets::TXN,
+                        producer_id = identity.id,
+                        epoch = identity.epoch,
+                        transaction_v2 = v2,
+                        "producer id obtained"
+                    );
+                }
                 self.sequences.set_identity(identity);
                 if let Some(txn) = &mut self.txn {
                     txn.v2 = v2;
@@ -1422,5 +1431,134 @@ mod tests {
         assert!(!outcome_may_be_written(&produce_error(
             KafkaCode::MESSAGE_TOO_LARGE
         )));
+    }
+
+    /// The events emitted on this thread while `f` runs, one line each: level, target, fields.
+    fn events_of(f: impl FnOnce()) -> Vec<String> {
+        use std::fmt::Write as _;
+        use std::sync::{Arc, Mutex};
+        use tracing::span::{Attributes, Id, Record};
+
+        struct Collect(Arc<Mutex<Vec<String>>>);
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                let _ = write!(self.0, " {}={value:?}", field.name());
+            }
+        }
+        impl tracing::Subscriber for Collect {
+            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &tracing::Event<'_>) {
+                let meta = event.metadata();
+                let mut line = Fields(format!("{} {}", meta.level(), meta.target()));
+                event.record(&mut line);
+                self.0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(line.0);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+        let events = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Collect(events.clone()), f);
+        events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn has(events: &[String], prefix: &str, parts: &[&str]) -> bool {
+        events
+            .iter()
+            .any(|e| e.starts_with(prefix) && parts.iter().all(|p| e.contains(p)))
+    }
+
+    #[test]
+    fn producer_ids_retries_epoch_bumps_and_fencing_are_events() {
+        let mut s = ProducerState::new(true, false);
+        let a = tp(3);
+        let events = events_of(|| {
+            s.on_producer_id(Ok(ID));
+        });
+        assert!(
+            has(
+                &events,
+                "INFO laminar_kafka::producer",
+                &["producer id obtained", "producer_id=5", "epoch=0"]
+            ),
+            "{events:?}"
+        );
+        let stamp = s.assign(&a, 1);
+        let events = events_of(|| {
+            s.on_failed(
+                batch(&a, stamp),
+                produce_error(KafkaCode::NOT_LEADER_OR_FOLLOWER),
+                true,
+                false,
+            );
+        });
+        assert!(
+            has(
+                &events,
+                "DEBUG laminar_kafka::producer",
+                &["retrying a batch", "partition=3", "NotLeaderOrFollower"]
+            ),
+            "{events:?}"
+        );
+        let events = events_of(|| {
+            s.on_failed(
+                batch(&a, stamp),
+                produce_error(KafkaCode::UNKNOWN_PRODUCER_ID),
+                false,
+                false,
+            );
+            s.on_round(true);
+        });
+        assert!(
+            has(
+                &events,
+                "INFO laminar_kafka::producer",
+                &["epoch bumped", "epoch=1"]
+            ),
+            "{events:?}"
+        );
+        let events = events_of(|| {
+            s.on_failed(
+                batch(&a, None),
+                produce_error(KafkaCode::PRODUCER_FENCED),
+                false,
+                false,
+            );
+        });
+        assert!(
+            has(
+                &events,
+                "WARN laminar_kafka::producer",
+                &["the producer stopped", "ProducerFenced"]
+            ),
+            "{events:?}"
+        );
+
+        let mut t = ProducerState::new(true, true);
+        t.on_txn(TxnEvent::ProducerId {
+            identity: ID,
+            v2: false,
+        });
+        let events = events_of(|| {
+            t.on_call(Call::Begin).unwrap();
+        });
+        assert!(
+            has(
+                &events,
+                "DEBUG laminar_kafka::txn",
+                &["transaction state", "open"]
+            ),
+            "{events:?}"
+        );
     }
 }
