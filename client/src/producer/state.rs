@@ -574,16 +574,6 @@ impl ProducerState {
     /// with its sequences (needed for OUT_OF_ORDER_SEQUENCE_NUMBER only).
     pub(crate) fn on_failed(
         &mut self,
-        batch: BatchRef<'_>,
-        error: Error,
-        retriable: bool,
-        earlier_unresolved: bool,
-    ) -> BatchAction {
-        self.failed(batch, error, retriable, earlier_unresolved)
-    }
-
-    fn failed(
-        &mut self,
         mut batch: BatchRef<'_>,
         error: Error,
         retriable: bool,
