@@ -9,7 +9,8 @@
 //! `Bytes` with [`Bytes::from_owner`]. When the last view of that `Bytes` is dropped, so is the
 //! owner, and its `Vec` goes back to the pool for the next batch: memory that is already mapped,
 //! and (for codecs that write into initialised memory) already initialised. The pool keeps at
-//! most [`MAX_POOLED`] buffers of at most [`MAX_POOLED_CAPACITY`] bytes each; others are freed.
+//! most [`MAX_POOLED`] buffers of at most [`MAX_POOLED_CAPACITY`] bytes each, and at most
+//! [`MAX_POOLED_BYTES`] in all; others are freed.
 
 use std::sync::Mutex;
 
@@ -19,8 +20,11 @@ use bytes::Bytes;
 pub(crate) const MAX_POOLED: usize = 16;
 /// The largest buffer the pool keeps (bigger ones are freed when dropped).
 pub(crate) const MAX_POOLED_CAPACITY: usize = 32 * 1024 * 1024;
+/// The most memory the free buffers of the pool hold together.
+pub(crate) const MAX_POOLED_BYTES: usize = 64 * 1024 * 1024;
 
-static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// The free buffers, and the sum of their capacities.
+static POOL: Mutex<(Vec<Vec<u8>>, usize)> = Mutex::new((Vec::new(), 0));
 
 /// A buffer from the pool: `vec`'s first `len` bytes are the data; the rest of `vec` (up to
 /// `vec.len()`) is initialised memory that a codec may write into without zero-filling it again.
@@ -36,7 +40,11 @@ impl PooledBuf {
         let vec = POOL
             .lock()
             .ok()
-            .and_then(|mut pool| pool.pop())
+            .and_then(|mut pool| {
+                let vec = pool.0.pop()?;
+                pool.1 -= vec.capacity();
+                Some(vec)
+            })
             .unwrap_or_default();
         Self { vec, len: 0 }
     }
@@ -71,8 +79,9 @@ impl Drop for PooledBuf {
             return;
         }
         if let Ok(mut pool) = POOL.lock() {
-            if pool.len() < MAX_POOLED {
-                pool.push(vec);
+            if pool.0.len() < MAX_POOLED && pool.1 + vec.capacity() <= MAX_POOLED_BYTES {
+                pool.1 += vec.capacity();
+                pool.0.push(vec);
             }
         }
     }
@@ -97,6 +106,26 @@ mod tests {
         drop(view);
         // Back in the pool (other tests share it, so it may already be taken again).
         drop(PooledBuf::take());
+    }
+
+    #[test]
+    fn the_pool_stays_within_its_bounds() {
+        let bufs: Vec<PooledBuf> = (0..MAX_POOLED + 4)
+            .map(|_| {
+                let mut b = PooledBuf::take();
+                b.vec_mut().reserve(8 * 1024 * 1024);
+                b
+            })
+            .collect();
+        let mut huge = PooledBuf::take();
+        huge.vec_mut().reserve(MAX_POOLED_CAPACITY + 1);
+        drop(huge);
+        drop(bufs);
+        let pool = POOL.lock().unwrap();
+        assert!(pool.0.len() <= MAX_POOLED);
+        assert!(pool.1 <= MAX_POOLED_BYTES);
+        assert_eq!(pool.1, pool.0.iter().map(Vec::capacity).sum::<usize>());
+        assert!(pool.0.iter().all(|v| v.capacity() <= MAX_POOLED_CAPACITY));
     }
 
     #[test]
