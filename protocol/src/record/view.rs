@@ -489,8 +489,9 @@ fn nullable(w: u64, body: &[u8], p: usize) -> Option<(Option<&[u8]>, usize)> {
     let (raw, n) = decode32(w)?;
     let p = p + n;
     if raw & 1 == 0 {
-        let len = (raw >> 1) as usize;
-        Some((Some(body.get(p..)?.get(..len)?), p + len))
+        // `checked_add` tells the compiler that `p <= q`: one check is left, `q <= body.len()`.
+        let q = p.checked_add((raw >> 1) as usize)?;
+        Some((Some(body.get(p..q)?), q))
     } else if raw == 1 && p <= body.len() {
         Some((None, p))
     } else {
