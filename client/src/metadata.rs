@@ -337,6 +337,100 @@ mod tests {
             ])
     }
 
+    /// The events emitted on this thread while `f` runs, one line each: level, target, fields.
+    fn events_of(f: impl FnOnce()) -> Vec<String> {
+        use std::fmt::Write as _;
+        use std::sync::Mutex;
+        use tracing::span::{Attributes, Id, Record};
+
+        struct Collect(Arc<Mutex<Vec<String>>>);
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                let _ = write!(self.0, " {}={value:?}", field.name());
+            }
+        }
+        impl tracing::Subscriber for Collect {
+            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &tracing::Event<'_>) {
+                let meta = event.metadata();
+                let mut line = Fields(format!("{} {}", meta.level(), meta.target()));
+                event.record(&mut line);
+                self.0.lock().unwrap().push(line.0);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+        let events = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Collect(events.clone()), f);
+        events.lock().unwrap().clone()
+    }
+
+    fn with_brokers(response: MetadataResponse, ids: &[i32]) -> MetadataResponse {
+        response.with_brokers(
+            ids.iter()
+                .map(|&id| {
+                    MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(id))
+                        .with_host(StrBytes::from_static_str("127.0.0.1"))
+                        .with_port(9090 + id)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn leader_moves_and_broker_changes_are_info_events() {
+        let mut cache = MetadataCache::new();
+        let id = Uuid::from_u128(7);
+        // The first response is discovery: no event.
+        let first = events_of(|| cache.update(&with_brokers(response("t", id, &[(1, 3)]), &[1])));
+        assert_eq!(first, Vec::<String>::new());
+
+        let moved = events_of(|| {
+            cache.update(&with_brokers(response("t", id, &[(2, 4)]), &[1, 2]));
+        });
+        assert!(
+            moved
+                .iter()
+                .any(|e| e.starts_with("INFO laminar_kafka::metadata")
+                    && e.contains("broker added")
+                    && e.contains("broker_id=2")),
+            "{moved:?}"
+        );
+        assert!(
+            moved
+                .iter()
+                .any(|e| e.starts_with("INFO laminar_kafka::metadata")
+                    && e.contains("leader moved: t-0 1 -> 2")
+                    && e.contains("old_leader=1 new_leader=2 leader_epoch=4")),
+            "{moved:?}"
+        );
+
+        // A lagging broker's older view changes nothing, and says nothing of leaders.
+        let stale = events_of(|| {
+            cache.update(&with_brokers(response("t", id, &[(1, 3)]), &[1, 2]));
+        });
+        assert_eq!(stale, Vec::<String>::new());
+
+        let removed = events_of(|| {
+            cache.update(&with_brokers(response("t", id, &[(2, 4)]), &[2]));
+        });
+        assert!(
+            removed.len() == 1
+                && removed[0].contains("broker removed")
+                && removed[0].contains("broker_id=1"),
+            "{removed:?}"
+        );
+    }
+
     #[test]
     fn keeps_partitions_leaders_and_brokers() {
         let mut cache = MetadataCache::new();
