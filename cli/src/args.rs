@@ -54,6 +54,22 @@ pub(crate) struct Common {
     /// ssl.ca.location: a PEM file of trusted CAs.
     #[arg(long, global = true)]
     pub(crate) ca_file: Option<String>,
+
+    /// Show the client's events on stderr: -v info, -vv debug, -vvv trace (every request).
+    /// Without it, warnings only.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    /// Show these areas' events at debug on stderr, comma-separated (librdkafka's `debug`):
+    /// connection, sasl, metadata, producer, txn, consumer, group, admin, or all.
+    #[arg(
+        long = "debug",
+        value_name = "AREA,...",
+        value_enum,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub(crate) debug: Vec<crate::logging::Area>,
 }
 
 impl Common {

@@ -8,6 +8,7 @@ mod args;
 mod consume;
 mod exit;
 mod groups;
+mod logging;
 mod metadata;
 mod produce;
 mod profile;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    logging::install(cli.common.verbose, &cli.common.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
