@@ -22,9 +22,16 @@
 //!   either way).
 //! - references: `crc32c` over the batch's CRC-covered range; lz4_flex's frame decoder and zstd's
 //!   one-shot decompression of the batch's compressed payload into a buffer.
+//!
+//! On a machine shared with other work, criterion's groups run one after the other under whatever
+//! load there is at the time, so their ratios drift. With `RECORD_BATCH_INTERLEAVED=N` set, the
+//! decode comparisons first run interleaved, N rounds of each in turn, and the fastest time of
+//! each is printed with the ratios (the load then hits every contender alike):
+//! `RECORD_BATCH_INTERLEAVED=200 cargo bench -p laminar-kafka-benches --bench record_batch -- decode/`.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -176,7 +183,81 @@ fn kp_decode(bytes: &Bytes, codec: Compression) -> usize {
         .sum()
 }
 
+/// The bare decompression of `payload` into `out` (the reference for compressed decoding).
+fn bare_decompress(
+    codec: Compression,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    zstd: &mut zstd::bulk::Decompressor<'_>,
+) -> usize {
+    out.clear();
+    match codec {
+        Compression::Lz4 => {
+            lz4_flex::frame::FrameDecoder::new(payload)
+                .read_to_end(out)
+                .expect("lz4");
+        }
+        Compression::Zstd => {
+            zstd.decompress_to_buffer(payload, out).expect("zstd");
+        }
+        _ => {}
+    }
+    out.len()
+}
+
+/// The interleaved comparison: the fastest of `rounds` runs of each contender, taken in turn.
+fn interleaved(codec: Compression, bytes: &Bytes, uncompressed: usize, rounds: usize) {
+    let payload = bytes.slice(HEADER..);
+    let mut out = Vec::with_capacity(uncompressed);
+    let mut zstd = zstd::bulk::Decompressor::new().expect("zstd");
+    let no_crc = DecodeOptions::default().with_verify_crc(false);
+    let names = [
+        "laminar",
+        "laminar-without-crc",
+        "kafka-protocol",
+        "bare-crc32c",
+        "bare-decompress",
+    ];
+    let mut best = [f64::MAX; 5];
+    for _ in 0..rounds {
+        for (i, slot) in best.iter_mut().enumerate() {
+            let start = Instant::now();
+            match i {
+                0 => black_box(ours_decode(black_box(bytes))),
+                1 => black_box(ours_decode_with(black_box(bytes), no_crc)),
+                2 => black_box(kp_decode(black_box(bytes), codec)),
+                3 => black_box(crc32c::crc32c(black_box(&bytes[21..]))) as usize,
+                _ => black_box(bare_decompress(codec, &payload, &mut out, &mut zstd)),
+            };
+            *slot = slot.min(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let shown = if codec == Compression::None { 4 } else { 5 };
+    let figures: Vec<String> = names[..shown]
+        .iter()
+        .zip(&best)
+        .map(|(n, t)| format!("{n} {t:.1} us"))
+        .collect();
+    eprintln!("interleaved decode/{codec}: {}", figures.join(", "));
+    if codec == Compression::None {
+        eprintln!(
+            "  kafka-protocol / laminar: {:.2}x; record walk without CRC: {:.2} ns per record",
+            best[2] / best[0],
+            best[1] * 1000.0 / RECORDS as f64
+        );
+    } else {
+        eprintln!(
+            "  laminar / bare decompression: {:.3}x; kafka-protocol / laminar: {:.2}x",
+            best[0] / best[4],
+            best[2] / best[0]
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    let interleaved_rounds: Option<usize> = std::env::var("RECORD_BATCH_INTERLEAVED")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let records = event_records(RECORDS);
     let kp = kp_records(&records);
     let expected_total: usize = records.iter().map(|r| r.key.len() + r.value.len()).sum();
@@ -206,6 +287,10 @@ fn bench(c: &mut Criterion) {
             batches(kp_bytes.freeze(), DecodeOptions::default()).count(),
             1
         );
+
+        if let Some(rounds) = interleaved_rounds {
+            interleaved(codec, &bytes, uncompressed, rounds);
+        }
 
         let mut g = c.benchmark_group(format!("decode/{codec}"));
         g.throughput(Throughput::Elements(RECORDS as u64));
