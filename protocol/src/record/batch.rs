@@ -366,7 +366,8 @@ impl RecordBatch {
     }
 
     /// The records, decompressing them first if the batch is compressed (into one buffer, at most
-    /// the decode options' limit). Iterate them with [`Records::iter`].
+    /// the decode options' limit; for LZ4 and zstd, a pooled one that returns to the pool when
+    /// the last view of the records is dropped). Iterate them with [`Records::iter`].
     pub fn records(&self) -> Result<Records> {
         let header = &self.header;
         if self.compression == Compression::None {

@@ -15,7 +15,9 @@
 //!   [`DecodeOptions::max_decompressed_size`]) and returns [`Records`]; [`Records::iter`] yields
 //!   [`Record`] views lazily. A record's key, value and headers are `&[u8]` slices of that buffer;
 //!   [`Record::key_bytes`]/[`Record::value_bytes`] give `Bytes` sharing it. Nothing is allocated
-//!   per record.
+//!   per record. LZ4 and zstd batches decompress into a buffer from a small process-wide pool,
+//!   which goes back to the pool once the last view of it is dropped, so that decoding batch
+//!   after batch does not allocate (nor page-fault) a fresh buffer each time.
 //! - Control batches ([`RecordBatch::is_control`]) hold control records:
 //!   [`ControlRecord::parse`] reads ABORT/COMMIT markers and exposes other types as
 //!   [`ControlRecordType::Unknown`].
