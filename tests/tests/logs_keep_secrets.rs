@@ -18,6 +18,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use laminar_kafka_client::Error;
 use laminar_kafka_client::config::ClientConfig;
 use laminar_kafka_client::connection::{Connection, ConnectionConfig};
+use laminar_kafka_client::consumer::{GroupConsumer, Subscription};
 use laminar_kafka_client::producer::{Producer, ProducerRecord};
 use laminar_kafka_client::protocol::messages::messages::MetadataRequest;
 use laminar_kafka_client::sasl::oauthbearer::{
@@ -166,6 +167,50 @@ async fn produce_and_consume_one(config: ClientConfig, what: &str) {
     consumer.close().await;
 }
 
+/// A group member over `config` reads one record and leaves: joins, assignments, commits and
+/// revocations are logged on the way.
+async fn consume_one_in_a_group(config: ClientConfig, what: &str) {
+    let broker = support::broker();
+    let topic = unique_topic("logs-keep-secrets-group");
+    create_topics(&connect_plaintext(broker).await, &[(&topic, 1)]).await;
+    let producer = Producer::new(config.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
+    send_all(
+        &producer,
+        [ProducerRecord::new(topic.clone(), "in a group")],
+    )
+    .await;
+    producer
+        .close()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut config = config;
+    config
+        .set("group.id", &unique_topic("logs-keep-secrets-group"))
+        .unwrap()
+        .set("auto.offset.reset", "earliest")
+        .unwrap();
+    let member = GroupConsumer::new(config).unwrap_or_else(|e| panic!("{what}: {e}"));
+    member
+        .subscribe(Subscription::topics([topic.as_str()]))
+        .unwrap();
+    let deadline = Instant::now() + support::WAIT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: no record within {:?}",
+            support::WAIT
+        );
+        let polled = member
+            .poll(Duration::from_millis(500))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: poll: {e}"));
+        if polled.iter().next().is_some() {
+            break;
+        }
+    }
+    member.close().await;
+}
+
 /// A connection with `config` must fail with the typed SASL error.
 async fn expect_authentication_failure(config: &ClientConfig, what: &str) {
     let conn_config = ConnectionConfig::from_client_config(config).unwrap();
@@ -233,6 +278,28 @@ async fn no_secret_appears_in_any_event_at_any_level() {
     for security in setups {
         let config = client_config(broker, security, &[("max.block.ms", "20000")]);
         produce_and_consume_one(config, &security.to_string()).await;
+    }
+
+    // A group member over SASL_SSL.
+    consume_one_in_a_group(
+        client_config(
+            broker,
+            Security::SaslSsl(SaslMechanism::ScramSha512),
+            &[("max.block.ms", "20000")],
+        ),
+        "a group over SASL_SSL",
+    )
+    .await;
+
+    // A CA that did not sign the broker's certificate: the TLS handshake fails.
+    let mut untrusted = client_config(broker, Security::Ssl, &[]);
+    untrusted
+        .set("ssl.ca.location", &broker.bad_ca_file.display().to_string())
+        .unwrap();
+    let conn_config = ConnectionConfig::from_client_config(&untrusted).unwrap();
+    match Connection::connect(&broker.ssl, &conn_config).await {
+        Err(Error::Tls { .. }) => {}
+        other => panic!("an untrusted CA: expected a TLS error, got {other:?}"),
     }
 
     // The re-authentication listener: a record, and a connection per mechanism kept busy past
@@ -332,6 +399,26 @@ async fn no_secret_appears_in_any_event_at_any_level() {
         !lines_with(&output, &["laminar_kafka::metadata", "metadata refreshed"]).is_empty(),
         "no metadata refresh event"
     );
+    assert!(
+        !lines_with(
+            &output,
+            &["INFO", "laminar_kafka::sasl", "TLS handshake failed"]
+        )
+        .is_empty(),
+        "no TLS handshake failure event"
+    );
+    for (level, event) in [
+        ("DEBUG", "joining"),
+        ("INFO", "joined the group"),
+        ("INFO", "assignment received"),
+        ("DEBUG", "offsets committed"),
+        ("INFO", "partitions revoked"),
+    ] {
+        assert!(
+            !lines_with(&output, &[level, "laminar_kafka::group", event]).is_empty(),
+            "no `{event}` group event at {level}"
+        );
+    }
     assert!(
         output.lines().any(|l| l.contains(" rustls::")),
         "rustls' records did not reach the capture"
