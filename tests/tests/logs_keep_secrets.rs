@@ -291,6 +291,17 @@ async fn no_secret_appears_in_any_event_at_any_level() {
     )
     .await;
 
+    // And one of the broker-driven protocol (KIP-848).
+    consume_one_in_a_group(
+        client_config(
+            broker,
+            Security::SaslPlaintext(SaslMechanism::ScramSha256),
+            &[("max.block.ms", "20000"), ("group.protocol", "consumer")],
+        ),
+        "a KIP-848 group over SASL_PLAINTEXT",
+    )
+    .await;
+
     // A CA that did not sign the broker's certificate: the TLS handshake fails.
     let mut untrusted = client_config(broker, Security::Ssl, &[]);
     untrusted
@@ -410,6 +421,7 @@ async fn no_secret_appears_in_any_event_at_any_level() {
     for (level, event) in [
         ("DEBUG", "joining"),
         ("INFO", "joined the group"),
+        ("INFO", "joined the group (KIP-848)"),
         ("INFO", "assignment received"),
         ("DEBUG", "offsets committed"),
         ("INFO", "partitions revoked"),

@@ -397,6 +397,15 @@ impl Member {
         if let Some(id) = response.member_id.filter(|m| !m.is_empty()) {
             self.member_id = id.to_string();
         }
+        if self.epoch <= 0 && response.member_epoch > 0 {
+            tracing::info!(
+                target: log_targets::GROUP,
+                group = self.g.group_id.as_str(),
+                member_id = self.member_id.as_str(),
+                member_epoch = response.member_epoch,
+                "joined the group (KIP-848)"
+            );
+        }
         self.epoch = response.member_epoch;
         if response.heartbeat_interval_ms > 0 {
             self.interval = Duration::from_millis(response.heartbeat_interval_ms as u64);
