@@ -44,4 +44,4 @@ eval "$(scripts/kafka.sh env)"
 log "building the harness (release)"
 cargo build --release -p laminar-kafka-client-bench "${features[@]}" >&2
 
-exec "$ROOT/target/release/laminar-kafka-client-bench" run "$@"
+exec "${CARGO_TARGET_DIR:-$ROOT/target}/release/laminar-kafka-client-bench" run "$@"

@@ -11,7 +11,7 @@
 //! queue), encodes the record into the open batch, and hands back a future that shares the
 //! batch's result (no allocation per record).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +21,10 @@ use laminar_kafka_protocol::record::{
 };
 
 use super::delivery::{Completer, DeliveryFuture, ErrorFactory};
+use super::fast_hash::FastMap;
+use super::partitioner::StickyPartitioner;
 use crate::error::{Error, Result};
+use crate::metadata::TopicInfo;
 
 /// A topic and partition, with the topic shared between its batches.
 pub(crate) type Tp = (Arc<str>, i32);
@@ -181,6 +184,54 @@ impl PartitionQueue {
     }
 }
 
+/// Every topic's partition queues, by name. The topic of the last lookup is kept out of the
+/// map, so that a run of records to one topic finds its queues by one comparison of names
+/// rather than a hash lookup each.
+#[derive(Default)]
+struct Topics {
+    map: FastMap<Arc<str>, Vec<PartitionQueue>>,
+    last: Option<(Arc<str>, Vec<PartitionQueue>)>,
+}
+
+impl Topics {
+    /// The queues of `topic`, now the last topic looked up; `None` if it has none.
+    #[inline]
+    fn get_mut(&mut self, topic: &str) -> Option<(&Arc<str>, &mut Vec<PartitionQueue>)> {
+        if self.last.as_ref().is_none_or(|(name, _)| **name != *topic) {
+            let found = self.map.remove_entry(topic)?;
+            if let Some((name, queues)) = self.last.replace(found) {
+                self.map.insert(name, queues);
+            }
+        }
+        self.last.as_mut().map(|(name, queues)| (&*name, queues))
+    }
+
+    /// The queues of `topic`, created (empty) if it has none.
+    fn get_or_insert(&mut self, topic: &str) -> (&Arc<str>, &mut Vec<PartitionQueue>) {
+        if self.get_mut(topic).is_none() {
+            if let Some((name, queues)) = self.last.replace((Arc::from(topic), Vec::new())) {
+                self.map.insert(name, queues);
+            }
+        }
+        let (name, queues) = self
+            .last
+            .get_or_insert_with(|| (Arc::from(topic), Vec::new()));
+        (&*name, queues)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Vec<PartitionQueue>)> {
+        self.map
+            .iter()
+            .chain(self.last.iter().map(|(name, queues)| (name, queues)))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&Arc<str>, &mut Vec<PartitionQueue>)> {
+        self.map
+            .iter_mut()
+            .chain(self.last.iter_mut().map(|(name, queues)| (&*name, queues)))
+    }
+}
+
 /// What the sender needs to know after an `append`.
 pub(crate) struct Appended {
     /// The record's future.
@@ -191,23 +242,36 @@ pub(crate) struct Appended {
 
 /// Every partition's batches.
 pub(crate) struct Accumulator {
-    topics: HashMap<Arc<str>, Vec<PartitionQueue>>,
+    topics: Topics,
     compression: Compression,
     batch_size: usize,
     /// `buffer.memory` bytes of batches that failed to close, for the producer to give back.
     released: usize,
     /// How many batches of one partition may be in flight at once.
     max_in_flight: usize,
+    /// Builders of batches that closed, for the next batches: a builder keeps its record
+    /// buffer, its compressed buffer and its compressor's tables, so a new batch neither
+    /// grows a buffer from empty (page faults on every batch) nor sets up a compressor.
+    spare: Vec<BatchBuilder>,
+    /// The partitioner of unkeyed records, under the same lock as the batches (one lock per
+    /// `send`).
+    sticky: StickyPartitioner,
 }
+
+/// Builders kept for reuse: enough for the batches that close between two sender rounds,
+/// few enough that a producer with many partitions keeps little memory beyond its open batches.
+const SPARE_BUILDERS: usize = 4;
 
 impl Accumulator {
     pub(crate) fn new(compression: Compression, batch_size: usize) -> Self {
         Self {
-            topics: HashMap::new(),
+            topics: Topics::default(),
             compression,
             batch_size,
             released: 0,
             max_in_flight: 1,
+            spare: Vec::new(),
+            sticky: StickyPartitioner::new(batch_size),
         }
     }
 
@@ -218,6 +282,13 @@ impl Accumulator {
         self
     }
 
+    /// The partition for the next unkeyed record of `size` bytes of `topic` (the uniform
+    /// sticky partitioner).
+    #[inline]
+    pub(crate) fn sticky_partition(&mut self, size: usize, topic: &TopicInfo) -> i32 {
+        self.sticky.partition(size, topic)
+    }
+
     /// Takes the `buffer.memory` bytes of batches that failed while closing (their records
     /// failed with them): the caller returns them to the semaphore.
     pub(crate) fn take_released(&mut self) -> usize {
@@ -226,25 +297,20 @@ impl Accumulator {
 
     fn queue(&mut self, topic: &str, partition: i32) -> (Arc<str>, &mut PartitionQueue) {
         let idx = usize::try_from(partition).unwrap_or(0);
-        if !self.topics.contains_key(topic) {
-            self.topics.insert(Arc::from(topic), Vec::new());
-        }
-        let name = self
-            .topics
-            .get_key_value(topic)
-            .map(|(k, _)| k.clone())
-            .expect("inserted above");
-        let queues = self.topics.get_mut(topic).expect("inserted above");
+        let (name, queues) = self.topics.get_or_insert(topic);
+        let name = name.clone();
         if queues.len() <= idx {
             queues.resize_with(idx + 1, PartitionQueue::default);
         }
         (name, &mut queues[idx])
     }
 
-    /// The queue of a partition for the hot path: one hash lookup when it exists.
+    /// The queue of a partition for the hot path: a comparison of names when the topic is the
+    /// last one's, else one hash lookup; nothing is created.
+    #[inline]
     fn queue_fast(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionQueue> {
         let idx = usize::try_from(partition).ok()?;
-        self.topics.get_mut(topic)?.get_mut(idx)
+        self.topics.get_mut(topic)?.1.get_mut(idx)
     }
 
     /// Appends one record to its partition's open batch, closing the batch first if the record
@@ -287,20 +353,39 @@ impl Accumulator {
                 wake_sender: false,
             });
         }
-        let (name, q) = self.queue(topic, partition);
-        let tp: Tp = (name, partition);
+        self.queue(topic, partition);
+        let Self {
+            topics,
+            spare,
+            released: total_released,
+            ..
+        } = self;
+        let Some((name, queues)) = topics.get_mut(topic) else {
+            return Err(Error::Closed); // created just above
+        };
+        let tp: Tp = (name.clone(), partition);
+        let Some(q) = queues.get_mut(usize::try_from(partition).unwrap_or(0)) else {
+            return Err(Error::Closed); // created just above
+        };
         let mut wake_sender = false;
         let mut released = 0;
         if let Some(open) = &q.open {
             let size = open.builder.uncompressed_size();
             if size > 0 && size + memory > batch_size {
-                released += Self::close_open(&tp, q);
+                released += Self::close_open(&tp, q, spare);
                 wake_sender = true;
             }
         }
         if q.open.is_none() {
+            let builder = match spare.pop() {
+                Some(mut b) => {
+                    b.set_compression(compression);
+                    b
+                }
+                None => BatchBuilder::new(compression),
+            };
             q.open = Some(OpenBatch {
-                builder: BatchBuilder::new(compression),
+                builder,
                 completer: Completer::new(tp.0.clone(), partition),
                 records: 0,
                 created: Instant::now(),
@@ -309,11 +394,11 @@ impl Accumulator {
             wake_sender = true;
         }
         let Some(open) = q.open.as_mut() else {
-            self.released += released;
+            *total_released += released;
             return Err(Error::Closed);
         };
         if let Err(e) = open.builder.append(timestamp, key, value, headers) {
-            self.released += released;
+            *total_released += released;
             return Err(Error::Protocol {
                 broker: format!("partition {}-{}", tp.0, tp.1),
                 source: e.into(),
@@ -327,10 +412,10 @@ impl Accumulator {
         open.records += 1;
         open.memory += memory;
         if open.builder.uncompressed_size() >= batch_size {
-            released += Self::close_open(&tp, q);
+            released += Self::close_open(&tp, q, spare);
             wake_sender = true;
         }
-        self.released += released;
+        *total_released += released;
         Ok(Appended {
             delivery,
             wake_sender,
@@ -339,13 +424,17 @@ impl Accumulator {
 
     /// Closes the partition's open batch. Returns the `buffer.memory` bytes to give back when
     /// the batch could not be finished (its records fail).
+    /// A builder that finished goes to `spare`, for the next batch.
     #[must_use]
-    fn close_open(tp: &Tp, q: &mut PartitionQueue) -> usize {
+    fn close_open(tp: &Tp, q: &mut PartitionQueue, spare: &mut Vec<BatchBuilder>) -> usize {
         let Some(mut open) = q.open.take() else {
             return 0;
         };
         match open.builder.finish() {
             Ok(data) => {
+                if spare.len() < SPARE_BUILDERS {
+                    spare.push(open.builder);
+                }
                 let order = q.next_order;
                 q.next_order += 1;
                 q.closed.push_back(ProducerBatch {
@@ -375,8 +464,8 @@ impl Accumulator {
         0
     }
 
-    fn each_queue(&mut self) -> impl Iterator<Item = (Tp, &mut PartitionQueue)> {
-        self.topics.iter_mut().flat_map(|(name, queues)| {
+    fn each_queue(topics: &mut Topics) -> impl Iterator<Item = (Tp, &mut PartitionQueue)> {
+        topics.iter_mut().flat_map(|(name, queues)| {
             queues
                 .iter_mut()
                 .enumerate()
@@ -399,7 +488,7 @@ impl Accumulator {
         let mut next: Option<Instant> = None;
         let mut released = 0;
         let max_in_flight = self.max_in_flight;
-        for (tp, q) in self.each_queue() {
+        for (tp, q) in Self::each_queue(&mut self.topics) {
             if q.in_flight.len() >= max_in_flight {
                 continue;
             }
@@ -407,7 +496,7 @@ impl Accumulator {
                 if let Some(open) = &q.open {
                     let due = open.created + linger;
                     if force || due <= now {
-                        released += Self::close_open(&tp, q);
+                        released += Self::close_open(&tp, q, &mut self.spare);
                     } else {
                         next = Some(next.map_or(due, |n| n.min(due)));
                     }
@@ -471,14 +560,14 @@ impl Accumulator {
 
     /// The topics this producer writes to.
     pub(crate) fn topic_names(&self) -> Vec<Arc<str>> {
-        self.topics.keys().cloned().collect()
+        self.topics.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// Whether any record is waiting or in flight.
     pub(crate) fn is_empty(&self) -> bool {
         self.topics
-            .values()
-            .flatten()
+            .iter()
+            .flat_map(|(_, queues)| queues)
             .all(|q| q.open.is_none() && q.closed.is_empty() && q.in_flight.is_empty())
     }
 
@@ -491,9 +580,9 @@ impl Accumulator {
     ) -> Vec<ProducerBatch> {
         let mut expired = Vec::new();
         let mut released = 0;
-        for (tp, q) in self.each_queue() {
+        for (tp, q) in Self::each_queue(&mut self.topics) {
             if q.open.as_ref().is_some_and(|o| o.created + timeout <= now) {
-                released += Self::close_open(&tp, q);
+                released += Self::close_open(&tp, q, &mut self.spare);
             }
             while q.closed.front().is_some_and(|b| b.created + timeout <= now) {
                 if let Some(b) = q.closed.pop_front() {
@@ -509,8 +598,8 @@ impl Accumulator {
     pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
         let mut released = 0;
-        for (tp, q) in self.each_queue() {
-            released += Self::close_open(&tp, q);
+        for (tp, q) in Self::each_queue(&mut self.topics) {
+            released += Self::close_open(&tp, q, &mut self.spare);
             out.extend(q.closed.drain(..));
         }
         self.released += released;
@@ -531,6 +620,48 @@ mod tests {
             .iter()
             .map(|r| r.unwrap().value().unwrap()[0])
             .collect()
+    }
+
+    #[test]
+    fn interleaved_topics_and_reused_builders_keep_every_batch_whole() {
+        // Three topics in turn (the last-topic slot moves on every append), LZ4 batches that
+        // close at batch.size: each closed batch's builder serves a later batch.
+        let mut acc = Accumulator::new(Compression::Lz4, 300);
+        let topics = ["a", "b", "c"];
+        for i in 0..60u8 {
+            for t in topics {
+                acc.append(t, i32::from(i % 2), 1, None, Some(&[i; 30]), &[], 60)
+                    .unwrap();
+            }
+        }
+        let (ready, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+        let mut per_tp: std::collections::BTreeMap<(String, i32), Vec<u8>> = Default::default();
+        let mut drained = ready;
+        loop {
+            for b in &drained {
+                per_tp
+                    .entry((b.tp.0.to_string(), b.tp.1))
+                    .or_default()
+                    .extend(values(b));
+                acc.done(&b.tp, b.order);
+            }
+            let (more, _) = acc.drain_ready(Instant::now(), Duration::ZERO, true);
+            if more.is_empty() {
+                break;
+            }
+            drained = more;
+        }
+        assert!(!acc.spare.is_empty(), "closed batches leave their builders");
+        assert!(acc.spare.len() <= SPARE_BUILDERS);
+        assert_eq!(per_tp.len(), 6);
+        for ((t, p), got) in per_tp {
+            let want: Vec<u8> = (0..60u8).filter(|i| i32::from(i % 2) == p).collect();
+            assert_eq!(got, want, "{t}-{p}");
+        }
+        let mut names: Vec<String> = acc.topic_names().iter().map(|n| n.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(acc.is_empty());
     }
 
     #[test]

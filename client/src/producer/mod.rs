@@ -29,6 +29,7 @@
 
 mod accumulator;
 mod delivery;
+mod fast_hash;
 mod idempotence;
 pub mod partitioner;
 mod sender;
@@ -46,7 +47,7 @@ use tokio::task::JoinHandle;
 use accumulator::Accumulator;
 pub use delivery::DeliveryFuture;
 pub use idempotence::ProducerIdentity;
-use partitioner::{StickyPartitioner, partition_for_key};
+use partitioner::partition_for_key;
 use state::{BatchRef, Call, ProducerState};
 pub use state::{FailureCause, TxnState};
 use txn::TxnManager;
@@ -108,6 +109,7 @@ impl ProducerRecord {
         self
     }
 
+    #[inline]
     fn estimated_size(&self) -> usize {
         // Attributes, deltas, lengths: at most 21 bytes of varints beyond the payload.
         21 + self.key.as_ref().map_or(0, Bytes::len)
@@ -145,7 +147,6 @@ pub(crate) struct Shared {
     pub(crate) flushing: AtomicUsize,
     pub(crate) closing: AtomicBool,
     pub(crate) in_flight: AtomicUsize,
-    sticky: Mutex<StickyPartitioner>,
     /// `enable.idempotence`.
     pub(crate) idempotent: bool,
     /// The protocol state: identity, sequences, transaction, fatal cause. Changed only through
@@ -158,6 +159,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn acc(&self) -> std::sync::MutexGuard<'_, Accumulator> {
         self.acc.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -211,11 +213,16 @@ impl Drop for Producer {
     }
 }
 
+/// The wall clock in ms since the epoch: read once per record without a timestamp, so kept to
+/// the clock read and two integer steps (no 128-bit millisecond count).
+#[inline]
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64)
+            .wrapping_mul(1000)
+            .wrapping_add(i64::from(d.subsec_millis())),
+        Err(_) => 0,
+    }
 }
 
 impl Producer {
@@ -250,7 +257,6 @@ impl Producer {
                 ),
             ),
             memory: Semaphore::new(config.buffer_memory),
-            sticky: Mutex::new(StickyPartitioner::new(config.batch_size)),
             cluster,
             wake: Notify::new(),
             idle: Notify::new(),
@@ -317,6 +323,7 @@ impl Producer {
             None => self.topic_metadata(&record.topic, deadline()).await?,
         };
         let num_partitions = topic.partitions.len();
+        // Unkeyed records get their sticky partition under the accumulator's lock, below.
         let partition = match (record.partition, &record.key) {
             (Some(p), _) => {
                 if p < 0 || p as usize >= num_partitions {
@@ -327,15 +334,10 @@ impl Producer {
                         message: Some(format!("the topic has {num_partitions} partitions")),
                     });
                 }
-                p
+                Some(p)
             }
-            (None, Some(key)) => partition_for_key(key, num_partitions),
-            (None, None) => self
-                .shared
-                .sticky
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .partition(size, &topic),
+            (None, Some(key)) => Some(partition_for_key(key, num_partitions)),
+            (None, None) => None,
         };
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
         match self.shared.memory.try_acquire_many(permits) {
@@ -365,16 +367,28 @@ impl Producer {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_deref()))
             .collect();
-        let appended = self.shared.acc().append(
-            &topic.name,
-            partition,
-            timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &headers,
-            size,
-        );
-        self.shared.give_back_released();
+        // One lock per record: the sticky partition, the append, and what batches that failed
+        // to close released.
+        let (appended, released) = {
+            let mut acc = self.shared.acc();
+            let partition = match partition {
+                Some(p) => p,
+                None => acc.sticky_partition(size, &topic),
+            };
+            let appended = acc.append(
+                &topic.name,
+                partition,
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &headers,
+                size,
+            );
+            (appended, acc.take_released())
+        };
+        if released > 0 {
+            self.shared.memory.add_permits(released);
+        }
         match appended {
             Ok(appended) => {
                 if appended.wake_sender {

@@ -1,10 +1,10 @@
 //! Choosing a partition for a record: murmur2 for keyed records (bit-for-bit as the Java client),
 //! uniform sticky for unkeyed ones (KIP-794).
 
-use std::collections::HashMap;
-
 use crate::backoff::SplitMix;
 use crate::metadata::TopicInfo;
+
+use super::fast_hash::FastMap;
 
 /// Kafka's murmur2 hash of a key, as the Java client's `Utils.murmur2` computes it.
 ///
@@ -60,7 +60,10 @@ pub fn partition_for_key(key: &[u8], num_partitions: usize) -> i32 {
 /// `BuiltInPartitioner` per topic: sends to one topic never move another topic's partition.
 #[derive(Debug)]
 pub struct StickyPartitioner {
-    topics: HashMap<String, Sticky>,
+    topics: FastMap<String, Sticky>,
+    /// The topic of the last call and its state, kept out of the map: a run of records to one
+    /// topic finds its state by one comparison of names.
+    last: Option<(String, Sticky)>,
     batch_size: usize,
     rng: SplitMix,
 }
@@ -76,7 +79,8 @@ impl StickyPartitioner {
     /// A partitioner that switches after `batch_size` bytes.
     pub fn new(batch_size: usize) -> Self {
         Self {
-            topics: HashMap::new(),
+            topics: FastMap::default(),
+            last: None,
             batch_size: batch_size.max(1),
             rng: SplitMix::from_entropy(),
         }
@@ -86,15 +90,22 @@ impl StickyPartitioner {
     /// current one, or, when it has had its `batch.size` bytes (or lost its leader), another one
     /// with a leader, chosen at random. The partitions with a leader are looked at only then.
     ///
-    /// Hot path: two hash lookups by the topic's name (present? then the state: the borrow
-    /// checker refuses the one-lookup form); the topic's state is allocated once.
+    /// Hot path: the same topic as the last call's is found by a comparison of names, another
+    /// by a hash lookup; the topic's state is allocated once.
     pub fn partition(&mut self, record_size: usize, topic: &TopicInfo) -> i32 {
-        if !self.topics.contains_key(topic.name.as_str()) {
-            self.topics.insert(topic.name.clone(), Sticky::default());
+        let name = topic.name.as_str();
+        if self.last.as_ref().is_none_or(|(n, _)| n != name) {
+            let entry = self
+                .topics
+                .remove_entry(name)
+                .unwrap_or_else(|| (name.to_owned(), Sticky::default()));
+            if let Some((n, s)) = self.last.replace(entry) {
+                self.topics.insert(n, s);
+            }
         }
         let batch_size = self.batch_size;
-        let Some(state) = self.topics.get_mut(topic.name.as_str()) else {
-            return 0; // inserted above
+        let Some((_, state)) = self.last.as_mut() else {
+            return 0; // set above
         };
         let num_partitions = topic.partitions.len();
         let stay = state.current.filter(|p| {
