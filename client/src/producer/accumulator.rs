@@ -256,6 +256,8 @@ pub(crate) struct Accumulator {
     /// The partitioner of unkeyed records, under the same lock as the batches (one lock per
     /// `send`).
     sticky: StickyPartitioner,
+    /// Bytes of `buffer.memory` taken from the semaphore and not yet used by a record.
+    credit: usize,
 }
 
 /// Builders kept for reuse: enough for the batches that close between two sender rounds,
@@ -272,6 +274,7 @@ impl Accumulator {
             max_in_flight: 1,
             spare: Vec::new(),
             sticky: StickyPartitioner::new(batch_size),
+            credit: 0,
         }
     }
 
@@ -280,6 +283,29 @@ impl Accumulator {
     pub(crate) fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.clamp(1, 5);
         self
+    }
+
+    /// Takes `size` bytes of `buffer.memory` from the credit (bytes taken from the semaphore
+    /// ahead of the records that use them), if it holds that many.
+    #[inline]
+    pub(crate) fn take_credit(&mut self, size: usize) -> bool {
+        match self.credit.checked_sub(size) {
+            Some(left) => {
+                self.credit = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds bytes taken from the semaphore to the credit.
+    pub(crate) fn add_credit(&mut self, n: usize) {
+        self.credit += n;
+    }
+
+    /// Empties the credit, for the caller to give back to the semaphore.
+    pub(crate) fn take_all_credit(&mut self) -> usize {
+        std::mem::take(&mut self.credit)
     }
 
     /// The partition for the next unkeyed record of `size` bytes of `topic` (the uniform
@@ -620,6 +646,22 @@ mod tests {
             .iter()
             .map(|r| r.unwrap().value().unwrap()[0])
             .collect()
+    }
+
+    #[test]
+    fn credit_is_drawn_only_when_it_covers_the_record_and_empties_at_once() {
+        let mut acc = Accumulator::new(Compression::None, 1 << 20);
+        assert!(!acc.take_credit(1), "no credit at first");
+        assert!(acc.take_credit(0));
+        acc.add_credit(300);
+        assert!(acc.take_credit(120));
+        assert!(acc.take_credit(120));
+        assert!(
+            !acc.take_credit(120),
+            "60 left: not enough, and nothing taken"
+        );
+        assert_eq!(acc.take_all_credit(), 60);
+        assert_eq!(acc.take_all_credit(), 0);
     }
 
     #[test]

@@ -191,6 +191,26 @@ impl Shared {
     }
 }
 
+/// `buffer.memory` is taken from the semaphore in chunks of at most this many bytes (one atomic
+/// operation per chunk, not per record); the records then draw on the chunk, the producer's
+/// credit, under the accumulator's lock.
+const CREDIT_CHUNK: usize = 16 * 1024;
+/// ... and of at most this share of `buffer.memory`, so that a small buffer is not held in
+/// credit.
+const CREDIT_SHARE: usize = 64;
+
+/// A record's fields for the append, with its topic, partition (`None`: the sticky
+/// partitioner's) and size.
+struct RecordFields<'a> {
+    topic: &'a crate::metadata::TopicInfo,
+    partition: Option<i32>,
+    timestamp: i64,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a [(&'a str, Option<&'a [u8]>)],
+    size: usize,
+}
+
 /// An asynchronous, batching producer. Cheap to share behind an `Arc`; `send` takes `&self`.
 pub struct Producer {
     shared: Arc<Shared>,
@@ -341,11 +361,66 @@ impl Producer {
             (None, Some(key)) => Some(partition_for_key(key, num_partitions)),
             (None, None) => None,
         };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let fields = RecordFields {
+            topic: &topic,
+            partition,
+            timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &headers,
+            size,
+        };
+        // Hot path, one lock: `buffer.memory` from the credit, the sticky partition, the append.
+        let credit = {
+            let mut acc = self.shared.acc();
+            if acc.take_credit(size) {
+                return self.append_locked(acc, &fields);
+            }
+            // Not enough: the credit goes back, so that a wait for memory waits for nothing
+            // this producer holds.
+            acc.take_all_credit()
+        };
+        if credit > 0 {
+            self.shared.memory.add_permits(credit);
+        }
+        let extra = self.acquire_memory(size, deadline).await?;
+        let mut acc = self.shared.acc();
+        acc.add_credit(extra);
+        self.append_locked(acc, &fields)
+    }
+
+    /// Takes `size` bytes of `buffer.memory` from the semaphore (waiting at most
+    /// `max.block.ms`), and when they are there, a chunk more for the credit of the next
+    /// records; returns the size of that chunk (0 when it was not taken).
+    async fn acquire_memory(
+        &self,
+        size: usize,
+        deadline: impl FnOnce() -> tokio::time::Instant,
+    ) -> Result<usize> {
+        let config = self.shared.cluster.config();
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let chunk = (config.buffer_memory / CREDIT_SHARE).min(CREDIT_CHUNK);
+        let with_chunk = u32::try_from(size + chunk).unwrap_or(u32::MAX);
+        match self.shared.memory.try_acquire_many(with_chunk) {
+            Ok(permit) => {
+                permit.forget();
+                return Ok(chunk);
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
         match self.shared.memory.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
+                // Boxed, as the wait for metadata: the waits' states stay out of `send`'s own
+                // future, which every record's call builds and moves.
                 match Box::pin(tokio::time::timeout_at(
                     deadline(),
                     self.shared.memory.acquire_many(permits),
@@ -356,7 +431,7 @@ impl Producer {
                     Ok(Err(_)) => return Err(Error::Closed),
                     Err(_) => {
                         return Err(Error::MaxBlock {
-                            timeout: max_block,
+                            timeout: config.max_block,
                             reason: format!(
                                 "buffer.memory ({} bytes) stayed full",
                                 config.buffer_memory
@@ -366,31 +441,32 @@ impl Producer {
                 }
             }
         }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let headers: Vec<(&str, Option<&[u8]>)> = record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_deref()))
-            .collect();
-        // One lock per record: the sticky partition, the append, and what batches that failed
-        // to close released.
-        let (appended, released) = {
-            let mut acc = self.shared.acc();
-            let partition = match partition {
-                Some(p) => p,
-                None => acc.sticky_partition(size, &topic),
-            };
-            let appended = acc.append(
-                &topic.name,
-                partition,
-                timestamp,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                &headers,
-                size,
-            );
-            (appended, acc.take_released())
+        Ok(0)
+    }
+
+    /// Appends a record whose `buffer.memory` is taken, under the accumulator's lock (the sticky
+    /// partition is chosen there), and wakes the sender when a batch opened or closed.
+    fn append_locked(
+        &self,
+        mut acc: std::sync::MutexGuard<'_, Accumulator>,
+        r: &RecordFields<'_>,
+    ) -> Result<DeliveryFuture> {
+        let partition = match r.partition {
+            Some(p) => p,
+            None => acc.sticky_partition(r.size, r.topic),
         };
+        let appended = acc.append(
+            &r.topic.name,
+            partition,
+            r.timestamp,
+            r.key,
+            r.value,
+            r.headers,
+            r.size,
+        );
+        // What batches that failed to close released, read under the same lock.
+        let released = acc.take_released();
+        drop(acc);
         if released > 0 {
             self.shared.memory.add_permits(released);
         }
@@ -402,7 +478,7 @@ impl Producer {
                 Ok(appended.delivery)
             }
             Err(e) => {
-                self.shared.memory.add_permits(size);
+                self.shared.memory.add_permits(r.size);
                 Err(e)
             }
         }
