@@ -129,49 +129,16 @@ impl FromStr for Mechanism {
     }
 }
 
-/// A secret string (a password) whose `Debug` output is redacted.
-///
-/// It has no `Display`, so it cannot end up in a log line or error message by accident.
+/// A password: the client's one [`Secret`](crate::secret::Secret) type, printed as `***`.
 ///
 /// ```
 /// use laminar_kafka_client::sasl::Password;
 ///
-/// let password = Password::new("hunter2");
-/// assert_eq!(format!("{password:?}"), "Password(<redacted>)");
+/// let password = Password::from("hunter2");
+/// assert_eq!(format!("{password:?}"), "***");
 /// assert_eq!(password.expose(), "hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Password(secret.into())
-    }
-
-    /// The secret itself: for the code that must put it on the wire, and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
-impl From<String> for Password {
-    fn from(secret: String) -> Self {
-        Password(secret)
-    }
-}
-
-impl From<&str> for Password {
-    fn from(secret: &str) -> Self {
-        Password(secret.to_owned())
-    }
-}
+pub type Password = crate::secret::Secret;
 
 /// Which SASL mechanism to use, with its credentials (`sasl.mechanism`, `sasl.username`,
 /// `sasl.password`).

@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn sends_empty_authzid_user_and_password_then_completes() {
-        let mut client = PlainClient::new("alice", &Password::new("pa ss")).unwrap();
+        let mut client = PlainClient::new("alice", &Password::from("pa ss")).unwrap();
         assert_eq!(
             client.step(None).unwrap(),
             Step::Send(b"\0alice\0pa ss".to_vec())
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn utf8_credentials_are_sent_as_utf8() {
-        let mut client = PlainClient::new("jörg", &Password::new("pässwörd")).unwrap();
+        let mut client = PlainClient::new("jörg", &Password::from("pässwörd")).unwrap();
         let Step::Send(token) = client.step(None).unwrap() else {
             panic!("expected a token");
         };
@@ -133,16 +133,16 @@ mod tests {
 
     #[test]
     fn nul_in_credentials_is_rejected_without_echoing_them() {
-        let err = PlainClient::new("al\0ice", &Password::new("x")).unwrap_err();
+        let err = PlainClient::new("al\0ice", &Password::from("x")).unwrap_err();
         assert!(matches!(err, SaslError::InvalidCredentials { .. }), "{err}");
-        let err = PlainClient::new("alice", &Password::new("sec\0ret")).unwrap_err();
+        let err = PlainClient::new("alice", &Password::from("sec\0ret")).unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
         assert!(!err.to_string().contains("sec"), "{err}");
     }
 
     #[test]
     fn out_of_order_steps_are_errors() {
-        let mut client = PlainClient::new("a", &Password::new("b")).unwrap();
+        let mut client = PlainClient::new("a", &Password::from("b")).unwrap();
         let err = client.step(Some(b"early")).unwrap_err();
         assert!(
             matches!(
@@ -160,7 +160,7 @@ mod tests {
             SaslError::SessionFailed { .. }
         ));
 
-        let mut client = PlainClient::new("a", &Password::new("b")).unwrap();
+        let mut client = PlainClient::new("a", &Password::from("b")).unwrap();
         client.step(None).unwrap();
         let err = client.step(None).unwrap_err();
         assert!(
@@ -174,7 +174,7 @@ mod tests {
             "{err}"
         );
 
-        let mut client = PlainClient::new("a", &Password::new("b")).unwrap();
+        let mut client = PlainClient::new("a", &Password::from("b")).unwrap();
         client.step(None).unwrap();
         client.step(Some(b"")).unwrap();
         let err = client.step(Some(b"")).unwrap_err();
