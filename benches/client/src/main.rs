@@ -12,6 +12,7 @@
 
 mod clients;
 mod in_flight;
+mod in_memory;
 mod measure;
 mod report;
 mod run;
@@ -39,6 +40,9 @@ enum Commands {
     Run(Box<run::RunArgs>),
     /// Our idempotent producer on one partition: 5 batches in flight against 1, same run.
     InFlight(in_flight::InFlightArgs),
+    /// CRC check, decompression and decoding of the workload's records in memory: the floor
+    /// under the consumer's CPU per record.
+    DecodeInMemory(in_memory::InMemoryArgs),
     /// Produce the workload with our client, report on stdout (one measured process).
     ProduceOurs(ChildArgs),
     /// Consume the workload with our client, report on stdout (one measured process).
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Run(args) => run::run(*args),
         Commands::InFlight(a) => tokio_runtime().and_then(|rt| rt.block_on(in_flight::run(a))),
+        Commands::DecodeInMemory(a) => in_memory::run(a),
         Commands::ProduceOurs(a) => child(|| {
             tokio_runtime()?.block_on(clients::ours::produce(
                 &a.bootstrap,
