@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use laminar_kafka_client::kafka_error::KafkaCode;
-use laminar_kafka_client::producer::{Producer, ProducerRecord, TxnState};
+use laminar_kafka_client::producer::{ConsumerGroupMetadata, Producer, ProducerRecord, TxnState};
 use laminar_kafka_fake::{ApiKey, FakeCluster, ResponseError, Rule};
 use support::{
     assert_no_violations, config, consume_exactly, consume_for, consumer_from_beginning, values,
@@ -276,4 +276,138 @@ async fn a_refused_transactional_id_reports_its_code_on_every_later_call() {
         "a stopped producer asks the coordinator nothing more"
     );
     producer.close().await.unwrap();
+}
+
+fn requests_of(cluster: &FakeCluster, api: ApiKey) -> usize {
+    cluster.requests().iter().filter(|r| r.api == api).count()
+}
+
+/// A transaction in which nothing was sent and no offsets were added ends locally: neither
+/// commit nor abort sends EndTxn (the coordinator never heard of it), and the producer is ready
+/// for the next one, which does end with EndTxn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_transaction_ends_without_end_txn() {
+    let cluster = FakeCluster::builder()
+        .topic("empty", 1)
+        .start()
+        .await
+        .unwrap();
+    let producer =
+        Producer::new(config(&cluster, &[("transactional.id", "fake-txn-empty")])).unwrap();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    producer.commit_transaction().await.unwrap();
+    assert_eq!(producer.transaction_state(), Some(TxnState::Ready));
+    producer.begin_transaction().unwrap();
+    producer.abort_transaction().await.unwrap();
+    assert_eq!(producer.transaction_state(), Some(TxnState::Ready));
+    assert_eq!(
+        requests_of(&cluster, ApiKey::EndTxn),
+        0,
+        "nothing to end at the coordinator"
+    );
+    assert_eq!(requests_of(&cluster, ApiKey::AddPartitionsToTxn), 0);
+
+    send_in_txn(&producer, "empty", &values("kept", 3), true).await;
+    assert_eq!(requests_of(&cluster, ApiKey::EndTxn), 1);
+    producer.close().await.unwrap();
+    let log = cluster.records("empty", 0).unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(
+        log.iter()
+            .all(|r| r.transactional && !r.pending && !r.aborted)
+    );
+    assert_no_violations(&cluster);
+}
+
+/// The coordinator requests of a transactional call run beside the produce work: while
+/// TxnOffsetCommit waits for its answer, records sent in the same transaction are written and
+/// acknowledged, and the commit then carries both. (A broker answers one connection's requests
+/// in order, so the group's coordinator is a broker that neither leads the partition nor
+/// coordinates the transaction.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_delivered_while_a_coordinator_request_waits() {
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("beside", 1)
+        .start()
+        .await
+        .unwrap();
+    let tid = "fake-txn-beside";
+    let group_id = (0..100)
+        .map(|i| format!("fake-beside-group-{i}"))
+        .find(|g| cluster.coordinator(g) != cluster.coordinator(tid))
+        .expect("a group coordinated elsewhere");
+    let group_coordinator = cluster.coordinator(&group_id);
+    if cluster.leader("beside", 0).unwrap().0 == group_coordinator {
+        let other = cluster
+            .broker_ids()
+            .into_iter()
+            .find(|b| *b != group_coordinator)
+            .unwrap();
+        cluster.move_leader("beside", 0, other).unwrap();
+    }
+    let slow = cluster.script(
+        Rule::on(ApiKey::TxnOffsetCommit)
+            .once()
+            .delay(Duration::from_millis(1500)),
+    );
+    let producer = Producer::new(config(&cluster, &[("transactional.id", tid)])).unwrap();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    // The topic's metadata and the partition's place in the transaction come first: a
+    // Metadata request on the group coordinator's connection would wait behind the delay.
+    producer
+        .send(ProducerRecord::new("beside", "first"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let group = ConsumerGroupMetadata::new(group_id.clone());
+    let offsets = [(("beside".to_owned(), 0), 42)];
+    let started = Instant::now();
+    let send_offsets = async {
+        producer
+            .send_offsets_to_transaction(&offsets, &group)
+            .await
+            .unwrap();
+        started.elapsed()
+    };
+    let produce = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut deliveries = Vec::new();
+        for v in values("beside", 10) {
+            deliveries.push(
+                producer
+                    .send(ProducerRecord::new("beside", v))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for d in deliveries {
+            d.await.unwrap();
+        }
+        started.elapsed()
+    };
+    let (offsets_done, produce_done) = tokio::join!(send_offsets, produce);
+    assert_eq!(cluster.rule_hits(slow), 1);
+    assert!(
+        offsets_done >= Duration::from_millis(1500),
+        "TxnOffsetCommit was delayed: {offsets_done:?}"
+    );
+    assert!(
+        produce_done < offsets_done,
+        "records acknowledged after {produce_done:?}, only once TxnOffsetCommit answered \
+         ({offsets_done:?})"
+    );
+    producer.commit_transaction().await.unwrap();
+    producer.close().await.unwrap();
+    assert_eq!(cluster.committed_offset(&group_id, "beside", 0), Some(42));
+    let log = cluster.records("beside", 0).unwrap();
+    assert_eq!(log.len(), 11);
+    assert!(
+        log.iter()
+            .all(|r| r.transactional && !r.pending && !r.aborted)
+    );
+    assert_no_violations(&cluster);
 }

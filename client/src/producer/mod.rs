@@ -12,6 +12,11 @@
 //! retry, and a retry is sent again only once no batch before it is in flight. Without
 //! idempotence one batch per partition is in flight, so a retry never overtakes a later batch.
 //!
+//! Transactions (`transactional.id`): the calls that need the transaction or group coordinator
+//! (`init_transactions`, `send_offsets_to_transaction`, the end of `commit_transaction` and
+//! `abort_transaction`, `resume_transaction`) are commands to the sender task, which runs their
+//! requests beside its produce work (`txn`, `sender`).
+//!
 //! ```no_run
 //! # async fn example() -> laminar_kafka_client::Result<()> {
 //! use laminar_kafka_client::config::ClientConfig;
@@ -41,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use accumulator::Accumulator;
@@ -50,8 +55,8 @@ pub use idempotence::ProducerIdentity;
 use partitioner::partition_for_key;
 use state::{BatchRef, Call, ProducerState};
 pub use state::{FailureCause, TxnState};
-use txn::TxnManager;
 pub use txn::{ConsumerGroupMetadata, PreparedTransaction};
+use txn::{Reply, TxnCommand, TxnManager};
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
@@ -215,6 +220,8 @@ struct RecordFields<'a> {
 pub struct Producer {
     shared: Arc<Shared>,
     sender: Mutex<Option<JoinHandle<()>>>,
+    /// The transactional calls that make coordinator requests, for the sender task.
+    commands: mpsc::UnboundedSender<(TxnCommand, Reply)>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -284,10 +291,12 @@ impl Producer {
             closing: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
         });
-        let sender = tokio::spawn(sender::run(shared.clone()));
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let sender = tokio::spawn(sender::run(shared.clone(), command_rx));
         Ok(Self {
             shared,
             sender: Mutex::new(Some(sender)),
+            commands,
         })
     }
 
@@ -557,6 +566,17 @@ impl Producer {
         })
     }
 
+    /// Hands `command` to the sender task, which performs its coordinator requests, and waits
+    /// for its answer. A stopped sender answers [`Error::Closed`].
+    async fn command(&self, command: TxnCommand) -> Result<()> {
+        self.txn(command.operation())?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send((command, reply))
+            .map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
     /// The producer id and epoch in use, once the idempotent or transactional producer has
     /// one.
     pub fn identity(&self) -> Option<ProducerIdentity> {
@@ -579,7 +599,7 @@ impl Producer {
     /// the same id and completes or aborts the transaction it left open. Call once, before the
     /// first transaction. Blocks at most `max.block.ms`.
     pub async fn init_transactions(&self) -> Result<()> {
-        self.txn("init_transactions")?.init(&self.shared).await
+        self.command(TxnCommand::Init).await
     }
 
     /// Opens a transaction: records sent until commit or abort belong to it.
@@ -595,24 +615,27 @@ impl Producer {
         offsets: &[((String, i32), i64)],
         group: &ConsumerGroupMetadata,
     ) -> Result<()> {
-        self.txn("send_offsets_to_transaction")?
-            .send_offsets(&self.shared, offsets, group)
-            .await
+        self.txn("send_offsets_to_transaction")?;
+        self.command(TxnCommand::SendOffsets {
+            offsets: offsets.to_vec(),
+            group: group.clone(),
+        })
+        .await
     }
 
     /// Flushes and commits the transaction. An [`Error::TransactionAbortable`] means a record
     /// failed: call [`abort_transaction`](Self::abort_transaction).
     pub async fn commit_transaction(&self) -> Result<()> {
-        let txn = self.txn("commit_transaction")?;
+        self.txn("commit_transaction")?;
         self.shared.with_state(|s| s.on_call(Call::Commit))?;
         self.flush().await?;
-        txn.end(&self.shared, true).await
+        self.command(TxnCommand::End { commit: true }).await
     }
 
     /// Aborts the transaction: records not yet sent fail with [`Error::TransactionAbortable`],
     /// records already written are discarded for `read_committed` readers.
     pub async fn abort_transaction(&self) -> Result<()> {
-        let txn = self.txn("abort_transaction")?;
+        self.txn("abort_transaction")?;
         self.shared.with_state(|s| s.on_call(Call::Abort))?;
         let unsent = self.shared.acc().take_unsent();
         self.shared.give_back_released();
@@ -628,7 +651,7 @@ impl Producer {
         }
         self.flush().await?;
         // EndTxn, then InitProducerId when sequences are unknown after a failure (KIP-360).
-        txn.end(&self.shared, false).await
+        self.command(TxnCommand::End { commit: false }).await
     }
 
     /// Flushes and leaves the transaction open, returning what another process needs to commit
@@ -649,9 +672,7 @@ impl Producer {
     /// has ended), and leaves this producer ready for new transactions. An empty prepared transaction (nothing was written) ends
     /// without a request.
     pub async fn resume_transaction(&self, prepared: &PreparedTransaction) -> Result<()> {
-        self.txn("resume_transaction")?
-            .resume(&self.shared, prepared)
-            .await
+        self.command(TxnCommand::Resume(prepared.clone())).await
     }
 
     /// Flushes, then stops the sender. Records sent before `close` are delivered (or fail by

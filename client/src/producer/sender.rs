@@ -2,11 +2,21 @@
 //! requests, and settles each batch from the response: success, retry (back to the front of its
 //! partition's queue after `retry.backoff.ms`, with a metadata refresh when the error asks for
 //! one), or failure (non-retriable error, or `delivery.timeout.ms` passed).
+//!
+//! It is also where a transactional producer's coordinator requests run: the calls that need
+//! one (`init_transactions`, `send_offsets_to_transaction`, the EndTxn of commit and abort,
+//! `resume_transaction`) arrive on the command channel as a [`TxnCommand`] with its reply, and
+//! each becomes a future ([`txn::perform`]) that the loop polls in the same `select!` as its
+//! Produce responses, its wake-ups and its timer. A coordinator that answers slowly or asks
+//! for retries therefore never holds Produce back; the answer goes back through the reply once
+//! the future completes. The loop ends on `close` only once no such future is left.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use laminar_kafka_protocol::messages::messages::produce_request::{
@@ -16,7 +26,7 @@ use laminar_kafka_protocol::messages::messages::{
     ApiKey, InitProducerIdRequest, ProduceRequest, TopicName, TransactionalId,
 };
 use laminar_kafka_protocol::messages::protocol::StrBytes;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -24,6 +34,7 @@ use super::Shared;
 use super::accumulator::{ProducerBatch, Tp};
 use super::idempotence::{ProducerIdentity, Stamp, stamp};
 use super::state::{BatchAction, BatchRef, FailureCause, ProducerState, RoundAction};
+use super::txn::{self, Reply, TxnCommand};
 use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
@@ -44,7 +55,28 @@ struct RequestResult {
     batches: Vec<(ProducerBatch, Settled)>,
 }
 
-pub(super) async fn run(shared: Arc<Shared>) {
+/// A transactional call's coordinator exchange, answering its caller when it completes.
+type TxnWork = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Polls every coordinator exchange under way; ready once at least one completed (and was
+/// removed).
+fn poll_txn_work(work: &mut Vec<TxnWork>, cx: &mut Context<'_>) -> Poll<()> {
+    let before = work.len();
+    work.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+    if work.len() < before {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
+    }
+}
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    mut commands: mpsc::UnboundedReceiver<(TxnCommand, Reply)>,
+) {
+    let mut commands_open = true;
+    // The transactional calls' coordinator exchanges under way (rarely more than one).
+    let mut txn_work: Vec<TxnWork> = Vec::new();
     let mut requests: JoinSet<RequestResult> = JoinSet::new();
     let mut in_flight_per_leader: HashMap<i32, usize> = HashMap::new();
     // Per leader, the signal that the last request spawned for it is queued on its connection.
@@ -120,7 +152,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             ready = std::mem::take(&mut held_back);
         }
 
-        if let Some(txn) = &shared.txn {
+        if let Some(txn) = shared.txn.as_ref().filter(|_| !ready.is_empty()) {
             let tps: Vec<Tp> = ready.iter().map(|b| b.tp.clone()).collect();
             // Under version 2 the Produce adds the partitions: none is missing.
             let missing = shared.with_state(|s| s.partitions_to_add(&tps));
@@ -220,7 +252,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
         if requests.is_empty() && held_back.is_empty() && shared.acc().is_empty() {
             shared.idle.notify_waiters();
-            if closing {
+            if closing && txn_work.is_empty() {
                 return;
             }
         }
@@ -241,6 +273,18 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
             }
+            () = std::future::poll_fn(|cx| poll_txn_work(&mut txn_work, cx)),
+                if !txn_work.is_empty() => {}
+            command = commands.recv(), if commands_open => match command {
+                Some((command, reply)) => {
+                    let shared = shared.clone();
+                    txn_work.push(Box::pin(async move {
+                        // The caller may have gone: the state changed all the same.
+                        let _ = reply.send(txn::perform(shared, command).await);
+                    }));
+                }
+                None => commands_open = false,
+            },
             _ = &mut notified => {}
             _ = sleep => {}
         }

@@ -19,6 +19,15 @@
 //!   [`CallAction`] or the error the call returns, and the coordinator's answers
 //!   ([`ProducerState::on_txn`] with a [`TxnEvent`]) → [`TxnAction`].
 //!
+//! The driver that does the I/O is the sender task ([`super::sender`]): it reports the batch
+//! and round events, and performs the coordinator requests of the transactional calls, which
+//! reach it as commands ([`super::txn::TxnCommand`]), feeding their answers back here. The
+//! steps without a request (`begin_transaction`, `prepare_transaction`, the `Commit` / `Abort`
+//! step before a flush, the abort's unsent batches) are taken on the caller's side, and
+//! `identity` / `transaction_state` read the state there: it therefore sits behind the
+//! producer's mutex (`Shared::with_state`), and `send` reads only the `send_open` flag
+//! published after every step.
+//!
 //! ```text
 //!  Uninitialized --init--> Ready --begin--> InTransaction --commit--> Committing --> Ready
 //!                            ^                   |   \                                ^
@@ -438,8 +447,11 @@ impl ProducerState {
             return Vec::new();
         };
         if txn.v2 {
-            txn.added.extend(tps.iter().cloned());
-            txn.started = true;
+            // Only a Produce starts the transaction: a round with nothing to send does not.
+            if !tps.is_empty() {
+                txn.added.extend(tps.iter().cloned());
+                txn.started = true;
+            }
             return Vec::new();
         }
         let mut missing: Vec<Tp> = tps
@@ -1364,6 +1376,7 @@ mod tests {
         if let Some(t) = &mut s.txn {
             t.v2 = true;
         }
+        assert!(s.partitions_to_add(&[]).is_empty());
         assert!(s.partitions_to_add(&[b]).is_empty());
         assert_eq!(
             s.on_call(Call::CommitFlushed).unwrap(),
@@ -1371,6 +1384,22 @@ mod tests {
                 identity: ID,
                 v2: true
             }
+        );
+    }
+
+    #[test]
+    fn under_version_2_a_round_with_nothing_to_send_starts_no_transaction() {
+        let mut s = in_transaction(&[]);
+        if let Some(t) = &mut s.txn {
+            t.v2 = true;
+        }
+        // The sender's rounds before the commit found nothing to send.
+        assert!(s.partitions_to_add(&[]).is_empty());
+        s.on_call(Call::Commit).unwrap();
+        assert_eq!(
+            s.on_call(Call::CommitFlushed).unwrap(),
+            CallAction::NothingToEnd,
+            "nothing reached a broker: no EndTxn"
         );
     }
 

@@ -2,6 +2,15 @@
 //! state lives in the producer's state machine ([`super::state`]); this module asks it what
 //! each call may do, performs the requests, and reports their answers to it.
 //!
+//! The requests run on the sender task, not on the caller's: `init_transactions`,
+//! `send_offsets_to_transaction`, the EndTxn of `commit_transaction` / `abort_transaction`
+//! (after their flush, on the caller's side) and `resume_transaction` become a [`TxnCommand`]
+//! sent over the producer's command channel with a [`Reply`]. The sender turns each into the
+//! future of [`perform`] and polls it alongside its produce work (a coordinator request that
+//! retries for `max.block.ms` does not hold Produce back), then answers the call through the
+//! reply. `begin_transaction` and `prepare_transaction` make no request: they stay on the
+//! caller's side, as one step of the state machine each.
+//!
 //! Transaction protocol version 2 (KIP-890) is used when the cluster's finalized
 //! `transaction.version` is at least 2: partitions join the transaction with the first Produce
 //! (v12+), the group with the first TxnOffsetCommit (v5+), and every EndTxn (v5) bumps the epoch
@@ -14,6 +23,7 @@
 //! id and epoch alone (two-phase commit): the coordinator only checks the id and epoch.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use laminar_kafka_protocol::messages::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -26,6 +36,7 @@ use laminar_kafka_protocol::messages::messages::{
     TxnOffsetCommitRequest,
 };
 use laminar_kafka_protocol::messages::protocol::StrBytes;
+use tokio::sync::oneshot;
 
 use super::Shared;
 use super::accumulator::Tp;
@@ -73,6 +84,58 @@ pub struct PreparedTransaction {
     pub producer_id: i64,
     /// Its epoch.
     pub producer_epoch: i16,
+}
+
+/// A transactional call whose coordinator requests the sender task performs.
+#[derive(Debug)]
+pub(crate) enum TxnCommand {
+    /// `init_transactions`: InitProducerId.
+    Init,
+    /// `send_offsets_to_transaction`: AddOffsetsToTxn (version 1), then TxnOffsetCommit.
+    SendOffsets {
+        offsets: Vec<((String, i32), i64)>,
+        group: ConsumerGroupMetadata,
+    },
+    /// `commit_transaction` (`commit`) or `abort_transaction`, after the flush: EndTxn, then
+    /// the InitProducerId the state asks for after it.
+    End { commit: bool },
+    /// `resume_transaction`: DescribeTransactions.
+    Resume(PreparedTransaction),
+}
+
+impl TxnCommand {
+    /// The public method, for [`Error::TransactionState`].
+    pub(crate) fn operation(&self) -> &'static str {
+        match self {
+            TxnCommand::Init => "init_transactions",
+            TxnCommand::SendOffsets { .. } => "send_offsets_to_transaction",
+            TxnCommand::End { commit: true } => "commit_transaction",
+            TxnCommand::End { commit: false } => "abort_transaction",
+            TxnCommand::Resume(_) => "resume_transaction",
+        }
+    }
+}
+
+/// Where the sender answers a [`TxnCommand`].
+pub(crate) type Reply = oneshot::Sender<Result<()>>;
+
+/// Performs `command`'s coordinator requests and reports their answers to the state machine.
+/// The sender task polls this future alongside its produce work.
+pub(crate) async fn perform(shared: Arc<Shared>, command: TxnCommand) -> Result<()> {
+    let Some(txn) = shared.txn.as_ref() else {
+        return Err(Error::TransactionState {
+            operation: command.operation(),
+            state: "not transactional (no transactional.id)",
+        });
+    };
+    match command {
+        TxnCommand::Init => txn.init(&shared).await,
+        TxnCommand::SendOffsets { offsets, group } => {
+            txn.send_offsets(&shared, &offsets, &group).await
+        }
+        TxnCommand::End { commit } => txn.end(&shared, commit).await,
+        TxnCommand::Resume(prepared) => txn.resume(&shared, &prepared).await,
+    }
 }
 
 /// A coordinator's error code, the API that answered it, and its message.
