@@ -61,7 +61,7 @@ impl Security {
     pub fn from_config(config: &ClientConfig) -> Result<Self> {
         let mut security = Security::default();
         #[cfg(not(feature = "tls"))]
-        if config.security_protocol.uses_tls() {
+        if config.common.security_protocol.uses_tls() {
             return Err(Error::InvalidProperty {
                 name: "security.protocol".to_owned(),
                 reason: "TLS is not in this build: enable the `tls` feature".to_owned(),
