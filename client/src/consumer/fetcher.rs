@@ -250,7 +250,7 @@ async fn dispatch(
                     && p.pending.is_none()
                     && p.position.is_some()
                     && p.in_flight.is_none()
-                    && p.buffered.len() < 2
+                    && p.buffered.len() < super::BUFFERED_PIECES
             })
             .map(|(tp, p)| {
                 (

@@ -56,6 +56,9 @@ use crate::config::{ClientConfig, OffsetReset};
 use crate::error::{Error, Result};
 use crate::offsets::{OffsetSpec, TopicPartition};
 
+/// Fetched responses a partition may have buffered before the fetcher stops fetching it.
+pub(crate) const BUFFERED_PIECES: usize = 2;
+
 /// Where to move a partition's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeekTo {
@@ -491,6 +494,7 @@ impl Consumer {
         let state = &mut *guard;
         let mut budget = max_records;
         let mut parts = Vec::new();
+        let mut room = false;
         // Start after the partition that was served last, wrapping around, so that a backlog
         // on one partition does not starve the others.
         let start = state.poll_start.min(state.partitions.len());
@@ -499,7 +503,7 @@ impl Consumer {
             if budget == 0 {
                 break;
             }
-            if drain(p, &mut budget, &mut parts) {
+            if drain(p, &mut budget, &mut parts, &mut room) {
                 last_served = Some(i);
             }
         }
@@ -507,17 +511,17 @@ impl Consumer {
             if budget == 0 {
                 break;
             }
-            if drain(p, &mut budget, &mut parts) {
+            if drain(p, &mut budget, &mut parts, &mut room) {
                 last_served = Some(i);
             }
         }
-        let woke = last_served.is_some();
         if let Some(i) = last_served {
             state.poll_start = i + 1;
         }
         drop(guard);
-        if woke {
-            // Room in a buffer: the fetcher may send the next fetch.
+        if room {
+            // Room in a buffer: the fetcher may send the next fetch. Only then: a wake-up per
+            // poll would cost a thread switch and a pass over the partitions each time.
             self.shared.wake_fetcher.notify_one();
         }
         (!parts.is_empty()).then_some(Ok(Polled { parts }))
@@ -540,8 +544,14 @@ impl Consumer {
     }
 }
 
-/// Moves up to `budget` records of `p`'s buffer into `parts`; says whether it moved any.
-fn drain(p: &mut PartitionState, budget: &mut usize, parts: &mut Vec<PartitionRecords>) -> bool {
+/// Moves up to `budget` records of `p`'s buffer into `parts`; says whether it moved any. Sets
+/// `room` if the buffer went below what the fetcher fills up to ([`BUFFERED_PIECES`]).
+fn drain(
+    p: &mut PartitionState,
+    budget: &mut usize,
+    parts: &mut Vec<PartitionRecords>,
+    room: &mut bool,
+) -> bool {
     if p.paused {
         return false;
     }
@@ -553,15 +563,14 @@ fn drain(p: &mut PartitionState, budget: &mut usize, parts: &mut Vec<PartitionRe
         let n = front.len_hint();
         let piece = if n <= *budget {
             match p.buffered.pop_front() {
-                Some(piece) => piece,
+                Some(piece) => {
+                    *room |= p.buffered.len() < BUFFERED_PIECES;
+                    piece
+                }
                 None => break,
             }
         } else {
-            let split_at = front.from + *budget as i64;
-            let mut head = front.clone();
-            head.until = split_at;
-            front.from = split_at;
-            head
+            split_front(front, front.from + *budget as i64)
         };
         *budget = budget.saturating_sub(piece.len_hint().max(1));
         p.position = Some(piece.next_offset());
@@ -569,6 +578,41 @@ fn drain(p: &mut PartitionState, budget: &mut usize, parts: &mut Vec<PartitionRe
         moved = true;
     }
     moved
+}
+
+/// Splits `front` at offset `at` (within its range): returns the records before `at`, and
+/// leaves `front` with the rest. Batches wholly before `at` move to the returned part; a batch
+/// across `at` goes to both, and the part left in `front` starts at its record `at` when the
+/// batch holds one record per offset (no compaction gaps), so that the next poll does not read
+/// the records before `at` again only to skip them.
+fn split_front(front: &mut PartitionRecords, at: i64) -> PartitionRecords {
+    let whole = front
+        .batches
+        .iter()
+        .take_while(|b| b.next_offset <= at)
+        .count();
+    let mut batches: Vec<records::FetchedBatch> = front.batches.drain(..whole).collect();
+    if let Some(b) = front.batches.first_mut().filter(|b| b.base_offset < at) {
+        batches.push(b.clone());
+        let contiguous = i64::try_from(b.records.len()).ok() == Some(b.next_offset - b.base_offset);
+        let rest = usize::try_from(at - b.base_offset)
+            .ok()
+            .filter(|_| contiguous)
+            .and_then(|n| b.records.skip(n));
+        if let Some(rest) = rest {
+            b.records = rest;
+            b.base_offset = at;
+        }
+    }
+    let head = PartitionRecords {
+        topic: front.topic.clone(),
+        partition: front.partition,
+        batches,
+        from: front.from,
+        until: at,
+    };
+    front.from = at;
+    head
 }
 
 #[cfg(test)]
@@ -635,5 +679,83 @@ mod tests {
         assert_eq!(consumer.position(&p0), Some(170));
         assert_eq!(consumer.position(&p1), Some(200));
         assert_eq!(consumer.position(&p2), Some(30));
+    }
+
+    /// A partition's buffer of real batches: offsets `base..base + count` each, one record per
+    /// offset, every value naming its offset.
+    fn batches_of(tp: &TopicPartition, bases: &[i64], count: i64) -> PartitionRecords {
+        use laminar_kafka_protocol::record::{BatchBuilder, Compression, DecodeOptions, batches};
+        let batches = bases
+            .iter()
+            .map(|&base| {
+                let mut b = BatchBuilder::new(Compression::None);
+                b.set_base_offset(base);
+                for o in base..base + count {
+                    b.append(0, None, Some(o.to_string().as_bytes()), &[])
+                        .expect("append");
+                }
+                let batch = batches(b.finish().expect("batch"), DecodeOptions::default())
+                    .next()
+                    .expect("a batch")
+                    .expect("valid");
+                records::FetchedBatch {
+                    base_offset: batch.base_offset(),
+                    next_offset: batch.next_offset(),
+                    records: batch.records().expect("records"),
+                }
+            })
+            .collect();
+        PartitionRecords {
+            topic: tp.0.as_str().into(),
+            partition: tp.1,
+            batches,
+            from: bases[0],
+            until: bases[bases.len() - 1] + count,
+        }
+    }
+
+    #[tokio::test]
+    async fn polls_split_batches_and_return_every_record_once_in_order() {
+        let consumer = Consumer::idle(ClientConfig::new("127.0.0.1:1").expect("config"));
+        let tp = ("t".to_owned(), 0);
+        consumer
+            .add_partitions(&[(tp.clone(), Some(3))], false)
+            .unwrap();
+        {
+            let mut state = consumer.shared.lock();
+            let p = state.partitions.get_mut(&tp).unwrap();
+            // Three batches of 10 records; the fetch position was 3, inside the first.
+            let mut piece = batches_of(&tp, &[0, 10, 20], 10);
+            piece.from = 3;
+            p.buffered.push_back(piece);
+        }
+        let mut seen = Vec::new();
+        while let Some(polled) = consumer.take(4) {
+            let polled = polled.expect("no error");
+            let mut n = 0;
+            for r in polled.iter() {
+                let r = r.expect("valid");
+                let value = std::str::from_utf8(r.value().expect("a value")).expect("utf-8");
+                assert_eq!(value, r.offset().to_string());
+                seen.push(r.offset());
+                n += 1;
+            }
+            assert!(n <= 4, "at most max.poll.records");
+            // The buffer keeps only what is still to come, from its first record on.
+            let state = consumer.shared.lock();
+            if let Some(front) = state.partitions[&tp].buffered.front() {
+                let first = &front.batches[0];
+                assert!(first.base_offset <= front.from && front.from < first.next_offset);
+                let offset = first
+                    .records
+                    .iter()
+                    .next()
+                    .expect("a record")
+                    .expect("valid");
+                assert_eq!(offset.offset(), first.base_offset.max(3));
+            }
+        }
+        assert_eq!(seen, (3..30).collect::<Vec<_>>());
+        assert_eq!(consumer.position(&tp), Some(30));
     }
 }

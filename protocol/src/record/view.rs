@@ -74,6 +74,36 @@ impl Records {
         self.buf.len() - self.start
     }
 
+    /// The records after the first `n`, as a view of the same buffer (no copy). Only the
+    /// skipped records' lengths are read, not their fields, so skipping costs a fraction of
+    /// iterating; a skipped record that is malformed in its fields is not noticed here (an
+    /// iteration over `self` reports it). `None` if fewer than `n` records are announced or
+    /// the lengths run past the data.
+    pub fn skip(&self, n: usize) -> Option<Records> {
+        let count = self.len();
+        if n > count {
+            return None;
+        }
+        let buf = &self.buf[..];
+        let mut p = self.start;
+        for _ in 0..n {
+            // Each length from one 8-byte load, as the iteration's fast path reads it.
+            let (raw, used) = decode32(word_at(buf, p)?)?;
+            p = p.checked_add(used)?.checked_add(length(raw)?)?;
+            if p > buf.len() {
+                return None;
+            }
+        }
+        Some(Records {
+            buf: self.buf.clone(),
+            start: p,
+            ctx: Context {
+                count: i32::try_from(count - n).ok()?,
+                ..self.ctx
+            },
+        })
+    }
+
     /// Iterates the records lazily. Malformed data yields one `Err` and ends the iteration;
     /// so does a record count that disagrees with the data (too few records for the count, or
     /// bytes left after the last one).
@@ -774,6 +804,42 @@ mod tests {
         put_varint(&mut out, body.len() as i32);
         out.extend_from_slice(&body);
         out
+    }
+
+    #[test]
+    fn skip_starts_at_the_nth_record_and_refuses_what_is_not_there() {
+        use crate::record::{BatchBuilder, Compression, DecodeOptions, batches};
+        let mut b = BatchBuilder::new(Compression::None);
+        b.set_base_offset(40);
+        for i in 0..5u8 {
+            b.append(0, None, Some(&vec![i; usize::from(i) * 100]), &[])
+                .expect("append");
+        }
+        let wire = b.finish().expect("batch");
+        let batch = batches(wire, DecodeOptions::default())
+            .next()
+            .expect("a batch")
+            .expect("valid");
+        let records = batch.records().expect("records");
+        for n in 0..=5 {
+            let rest = records.skip(n).expect("within the count");
+            assert_eq!(rest.len(), 5 - n);
+            let offsets: Vec<i64> = rest.iter().map(|r| r.expect("valid").offset()).collect();
+            assert_eq!(offsets, (40 + n as i64..45).collect::<Vec<_>>());
+        }
+        assert!(records.skip(6).is_none(), "more than the count");
+        // A length that runs past the data.
+        let mut bad = records.buffer().to_vec();
+        let start = bad.len() - records.data_len();
+        bad[start] = 0x7e; // 63: longer than the first record
+        bad.truncate(start + 10);
+        let short = Records {
+            buf: Bytes::from(bad),
+            start,
+            ctx: records.ctx,
+        };
+        assert!(short.skip(1).is_none());
+        assert_eq!(short.skip(0).map(|r| r.len()), Some(5));
     }
 
     #[test]
