@@ -598,7 +598,11 @@ fn split_front(front: &mut PartitionRecords, at: i64) -> PartitionRecords {
         let rest = usize::try_from(at - b.base_offset)
             .ok()
             .filter(|_| contiguous)
-            .and_then(|n| b.records.skip(n));
+            .and_then(|n| b.records.skip(n))
+            // The record found there must be the one at `at`: a batch whose offset deltas do
+            // not count up one by one (malformed, though its count matches) keeps all its
+            // records, and the iteration skips by offset as for a compacted batch.
+            .filter(|rest| rest.iter().next().and_then(|r| r.ok()).map(|r| r.offset()) == Some(at));
         if let Some(rest) = rest {
             b.records = rest;
             b.base_offset = at;
