@@ -238,7 +238,7 @@ pub(crate) async fn run(mut config: ClientConfig, args: ConsumeArgs) -> Result<(
             },
         )?;
     }
-    let isolation = config.isolation_level;
+    let isolation = config.consumer.isolation_level;
     let (reader, mut ends) = match &args.group {
         Some(group) => {
             if args.partition.is_some() {

@@ -73,7 +73,7 @@ pub struct Cluster {
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
-            .field("bootstrap", &self.inner.config.bootstrap_servers)
+            .field("bootstrap", &self.inner.config.common.bootstrap_servers)
             .finish_non_exhaustive()
     }
 }
@@ -132,8 +132,8 @@ impl Cluster {
                 Arc::new(tokio::sync::Mutex::new(Slot {
                     conn: None,
                     backoff: Backoff::new(
-                        self.inner.config.reconnect_backoff,
-                        self.inner.config.reconnect_backoff_max,
+                        self.inner.config.common.reconnect_backoff,
+                        self.inner.config.common.reconnect_backoff_max,
                         SplitMix::from_entropy(),
                     ),
                     retry_at: None,
@@ -216,7 +216,7 @@ impl Cluster {
             .brokers()
             .map(|b| b.address.clone())
             .collect();
-        for b in &self.inner.config.bootstrap_servers {
+        for b in &self.inner.config.common.bootstrap_servers {
             if !candidates.contains(b) {
                 candidates.push(b.clone());
             }
@@ -312,7 +312,7 @@ impl Cluster {
     fn is_stale(&self) -> bool {
         self.snapshot()
             .updated_at()
-            .is_none_or(|t| t.elapsed() >= self.inner.config.metadata_max_age)
+            .is_none_or(|t| t.elapsed() >= self.inner.config.common.metadata_max_age)
     }
 
     /// The metadata of `topic`, refreshed when unknown or older than `metadata.max.age.ms`.
@@ -346,7 +346,7 @@ impl Cluster {
     /// transactional id (`CoordinatorType::Transaction`). Retries COORDINATOR_NOT_AVAILABLE
     /// and COORDINATOR_LOAD_IN_PROGRESS within the request timeout.
     pub async fn coordinator(&self, kind: CoordinatorType, key: &str) -> Result<Connection> {
-        let deadline = Instant::now() + self.inner.config.request_timeout;
+        let deadline = Instant::now() + self.inner.config.common.request_timeout;
         let mut backoff = self.retry_backoff();
         loop {
             let conn = self.any_connection().await?;
@@ -418,8 +418,8 @@ impl Cluster {
     /// A fresh backoff on `retry.backoff.ms` … `retry.backoff.max.ms`, for callers' retry loops.
     pub fn retry_backoff(&self) -> Backoff<SplitMix> {
         Backoff::new(
-            self.inner.config.retry_backoff,
-            self.inner.config.retry_backoff_max,
+            self.inner.config.common.retry_backoff,
+            self.inner.config.common.retry_backoff_max,
             SplitMix::from_entropy(),
         )
     }
@@ -453,7 +453,7 @@ impl Cluster {
 
     /// How long a retry loop may go on for one operation by default (`request.timeout.ms`).
     pub fn request_timeout(&self) -> Duration {
-        self.inner.config.request_timeout
+        self.inner.config.common.request_timeout
     }
 }
 

@@ -13,8 +13,8 @@
 //!     ("acks", "1"),
 //!     ("queue.buffering.max.ms", "20"), // librdkafka's name for linger.ms
 //! ])?;
-//! assert_eq!(config.acks, Acks::Leader);
-//! assert_eq!(config.linger.as_millis(), 20);
+//! assert_eq!(config.producer.acks, Acks::Leader);
+//! assert_eq!(config.producer.linger.as_millis(), 20);
 //!
 //! let err = ClientConfig::from_properties([("bootstrap.server", "x:1")]).unwrap_err();
 //! assert!(err.to_string().contains("did you mean `bootstrap.servers`"));
@@ -162,9 +162,38 @@ pub enum GroupProtocol {
     Consumer,
 }
 
-/// The configuration of a client: producer, consumer and admin settings in one type.
-#[derive(Clone)]
+/// The configuration of a client, in three typed parts: the [`CommonConfig`] every client uses
+/// (brokers, security, timeouts), the [`ProducerConfig`] and the [`ConsumerConfig`]. The admin
+/// client reads only the common part. Every part is set from the same Java and librdkafka property
+/// names ([`ClientConfig::set`]); each property belongs to one part ([`property_role`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use laminar_kafka_client::config::ClientConfig;
+///
+/// let c = ClientConfig::from_properties([
+///     ("bootstrap.servers", "b1:9092"),
+///     ("linger.ms", "20"),
+///     ("group.id", "readers"),
+/// ])?;
+/// assert_eq!(c.common.bootstrap_servers, ["b1:9092"]);
+/// assert_eq!(c.producer.linger, Duration::from_millis(20));
+/// assert_eq!(c.consumer.group_id.as_deref(), Some("readers"));
+/// # Ok::<(), laminar_kafka_client::Error>(())
+/// ```
+#[derive(Clone, Default)]
 pub struct ClientConfig {
+    /// Brokers, security, timeouts and back-offs: what every client uses.
+    pub common: CommonConfig,
+    /// What only the producer reads.
+    pub producer: ProducerConfig,
+    /// What only the consumer reads.
+    pub consumer: ConsumerConfig,
+}
+
+/// The part of the configuration every client uses: brokers, security, timeouts, back-offs.
+#[derive(Clone)]
+pub struct CommonConfig {
     /// `bootstrap.servers`: `host:port` addresses to start from.
     pub bootstrap_servers: Vec<String>,
     /// `client.id`.
@@ -214,7 +243,11 @@ pub struct ClientConfig {
     pub retry_backoff_max: Duration,
     /// `receive.message.max.bytes`: the largest response frame accepted.
     pub receive_message_max_bytes: usize,
+}
 
+/// The producer's part of the configuration (`acks`, `linger.ms`, `enable.idempotence`, …).
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
     /// `acks`.
     pub acks: Acks,
     /// `linger.ms`.
@@ -239,7 +272,11 @@ pub struct ClientConfig {
     pub transactional_id: Option<String>,
     /// `transaction.timeout.ms`.
     pub transaction_timeout: Duration,
+}
 
+/// The consumer's part of the configuration (`group.id`, `fetch.*`, `isolation.level`, …).
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
     /// `group.id`.
     pub group_id: Option<String>,
     /// `group.instance.id` (static membership).
@@ -279,7 +316,7 @@ pub struct ClientConfig {
     pub partition_assignment_strategy: Vec<String>,
 }
 
-impl Default for ClientConfig {
+impl Default for CommonConfig {
     fn default() -> Self {
         Self {
             bootstrap_servers: Vec::new(),
@@ -308,6 +345,13 @@ impl Default for ClientConfig {
             retry_backoff_max: Duration::from_secs(1),
             // librdkafka's default; Java has no such limit on the client side.
             receive_message_max_bytes: 100_000_000,
+        }
+    }
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
             acks: Acks::All,
             linger: Duration::from_millis(5),
             batch_size: 16_384,
@@ -320,6 +364,13 @@ impl Default for ClientConfig {
             enable_idempotence: true,
             transactional_id: None,
             transaction_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
             group_id: None,
             group_instance_id: None,
             group_protocol: GroupProtocol::Classic,
@@ -348,12 +399,22 @@ impl Default for ClientConfig {
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
+            .field("common", &self.common)
+            .field("producer", &self.producer)
+            .field("consumer", &self.consumer)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CommonConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommonConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("client_id", &self.client_id)
             .field("security_protocol", &self.security_protocol)
             .field("sasl_mechanism", &self.sasl_mechanism)
             .field("sasl_username", &self.sasl_username)
-            .field("sasl_password", &self.sasl_password.as_ref().map(|_| "***"))
+            .field("sasl_password", &self.sasl_password)
             .field("sasl_aws_region", &self.sasl_aws_region)
             .field("sasl_oauthbearer_method", &self.sasl_oauthbearer_method)
             .field(
@@ -361,19 +422,57 @@ impl fmt::Debug for ClientConfig {
                 &self.oauthbearer_token_provider.is_some(),
             )
             .field("ssl_ca_location", &self.ssl_ca_location)
-            .field("acks", &self.acks)
-            .field("linger", &self.linger)
-            .field("batch_size", &self.batch_size)
-            .field("compression", &self.compression)
-            .field("enable_idempotence", &self.enable_idempotence)
-            .field("transactional_id", &self.transactional_id)
-            .field("group_id", &self.group_id)
-            .field("isolation_level", &self.isolation_level)
             .finish_non_exhaustive()
     }
 }
 
-type Apply = fn(&mut ClientConfig, &str) -> std::result::Result<(), String>;
+type Parsed = std::result::Result<(), String>;
+
+/// The part of the configuration a property belongs to.
+///
+/// ```
+/// use laminar_kafka_client::config::{Role, property_role};
+///
+/// assert_eq!(property_role("linger.ms"), Some(Role::Producer));
+/// assert_eq!(property_role("group.id"), Some(Role::Consumer));
+/// assert_eq!(property_role("sasl.mechanisms"), Some(Role::Common));
+/// assert_eq!(property_role("no.such.property"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// [`CommonConfig`]: every client.
+    Common,
+    /// [`ProducerConfig`].
+    Producer,
+    /// [`ConsumerConfig`].
+    Consumer,
+}
+
+/// How a property's value is applied: to the one part it belongs to.
+#[derive(Clone, Copy)]
+enum Apply {
+    Common(fn(&mut CommonConfig, &str) -> Parsed),
+    Producer(fn(&mut ProducerConfig, &str) -> Parsed),
+    Consumer(fn(&mut ConsumerConfig, &str) -> Parsed),
+}
+
+impl Apply {
+    fn role(self) -> Role {
+        match self {
+            Apply::Common(_) => Role::Common,
+            Apply::Producer(_) => Role::Producer,
+            Apply::Consumer(_) => Role::Consumer,
+        }
+    }
+
+    fn run(self, config: &mut ClientConfig, value: &str) -> Parsed {
+        match self {
+            Apply::Common(f) => f(&mut config.common, value),
+            Apply::Producer(f) => f(&mut config.producer, value),
+            Apply::Consumer(f) => f(&mut config.consumer, value),
+        }
+    }
+}
 
 /// One known property: its name, the other names it is known by, and how to apply a value.
 struct Property {
@@ -426,18 +525,21 @@ fn opt_string(v: &str) -> Option<String> {
 }
 
 macro_rules! prop {
-    ($name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
-        Property { name: $name, aliases: &[$($alias),*], apply: |$c, $v| { $body; Ok(()) }, secret: false }
+    ($part:ident $name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
+        Property { name: $name, aliases: &[$($alias),*], apply: prop!(@apply $part, $c, $v, $body), secret: false }
     };
-    (secret $name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
-        Property { name: $name, aliases: &[$($alias),*], apply: |$c, $v| { $body; Ok(()) }, secret: true }
+    (secret $part:ident $name:literal, [$($alias:literal),*], |$c:ident, $v:ident| $body:expr) => {
+        Property { name: $name, aliases: &[$($alias),*], apply: prop!(@apply $part, $c, $v, $body), secret: true }
     };
+    (@apply common, $c:ident, $v:ident, $body:expr) => { Apply::Common(|$c, $v| { $body; Ok(()) }) };
+    (@apply producer, $c:ident, $v:ident, $body:expr) => { Apply::Producer(|$c, $v| { $body; Ok(()) }) };
+    (@apply consumer, $c:ident, $v:ident, $body:expr) => { Apply::Consumer(|$c, $v| { $body; Ok(()) }) };
 }
 
 const I32: i64 = i32::MAX as i64;
 
 static PROPERTIES: &[Property] = &[
-    prop!("bootstrap.servers", ["metadata.broker.list"], |c, v| {
+    prop!(common "bootstrap.servers", ["metadata.broker.list"], |c, v| {
         let servers: Vec<String> = v
             .split(',')
             .map(str::trim)
@@ -457,9 +559,9 @@ static PROPERTIES: &[Property] = &[
         }
         c.bootstrap_servers = servers
     }),
-    prop!("client.id", [], |c, v| c.client_id = v.trim().to_owned()),
-    prop!("client.rack", [], |c, v| c.client_rack = opt_string(v)),
-    prop!("security.protocol", [], |c, v| {
+    prop!(common "client.id", [], |c, v| c.client_id = v.trim().to_owned()),
+    prop!(common "client.rack", [], |c, v| c.client_rack = opt_string(v)),
+    prop!(common "security.protocol", [], |c, v| {
         c.security_protocol = parse_enum(
             v,
             &[
@@ -470,7 +572,7 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("sasl.mechanism", ["sasl.mechanisms"], |c, v| {
+    prop!(common "sasl.mechanism", ["sasl.mechanisms"], |c, v| {
         c.sasl_mechanism = parse_enum(
             v,
             &[
@@ -482,10 +584,10 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("sasl.username", [], |c, v| c.sasl_username =
+    prop!(common "sasl.username", [], |c, v| c.sasl_username =
         Some(v.to_owned())),
-    prop!(secret "sasl.password", [], |c, v| c.sasl_password = Some(Secret::from(v))),
-    prop!("sasl.aws.region", [], |c, v| {
+    prop!(secret common "sasl.password", [], |c, v| c.sasl_password = Some(Secret::from(v))),
+    prop!(common "sasl.aws.region", [], |c, v| {
         let region = opt_string(v);
         if let Some(r) = &region {
             if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -494,9 +596,9 @@ static PROPERTIES: &[Property] = &[
         }
         c.sasl_aws_region = region
     }),
-    prop!("sasl.aws.profile", [], |c, v| c.sasl_aws_profile =
+    prop!(common "sasl.aws.profile", [], |c, v| c.sasl_aws_profile =
         opt_string(v)),
-    prop!("sasl.oauthbearer.method", [], |c, v| {
+    prop!(common "sasl.oauthbearer.method", [], |c, v| {
         c.sasl_oauthbearer_method = parse_enum(
             v,
             &[
@@ -505,41 +607,41 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("ssl.ca.location", [], |c, v| c.ssl_ca_location =
+    prop!(common "ssl.ca.location", [], |c, v| c.ssl_ca_location =
         opt_string(v).map(PathBuf::from)),
-    prop!("ssl.certificate.location", [], |c, v| {
+    prop!(common "ssl.certificate.location", [], |c, v| {
         c.ssl_certificate_location = opt_string(v).map(PathBuf::from)
     }),
-    prop!("ssl.key.location", [], |c, v| c.ssl_key_location =
+    prop!(common "ssl.key.location", [], |c, v| c.ssl_key_location =
         opt_string(v).map(PathBuf::from)),
-    prop!("ssl.endpoint.identification.algorithm", [], |c, v| {
+    prop!(common "ssl.endpoint.identification.algorithm", [], |c, v| {
         c.ssl_verify_hostname = match v.trim().to_ascii_lowercase().as_str() {
             "https" => true,
             "" | "none" => false,
             _ => return Err(format!("`{v}` is not one of https, none, or empty")),
         }
     }),
-    prop!("socket.connection.setup.timeout.ms", [], |c, v| c
+    prop!(common "socket.connection.setup.timeout.ms", [], |c, v| c
         .connect_timeout =
         parse_ms(v)?),
-    prop!("request.timeout.ms", ["socket.timeout.ms"], |c, v| c
+    prop!(common "request.timeout.ms", ["socket.timeout.ms"], |c, v| c
         .request_timeout =
         parse_ms(v)?),
-    prop!("metadata.max.age.ms", [], |c, v| c.metadata_max_age =
+    prop!(common "metadata.max.age.ms", [], |c, v| c.metadata_max_age =
         parse_ms(v)?),
-    prop!("reconnect.backoff.ms", [], |c, v| c.reconnect_backoff =
+    prop!(common "reconnect.backoff.ms", [], |c, v| c.reconnect_backoff =
         parse_ms(v)?),
-    prop!("reconnect.backoff.max.ms", [], |c, v| c
+    prop!(common "reconnect.backoff.max.ms", [], |c, v| c
         .reconnect_backoff_max =
         parse_ms(v)?),
-    prop!("retry.backoff.ms", [], |c, v| c.retry_backoff =
+    prop!(common "retry.backoff.ms", [], |c, v| c.retry_backoff =
         parse_ms(v)?),
-    prop!("retry.backoff.max.ms", [], |c, v| c.retry_backoff_max =
+    prop!(common "retry.backoff.max.ms", [], |c, v| c.retry_backoff_max =
         parse_ms(v)?),
-    prop!("receive.message.max.bytes", [], |c, v| {
+    prop!(common "receive.message.max.bytes", [], |c, v| {
         c.receive_message_max_bytes = parse_num(v, 1000, I32)?
     }),
-    prop!("acks", ["request.required.acks"], |c, v| {
+    prop!(producer "acks", ["request.required.acks"], |c, v| {
         c.acks = parse_enum(
             v,
             &[
@@ -550,11 +652,11 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("linger.ms", ["queue.buffering.max.ms"], |c, v| c.linger =
+    prop!(producer "linger.ms", ["queue.buffering.max.ms"], |c, v| c.linger =
         parse_ms(v)?),
-    prop!("batch.size", [], |c, v| c.batch_size =
+    prop!(producer "batch.size", [], |c, v| c.batch_size =
         parse_num(v, 0, I32)?),
-    prop!("compression.type", ["compression.codec"], |c, v| {
+    prop!(producer "compression.type", ["compression.codec"], |c, v| {
         c.compression = parse_enum(
             v,
             &[
@@ -566,30 +668,30 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("delivery.timeout.ms", ["message.timeout.ms"], |c, v| {
+    prop!(producer "delivery.timeout.ms", ["message.timeout.ms"], |c, v| {
         c.delivery_timeout = parse_ms(v)?
     }),
     prop!(
-        "max.in.flight.requests.per.connection",
+        producer "max.in.flight.requests.per.connection",
         ["max.in.flight"],
         |c, v| { c.max_in_flight_per_connection = parse_num(v, 1, 1_000_000)? }
     ),
-    prop!("buffer.memory", [], |c, v| c.buffer_memory =
+    prop!(producer "buffer.memory", [], |c, v| c.buffer_memory =
         parse_num(v, 1024, i64::MAX)?),
-    prop!("max.request.size", ["message.max.bytes"], |c, v| {
+    prop!(producer "max.request.size", ["message.max.bytes"], |c, v| {
         c.max_request_size = parse_num(v, 1000, I32)?
     }),
-    prop!("max.block.ms", [], |c, v| c.max_block = parse_ms(v)?),
-    prop!("enable.idempotence", [], |c, v| c.enable_idempotence =
+    prop!(producer "max.block.ms", [], |c, v| c.max_block = parse_ms(v)?),
+    prop!(producer "enable.idempotence", [], |c, v| c.enable_idempotence =
         parse_bool(v)?),
-    prop!("transactional.id", [], |c, v| c.transactional_id =
+    prop!(producer "transactional.id", [], |c, v| c.transactional_id =
         opt_string(v)),
-    prop!("transaction.timeout.ms", [], |c, v| c.transaction_timeout =
+    prop!(producer "transaction.timeout.ms", [], |c, v| c.transaction_timeout =
         parse_ms(v)?),
-    prop!("group.id", [], |c, v| c.group_id = opt_string(v)),
-    prop!("group.instance.id", [], |c, v| c.group_instance_id =
+    prop!(consumer "group.id", [], |c, v| c.group_id = opt_string(v)),
+    prop!(consumer "group.instance.id", [], |c, v| c.group_instance_id =
         opt_string(v)),
-    prop!("group.protocol", [], |c, v| {
+    prop!(consumer "group.protocol", [], |c, v| {
         c.group_protocol = parse_enum(
             v,
             &[
@@ -598,10 +700,10 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("group.remote.assignor", [], |c, v| c
+    prop!(consumer "group.remote.assignor", [], |c, v| c
         .group_remote_assignor =
         opt_string(v)),
-    prop!("auto.offset.reset", [], |c, v| {
+    prop!(consumer "auto.offset.reset", [], |c, v| {
         c.auto_offset_reset = parse_enum(
             v,
             &[
@@ -617,7 +719,7 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("isolation.level", [], |c, v| {
+    prop!(consumer "isolation.level", [], |c, v| {
         c.isolation_level = parse_enum(
             v,
             &[
@@ -626,31 +728,31 @@ static PROPERTIES: &[Property] = &[
             ],
         )?
     }),
-    prop!("enable.auto.commit", [], |c, v| c.enable_auto_commit =
+    prop!(consumer "enable.auto.commit", [], |c, v| c.enable_auto_commit =
         parse_bool(v)?),
-    prop!("auto.commit.interval.ms", [], |c, v| c
+    prop!(consumer "auto.commit.interval.ms", [], |c, v| c
         .auto_commit_interval =
         parse_ms(v)?),
-    prop!("session.timeout.ms", [], |c, v| c.session_timeout =
+    prop!(consumer "session.timeout.ms", [], |c, v| c.session_timeout =
         parse_ms(v)?),
-    prop!("heartbeat.interval.ms", [], |c, v| c.heartbeat_interval =
+    prop!(consumer "heartbeat.interval.ms", [], |c, v| c.heartbeat_interval =
         parse_ms(v)?),
-    prop!("max.poll.interval.ms", [], |c, v| c.max_poll_interval =
+    prop!(consumer "max.poll.interval.ms", [], |c, v| c.max_poll_interval =
         parse_ms(v)?),
-    prop!("max.poll.records", [], |c, v| c.max_poll_records =
+    prop!(consumer "max.poll.records", [], |c, v| c.max_poll_records =
         parse_num(v, 1, I32)?),
-    prop!("fetch.min.bytes", [], |c, v| c.fetch_min_bytes =
+    prop!(consumer "fetch.min.bytes", [], |c, v| c.fetch_min_bytes =
         parse_num(v, 0, I32)?),
-    prop!("fetch.max.bytes", [], |c, v| c.fetch_max_bytes =
+    prop!(consumer "fetch.max.bytes", [], |c, v| c.fetch_max_bytes =
         parse_num(v, 0, I32)?),
-    prop!("fetch.max.wait.ms", ["fetch.wait.max.ms"], |c, v| c
+    prop!(consumer "fetch.max.wait.ms", ["fetch.wait.max.ms"], |c, v| c
         .fetch_max_wait =
         parse_ms(v)?),
-    prop!("max.partition.fetch.bytes", [], |c, v| {
+    prop!(consumer "max.partition.fetch.bytes", [], |c, v| {
         c.max_partition_fetch_bytes = parse_num(v, 0, I32)?
     }),
-    prop!("check.crcs", [], |c, v| c.check_crcs = parse_bool(v)?),
-    prop!("partition.assignment.strategy", [], |c, v| {
+    prop!(consumer "check.crcs", [], |c, v| c.check_crcs = parse_bool(v)?),
+    prop!(consumer "partition.assignment.strategy", [], |c, v| {
         let names: Vec<String> = v
             .split(',')
             .map(str::trim)
@@ -668,6 +770,12 @@ fn lookup(name: &str) -> Option<&'static Property> {
     PROPERTIES
         .iter()
         .find(|p| p.name == name || p.aliases.contains(&name))
+}
+
+/// The part of the configuration a property (by any of its names) belongs to; `None` for a name
+/// this client does not know.
+pub fn property_role(name: &str) -> Option<Role> {
+    lookup(name.trim()).map(|p| p.apply.role())
 }
 
 /// Every property name this client accepts (canonical names, then aliases).
@@ -706,7 +814,7 @@ impl ClientConfig {
         mut self,
         provider: std::sync::Arc<dyn crate::sasl::oauthbearer::TokenProvider>,
     ) -> Self {
-        self.oauthbearer_token_provider = Some(provider);
+        self.common.oauthbearer_token_provider = Some(provider);
         self
     }
 
@@ -727,14 +835,16 @@ impl ClientConfig {
                 suggestion: suggest_property(key),
             });
         };
-        (prop.apply)(self, value).map_err(|reason| Error::InvalidProperty {
-            name: key.to_owned(),
-            reason: if prop.secret || is_secret_property(key) {
-                "the value is not valid".to_owned()
-            } else {
-                reason
-            },
-        })?;
+        prop.apply
+            .run(self, value)
+            .map_err(|reason| Error::InvalidProperty {
+                name: key.to_owned(),
+                reason: if prop.secret || is_secret_property(key) {
+                    "the value is not valid".to_owned()
+                } else {
+                    reason
+                },
+            })?;
         Ok(self)
     }
 
@@ -759,53 +869,60 @@ impl ClientConfig {
                 reason: reason.to_owned(),
             })
         };
-        if self.bootstrap_servers.is_empty() {
+        if self.common.bootstrap_servers.is_empty() {
             return invalid(
                 "bootstrap.servers",
                 "at least one broker address is required",
             );
         }
-        if self.security_protocol.uses_sasl()
+        if self.common.security_protocol.uses_sasl()
             && matches!(
-                self.sasl_mechanism,
+                self.common.sasl_mechanism,
                 SaslMechanism::Plain | SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512
             )
         {
-            if self.sasl_username.is_none() {
+            if self.common.sasl_username.is_none() {
                 return invalid(
                     "sasl.username",
-                    &format!("required by sasl.mechanism {}", self.sasl_mechanism.name()),
+                    &format!(
+                        "required by sasl.mechanism {}",
+                        self.common.sasl_mechanism.name()
+                    ),
                 );
             }
-            if self.sasl_password.is_none() {
+            if self.common.sasl_password.is_none() {
                 return invalid(
                     "sasl.password",
-                    &format!("required by sasl.mechanism {}", self.sasl_mechanism.name()),
+                    &format!(
+                        "required by sasl.mechanism {}",
+                        self.common.sasl_mechanism.name()
+                    ),
                 );
             }
         }
-        if self.ssl_certificate_location.is_some() != self.ssl_key_location.is_some() {
+        if self.common.ssl_certificate_location.is_some() != self.common.ssl_key_location.is_some()
+        {
             return invalid(
                 "ssl.key.location",
                 "a client certificate and its key go together: set both ssl.certificate.location and ssl.key.location",
             );
         }
-        if self.enable_idempotence && self.max_in_flight_per_connection > 5 {
+        if self.producer.enable_idempotence && self.producer.max_in_flight_per_connection > 5 {
             return invalid(
                 "max.in.flight.requests.per.connection",
                 "must be at most 5 when enable.idempotence is true",
             );
         }
-        if self.enable_idempotence && self.acks != Acks::All {
+        if self.producer.enable_idempotence && self.producer.acks != Acks::All {
             return invalid("acks", "must be `all` when enable.idempotence is true");
         }
-        if self.transactional_id.is_some() && !self.enable_idempotence {
+        if self.producer.transactional_id.is_some() && !self.producer.enable_idempotence {
             return invalid(
                 "enable.idempotence",
                 "a transactional producer needs enable.idempotence=true",
             );
         }
-        if self.heartbeat_interval >= self.session_timeout {
+        if self.consumer.heartbeat_interval >= self.consumer.session_timeout {
             return invalid(
                 "heartbeat.interval.ms",
                 "must be lower than session.timeout.ms",
@@ -820,6 +937,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_property_applies_to_its_own_part_only() {
+        // A value each property accepts, so that applying it must change its part.
+        let samples = [
+            ("bootstrap.servers", "other:1"),
+            ("metadata.broker.list", "other:1"),
+            ("linger.ms", "77"),
+            ("acks", "0"),
+            ("group.id", "g"),
+            ("fetch.min.bytes", "7"),
+            ("client.id", "x"),
+            ("isolation.level", "read_committed"),
+            ("batch.size", "1000"),
+        ];
+        for (name, value) in samples {
+            let before = ClientConfig::default();
+            let mut after = ClientConfig::default();
+            after.set(name, value).unwrap();
+            let changed = [
+                (
+                    Role::Common,
+                    format!("{:?}", before.common) != format!("{:?}", after.common),
+                ),
+                (
+                    Role::Producer,
+                    format!("{:?}", before.producer) != format!("{:?}", after.producer),
+                ),
+                (
+                    Role::Consumer,
+                    format!("{:?}", before.consumer) != format!("{:?}", after.consumer),
+                ),
+            ];
+            let role = property_role(name).unwrap();
+            for (part, did) in changed {
+                assert_eq!(did, part == role, "{name} changed {part:?}: {did}");
+            }
+        }
+        assert!(known_properties().all(|p| property_role(p).is_some()));
+    }
+
+    #[test]
     fn aws_and_oauthbearer_properties() {
         let c = ClientConfig::from_properties([
             ("sasl.mechanism", "AWS_MSK_IAM"),
@@ -828,10 +985,13 @@ mod tests {
             ("sasl.oauthbearer.method", "AWS_MSK_IAM"),
         ])
         .unwrap();
-        assert_eq!(c.sasl_mechanism, SaslMechanism::AwsMskIam);
-        assert_eq!(c.sasl_aws_region.as_deref(), Some("us-east-1"));
-        assert_eq!(c.sasl_aws_profile.as_deref(), Some("kafka"));
-        assert_eq!(c.sasl_oauthbearer_method, OauthBearerMethod::AwsMskIam);
+        assert_eq!(c.common.sasl_mechanism, SaslMechanism::AwsMskIam);
+        assert_eq!(c.common.sasl_aws_region.as_deref(), Some("us-east-1"));
+        assert_eq!(c.common.sasl_aws_profile.as_deref(), Some("kafka"));
+        assert_eq!(
+            c.common.sasl_oauthbearer_method,
+            OauthBearerMethod::AwsMskIam
+        );
         let err = ClientConfig::from_properties([("sasl.aws.region", "us east/1")]).unwrap_err();
         assert!(err.to_string().contains("sasl.aws.region"), "{err}");
         let err = ClientConfig::from_properties([("sasl.oauthbearer.method", "oidc")]).unwrap_err();
@@ -866,13 +1026,16 @@ mod tests {
             ("message.timeout.ms", "1000"),
         ])
         .unwrap();
-        assert_eq!(java.bootstrap_servers, vec!["a:1", "b:2"]);
-        assert_eq!(rdkafka.bootstrap_servers, java.bootstrap_servers);
-        assert_eq!(rdkafka.sasl_mechanism, SaslMechanism::ScramSha512);
-        assert_eq!(rdkafka.linger, java.linger);
-        assert_eq!(rdkafka.compression, Compression::Zstd);
-        assert_eq!(rdkafka.acks, Acks::All);
-        assert_eq!(rdkafka.delivery_timeout, Duration::from_secs(1));
+        assert_eq!(java.common.bootstrap_servers, vec!["a:1", "b:2"]);
+        assert_eq!(
+            rdkafka.common.bootstrap_servers,
+            java.common.bootstrap_servers
+        );
+        assert_eq!(rdkafka.common.sasl_mechanism, SaslMechanism::ScramSha512);
+        assert_eq!(rdkafka.producer.linger, java.producer.linger);
+        assert_eq!(rdkafka.producer.compression, Compression::Zstd);
+        assert_eq!(rdkafka.producer.acks, Acks::All);
+        assert_eq!(rdkafka.producer.delivery_timeout, Duration::from_secs(1));
     }
 
     #[test]
@@ -920,10 +1083,10 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(
-            c.sasl_password.as_ref().unwrap().expose(),
+            c.common.sasl_password.as_ref().unwrap().expose(),
             "hunter2-very-secret"
         );
-        assert_eq!(c.sasl_password.as_ref().unwrap().to_string(), "***");
+        assert_eq!(c.common.sasl_password.as_ref().unwrap().to_string(), "***");
         assert!(is_secret_property("sasl.password"));
         assert!(!is_secret_property("sasl.username"));
     }
@@ -958,13 +1121,13 @@ mod tests {
     #[test]
     fn defaults_match_the_java_client() {
         let c = ClientConfig::default();
-        assert_eq!(c.acks, Acks::All);
-        assert_eq!(c.batch_size, 16_384);
-        assert_eq!(c.linger, Duration::from_millis(5));
-        assert!(c.enable_idempotence);
-        assert_eq!(c.max_in_flight_per_connection, 5);
-        assert_eq!(c.fetch_max_bytes, 52_428_800);
-        assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
-        assert_eq!(c.session_timeout, Duration::from_secs(45));
+        assert_eq!(c.producer.acks, Acks::All);
+        assert_eq!(c.producer.batch_size, 16_384);
+        assert_eq!(c.producer.linger, Duration::from_millis(5));
+        assert!(c.producer.enable_idempotence);
+        assert_eq!(c.producer.max_in_flight_per_connection, 5);
+        assert_eq!(c.consumer.fetch_max_bytes, 52_428_800);
+        assert_eq!(c.consumer.auto_offset_reset, OffsetReset::Latest);
+        assert_eq!(c.consumer.session_timeout, Duration::from_secs(45));
     }
 }

@@ -77,10 +77,10 @@ impl ConnectionConfig {
     /// so a bad CA file is reported before any connection is tried).
     pub fn from_client_config(config: &crate::config::ClientConfig) -> Result<Self> {
         Ok(Self {
-            client_id: config.client_id.clone(),
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-            max_frame_size: config.receive_message_max_bytes,
+            client_id: config.common.client_id.clone(),
+            connect_timeout: config.common.connect_timeout,
+            request_timeout: config.common.request_timeout,
+            max_frame_size: config.common.receive_message_max_bytes,
             security: crate::security::Security::from_config(config)?,
             ..Self::default()
         })
@@ -234,7 +234,7 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// Connects to `broker` (`host:port`), performs TLS and SASL as configured, and negotiates
-    /// API versions. The whole setup is bounded by `config.connect_timeout`.
+    /// API versions. The whole setup is bounded by `config.common.connect_timeout`.
     pub async fn connect(broker: &str, config: &ConnectionConfig) -> Result<Connection> {
         let setup = async {
             let tcp = TcpStream::connect(broker)

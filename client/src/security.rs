@@ -68,20 +68,21 @@ impl Security {
             });
         }
         #[cfg(feature = "tls")]
-        if config.security_protocol.uses_tls() {
+        if config.common.security_protocol.uses_tls() {
             let mut tls_config = TlsConfig::new();
-            if let Some(ca) = &config.ssl_ca_location {
+            if let Some(ca) = &config.common.ssl_ca_location {
                 tls_config = tls_config.with_ca_file(ca.clone());
             }
-            if let (Some(cert), Some(key)) =
-                (&config.ssl_certificate_location, &config.ssl_key_location)
-            {
+            if let (Some(cert), Some(key)) = (
+                &config.common.ssl_certificate_location,
+                &config.common.ssl_key_location,
+            ) {
                 tls_config = tls_config.with_client_certificate(
                     PemSource::File(cert.clone()),
                     PemSource::File(key.clone()),
                 );
             }
-            if !config.ssl_verify_hostname {
+            if !config.common.ssl_verify_hostname {
                 tls_config = tls_config.dangerous_disable_hostname_verification();
             }
             let built = tls_config.build().map_err(|source| Error::Tls {
@@ -90,7 +91,7 @@ impl Security {
             })?;
             security.tls = Some(built);
         }
-        if config.security_protocol.uses_sasl() {
+        if config.common.security_protocol.uses_sasl() {
             security.sasl = Some(sasl_config(config)?);
         }
         Ok(security)
@@ -194,15 +195,15 @@ fn sasl_config(config: &ClientConfig) -> Result<SaslConfig> {
         name: name.to_owned(),
         reason,
     };
-    let mechanism = match config.sasl_mechanism {
+    let mechanism = match config.common.sasl_mechanism {
         SaslMechanism::Plain => Mechanism::Plain,
         SaslMechanism::ScramSha256 => Mechanism::ScramSha256,
         SaslMechanism::ScramSha512 => Mechanism::ScramSha512,
         SaslMechanism::OauthBearer => {
-            if let Some(provider) = &config.oauthbearer_token_provider {
+            if let Some(provider) = &config.common.oauthbearer_token_provider {
                 return Ok(SaslConfig::oauthbearer(provider.clone()));
             }
-            return match config.sasl_oauthbearer_method {
+            return match config.common.sasl_oauthbearer_method {
                 OauthBearerMethod::AwsMskIam => msk_oauthbearer(config),
                 _ => Err(invalid(
                     "sasl.mechanism",
@@ -215,8 +216,9 @@ fn sasl_config(config: &ClientConfig) -> Result<SaslConfig> {
         }
         SaslMechanism::AwsMskIam => return aws_msk_iam(config),
     };
-    let username = config.sasl_username.clone().unwrap_or_default();
+    let username = config.common.sasl_username.clone().unwrap_or_default();
     let password = config
+        .common
         .sasl_password
         .as_ref()
         .map(|p| p.expose().to_owned())
@@ -228,8 +230,8 @@ fn sasl_config(config: &ClientConfig) -> Result<SaslConfig> {
 #[cfg(feature = "aws-msk-iam")]
 fn msk_config(config: &ClientConfig) -> crate::sasl::aws_msk_iam::AwsMskIamConfig {
     crate::sasl::aws_msk_iam::AwsMskIamConfig::from_environment(
-        config.sasl_aws_region.clone(),
-        config.sasl_aws_profile.as_deref(),
+        config.common.sasl_aws_region.clone(),
+        config.common.sasl_aws_profile.as_deref(),
     )
 }
 

@@ -20,7 +20,7 @@ use crate::error::ConnectorError;
 /// let table = parse_table_json(r#"{"topic": "t", "type": {"offset": "earliest", "group_id": "g"}}"#)?;
 /// let resolved = TableDefinition::new("t", profile, table, Format::Json, None)?.resolve(&|_| None)?;
 /// let config = client_config("t", &resolved, &[("enable.auto.commit", "false")])?;
-/// assert_eq!(config.group_id.as_deref(), Some("g"));
+/// assert_eq!(config.consumer.group_id.as_deref(), Some("g"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn client_config(

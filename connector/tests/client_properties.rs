@@ -37,16 +37,16 @@ fn a_sasl_source_table_configures_the_client() {
             'source.group_id' = 'secure_reader'
         );",
     );
-    assert_eq!(c.bootstrap_servers, ["broker1:9092", "broker2:9092"]);
-    assert_eq!(c.security_protocol, SecurityProtocol::SaslSsl);
-    assert_eq!(c.sasl_mechanism, SaslMechanism::ScramSha256);
-    assert_eq!(c.sasl_username.as_deref(), Some("reader"));
+    assert_eq!(c.common.bootstrap_servers, ["broker1:9092", "broker2:9092"]);
+    assert_eq!(c.common.security_protocol, SecurityProtocol::SaslSsl);
+    assert_eq!(c.common.sasl_mechanism, SaslMechanism::ScramSha256);
+    assert_eq!(c.common.sasl_username.as_deref(), Some("reader"));
     assert_eq!(
-        c.sasl_password.as_ref().map(|p| p.expose().as_str()),
+        c.common.sasl_password.as_ref().map(|p| p.expose().as_str()),
         Some("secret-of-KAFKA_PASSWORD")
     );
-    assert_eq!(c.group_id.as_deref(), Some("secure_reader"));
-    assert_eq!(c.isolation_level, IsolationLevel::ReadCommitted);
+    assert_eq!(c.consumer.group_id.as_deref(), Some("secure_reader"));
+    assert_eq!(c.consumer.isolation_level, IsolationLevel::ReadCommitted);
     c.validate().unwrap();
 }
 
@@ -64,8 +64,8 @@ fn an_aws_msk_iam_table_configures_the_client_for_oauthbearer() {
             'source.offset' = 'earliest'
         );",
     );
-    assert_eq!(c.security_protocol, SecurityProtocol::SaslSsl);
-    assert_eq!(c.sasl_mechanism, SaslMechanism::OauthBearer);
+    assert_eq!(c.common.security_protocol, SecurityProtocol::SaslSsl);
+    assert_eq!(c.common.sasl_mechanism, SaslMechanism::OauthBearer);
     c.validate().unwrap();
 }
 
@@ -83,12 +83,12 @@ fn client_configs_override_what_the_table_implies() {
             'client_configs.compression.type' = 'zstd'
         );",
     );
-    assert_eq!(c.linger.as_millis(), 25);
+    assert_eq!(c.producer.linger.as_millis(), 25);
     assert_eq!(
-        c.compression,
+        c.producer.compression,
         laminar_kafka_client::protocol::record::Compression::Zstd
     );
-    assert_eq!(c.acks, Acks::All);
+    assert_eq!(c.producer.acks, Acks::All);
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn oauth_config(provider: Arc<dyn TokenProvider>) -> ClientConfig {
 async fn connect(provider: Arc<dyn TokenProvider>) -> Result<Connection, Error> {
     let config = oauth_config(provider);
     Connection::connect(
-        &config.bootstrap_servers[0],
+        &config.common.bootstrap_servers[0],
         &ConnectionConfig::from_client_config(&config).unwrap(),
     )
     .await

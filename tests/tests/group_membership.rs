@@ -262,7 +262,7 @@ async fn committed_offsets_set_the_start_and_lag_follows_fetches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_consumer_without_group_id_or_with_a_bad_assignor_is_refused() {
     let mut c = config("x", &[]);
-    c.group_id = None;
+    c.consumer.group_id = None;
     assert!(
         GroupConsumer::new(c)
             .unwrap_err()

@@ -214,7 +214,7 @@ async fn consume_one_in_a_group(config: ClientConfig, what: &str) {
 /// A connection with `config` must fail with the typed SASL error.
 async fn expect_authentication_failure(config: &ClientConfig, what: &str) {
     let conn_config = ConnectionConfig::from_client_config(config).unwrap();
-    match Connection::connect(&config.bootstrap_servers[0], &conn_config).await {
+    match Connection::connect(&config.common.bootstrap_servers[0], &conn_config).await {
         Err(Error::Sasl { .. }) => {}
         Err(other) => panic!("{what}: expected a SASL error, got {other:?}"),
         Ok(_) => panic!("{what}: a wrong secret authenticated"),
@@ -324,7 +324,7 @@ async fn no_secret_appears_in_any_event_at_any_level() {
     for mechanism in SaslMechanism::ALL {
         let config = reauth_config(broker, mechanism.name(), password);
         let conn = Connection::connect(
-            &config.bootstrap_servers[0],
+            &config.common.bootstrap_servers[0],
             &ConnectionConfig::from_client_config(&config).unwrap(),
         )
         .await

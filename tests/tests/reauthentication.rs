@@ -32,7 +32,7 @@ async fn a_connection_reauthenticates_with_each_mechanism_before_its_session_end
     for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
         let config = reauth_config(mechanism);
         let conn = Connection::connect(
-            &config.bootstrap_servers[0],
+            &config.common.bootstrap_servers[0],
             &ConnectionConfig::from_client_config(&config).unwrap(),
         )
         .await
@@ -102,7 +102,7 @@ async fn back_to_back_requests_from_two_tasks_never_stall_at_a_reauthentication(
     let session = Duration::from_millis(broker.reauth_ms);
     let config = reauth_config("SCRAM-SHA-256");
     let conn = Connection::connect(
-        &config.bootstrap_servers[0],
+        &config.common.bootstrap_servers[0],
         &ConnectionConfig::from_client_config(&config).unwrap(),
     )
     .await

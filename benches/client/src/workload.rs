@@ -264,13 +264,13 @@ mod tests {
         for codec in [Codec::None, Codec::Lz4] {
             let config =
                 ClientConfig::from_properties(w.java_producer_properties(codec)).expect("producer");
-            assert_eq!(config.batch_size, 262_144);
-            assert_eq!(config.linger, std::time::Duration::from_millis(10));
-            assert!(config.enable_idempotence);
+            assert_eq!(config.producer.batch_size, 262_144);
+            assert_eq!(config.producer.linger, std::time::Duration::from_millis(10));
+            assert!(config.producer.enable_idempotence);
         }
         let config = ClientConfig::from_properties(w.java_consumer_properties()).expect("consumer");
-        assert_eq!(config.max_poll_records, 500);
-        assert!(config.check_crcs);
+        assert_eq!(config.consumer.max_poll_records, 500);
+        assert!(config.consumer.check_crcs);
     }
 
     #[test]

@@ -133,7 +133,8 @@ async fn resolve_positions(shared: &Arc<Shared>) {
                             ),
                         });
                         p.retry_at = Some(
-                            tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max,
+                            tokio::time::Instant::now()
+                                + shared.cluster.config().common.retry_backoff_max,
                         );
                         continue;
                     }
@@ -150,7 +151,7 @@ async fn resolve_positions(shared: &Arc<Shared>) {
     if wanted.is_empty() {
         return;
     }
-    let isolation = shared.cluster.config().isolation_level;
+    let isolation = shared.cluster.config().consumer.isolation_level;
     let query: Vec<(TopicPartition, OffsetSpec)> =
         wanted.iter().map(|(tp, s, _)| (tp.clone(), *s)).collect();
     let mut result = list_offsets(&shared.cluster, isolation, &query).await;
@@ -203,7 +204,7 @@ async fn resolve_positions(shared: &Arc<Shared>) {
             }
         }
         Err(e) => {
-            let backoff = shared.cluster.config().retry_backoff;
+            let backoff = shared.cluster.config().common.retry_backoff;
             tracing::debug!(
                 target: log_targets::CONSUMER,
                 partitions = wanted.len(),
@@ -277,7 +278,7 @@ async fn dispatch(
                 );
                 let mut state = shared.lock();
                 if let Some(p) = state.partitions.get_mut(&tp) {
-                    p.retry_at = Some(now + shared.cluster.config().retry_backoff_max);
+                    p.retry_at = Some(now + shared.cluster.config().common.retry_backoff_max);
                 }
                 state.errors.push_back(e);
                 drop(state);
@@ -305,7 +306,7 @@ async fn dispatch(
                 let _ = shared.cluster.refresh_metadata(&[tp.0.as_str()]).await;
                 let mut state = shared.lock();
                 if let Some(p) = state.partitions.get_mut(&tp) {
-                    p.retry_at = Some(now + shared.cluster.config().retry_backoff);
+                    p.retry_at = Some(now + shared.cluster.config().common.retry_backoff);
                 }
             }
         }
@@ -462,14 +463,17 @@ async fn fetch_once(
     let plan = session.plan(&wanted, version >= 7);
     let to_send: Vec<&FetchTarget> = plan.send.iter().map(|&i| &parts[i]).collect();
     let mut request = FetchRequest::default()
-        .with_max_wait_ms(config.fetch_max_wait.as_millis() as i32)
-        .with_min_bytes(config.fetch_min_bytes)
-        .with_max_bytes(config.fetch_max_bytes)
-        .with_isolation_level(config.isolation_level.as_i8())
+        .with_max_wait_ms(config.consumer.fetch_max_wait.as_millis() as i32)
+        .with_min_bytes(config.consumer.fetch_min_bytes)
+        .with_max_bytes(config.consumer.fetch_max_bytes)
+        .with_isolation_level(config.consumer.isolation_level.as_i8())
         .with_rack_id(StrBytes::from_string(
-            config.client_rack.clone().unwrap_or_default(),
+            config.common.client_rack.clone().unwrap_or_default(),
         ))
-        .with_topics(request_topics(&to_send, config.max_partition_fetch_bytes));
+        .with_topics(request_topics(
+            &to_send,
+            config.consumer.max_partition_fetch_bytes,
+        ));
     if version >= 7 {
         request = request
             .with_session_id(plan.session_id)
@@ -501,9 +505,11 @@ async fn fetch_once(
         .iter()
         .map(|t| (t.topic_id, t.tp.0.as_str()))
         .collect();
-    let decode = DecodeOptions::default().with_verify_crc(config.check_crcs);
-    let read_committed = config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
-    let mut budget = DecompressBudget::new(DecompressBudget::limit_for(config.fetch_max_bytes));
+    let decode = DecodeOptions::default().with_verify_crc(config.consumer.check_crcs);
+    let read_committed =
+        config.consumer.isolation_level == crate::config::IsolationLevel::ReadCommitted;
+    let mut budget =
+        DecompressBudget::new(DecompressBudget::limit_for(config.consumer.fetch_max_bytes));
     let mut outcomes = Vec::new();
     for t in response.responses {
         let name: String = if use_ids {
@@ -600,8 +606,8 @@ fn unchanged(parts: &[FetchTarget], node: i32) -> Vec<PartitionOutcome> {
 }
 
 async fn apply(shared: &Arc<Shared>, result: FetchResult) {
-    let backoff = shared.cluster.config().retry_backoff;
-    let metadata_max_age = shared.cluster.config().metadata_max_age;
+    let backoff = shared.cluster.config().common.retry_backoff;
+    let metadata_max_age = shared.cluster.config().common.metadata_max_age;
     let mut refresh: Vec<String> = Vec::new();
     let mut data = false;
     {
@@ -732,7 +738,8 @@ async fn apply(shared: &Arc<Shared>, result: FetchResult) {
                 Outcome::Fail(e) => {
                     p.preferred_replica = None;
                     p.retry_at = Some(
-                        tokio::time::Instant::now() + shared.cluster.config().retry_backoff_max,
+                        tokio::time::Instant::now()
+                            + shared.cluster.config().common.retry_backoff_max,
                     );
                     state.errors.push_back(e);
                     data = true;

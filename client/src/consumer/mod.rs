@@ -236,7 +236,7 @@ impl Consumer {
 
     /// A consumer on an existing cluster handle.
     pub fn with_cluster(cluster: Cluster) -> Result<Self> {
-        let max_poll_records = cluster.config().max_poll_records;
+        let max_poll_records = cluster.config().consumer.max_poll_records;
         let shared = Arc::new(Shared {
             cluster,
             state: Mutex::new(State::default()),
@@ -256,7 +256,7 @@ impl Consumer {
     pub(crate) fn idle(config: ClientConfig) -> Self {
         let cluster = Cluster::new(config).expect("a valid test configuration");
         Self {
-            max_poll_records: cluster.config().max_poll_records,
+            max_poll_records: cluster.config().consumer.max_poll_records,
             shared: Arc::new(Shared {
                 cluster,
                 state: Mutex::new(State::default()),
@@ -354,7 +354,7 @@ impl Consumer {
     /// Position, watermarks and lag of every assigned partition: a snapshot built from the
     /// last fetch responses, without a request.
     pub fn lag(&self) -> BTreeMap<TopicPartition, PartitionLag> {
-        let read_committed = self.shared.cluster.config().isolation_level
+        let read_committed = self.shared.cluster.config().consumer.isolation_level
             == crate::config::IsolationLevel::ReadCommitted;
         let state = self.shared.lock();
         state
@@ -532,7 +532,7 @@ impl Consumer {
     }
 
     pub(crate) fn reset_policy(config: &ClientConfig) -> Option<OffsetSpec> {
-        match config.auto_offset_reset {
+        match config.consumer.auto_offset_reset {
             OffsetReset::Earliest => Some(OffsetSpec::Earliest),
             OffsetReset::Latest => Some(OffsetSpec::Latest),
             OffsetReset::None => None,

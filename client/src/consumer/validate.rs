@@ -133,7 +133,7 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
             for c in &checks {
                 if let Some(p) = state.partitions.get_mut(&c.tp) {
                     p.validating = false;
-                    p.retry_at = Some(tokio::time::Instant::now() + config.retry_backoff);
+                    p.retry_at = Some(tokio::time::Instant::now() + config.common.retry_backoff);
                 }
             }
             if !e.is_retriable() {
@@ -154,7 +154,7 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
             continue; // seeked meanwhile: nothing to validate
         }
         let Some(&(_, end_offset)) = answers.iter().find(|(tp, _)| *tp == c.tp) else {
-            p.retry_at = Some(tokio::time::Instant::now() + config.retry_backoff);
+            p.retry_at = Some(tokio::time::Instant::now() + config.common.retry_backoff);
             continue;
         };
         match verdict(c.position, end_offset, has_policy) {
@@ -190,7 +190,7 @@ fn settle(shared: &Arc<Shared>, checks: Vec<Check>, answer: Result<Vec<(TopicPar
                     end_offset,
                     "log truncated (KIP-320) and auto.offset.reset is none"
                 );
-                p.retry_at = Some(tokio::time::Instant::now() + config.retry_backoff_max);
+                p.retry_at = Some(tokio::time::Instant::now() + config.common.retry_backoff_max);
                 errors.push(Error::LogTruncation {
                     topic: c.tp.0.clone(),
                     partition: c.tp.1,

@@ -228,12 +228,13 @@ impl Producer {
     pub fn with_cluster(cluster: Cluster) -> Result<Self> {
         let config = cluster.config();
         let txn = config
+            .producer
             .transactional_id
             .clone()
-            .map(|id| TxnManager::new(id, config.transaction_timeout));
-        let state = ProducerState::new(config.enable_idempotence, txn.is_some());
+            .map(|id| TxnManager::new(id, config.producer.transaction_timeout));
+        let state = ProducerState::new(config.producer.enable_idempotence, txn.is_some());
         let shared = Arc::new(Shared {
-            idempotent: config.enable_idempotence,
+            idempotent: config.producer.enable_idempotence,
             send_open: AtomicBool::new(state.send_open()),
             state: Mutex::new(state),
             txn,
@@ -241,16 +242,15 @@ impl Producer {
             // of a partition are in flight, the broker keeping their order by sequence;
             // without it one, so that a retry cannot overtake a later batch.
             acc: Mutex::new(
-                Accumulator::new(config.compression, config.batch_size).with_max_in_flight(
-                    if config.enable_idempotence {
-                        config.max_in_flight_per_connection
+                Accumulator::new(config.producer.compression, config.producer.batch_size)
+                    .with_max_in_flight(if config.producer.enable_idempotence {
+                        config.producer.max_in_flight_per_connection
                     } else {
                         1
-                    },
-                ),
+                    }),
             ),
-            memory: Semaphore::new(config.buffer_memory),
-            sticky: Mutex::new(StickyPartitioner::new(config.batch_size)),
+            memory: Semaphore::new(config.producer.buffer_memory),
+            sticky: Mutex::new(StickyPartitioner::new(config.producer.batch_size)),
             cluster,
             wake: Notify::new(),
             idle: Notify::new(),
@@ -287,22 +287,22 @@ impl Producer {
             self.shared.read_state(ProducerState::check_send)?;
         }
         let config = self.shared.cluster.config();
-        let max_block = config.max_block;
+        let max_block = config.producer.max_block;
         // The clock is read only when this call may have to wait.
         let deadline = || tokio::time::Instant::now() + max_block;
         let size = record.estimated_size();
-        if size > config.max_request_size {
+        if size > config.producer.max_request_size {
             return Err(Error::RecordTooLarge {
                 size,
                 limit_name: "max.request.size",
-                limit: config.max_request_size,
+                limit: config.producer.max_request_size,
             });
         }
-        if size > config.buffer_memory {
+        if size > config.producer.buffer_memory {
             return Err(Error::RecordTooLarge {
                 size,
                 limit_name: "buffer.memory",
-                limit: config.buffer_memory,
+                limit: config.producer.buffer_memory,
             });
         }
         // Hot path: the cached topic, no clock, no backoff (the sender refreshes metadata that
@@ -352,7 +352,7 @@ impl Producer {
                             timeout: max_block,
                             reason: format!(
                                 "buffer.memory ({} bytes) stayed full",
-                                config.buffer_memory
+                                config.producer.buffer_memory
                             ),
                         });
                     }
@@ -416,7 +416,7 @@ impl Producer {
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Err(last.unwrap_or_else(|| Error::MaxBlock {
-                    timeout: self.shared.cluster.config().max_block,
+                    timeout: self.shared.cluster.config().producer.max_block,
                     reason: format!("no usable metadata for topic `{topic}`"),
                 }));
             }

@@ -61,7 +61,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         let now = Instant::now();
 
         // Batches whose delivery timeout has passed while waiting.
-        let expired = shared.acc().expire(now, config.delivery_timeout);
+        let expired = shared.acc().expire(now, config.producer.delivery_timeout);
         for b in expired {
             // Not in flight: its partition's in-flight flag is not ours to clear.
             tracing::debug!(
@@ -76,7 +76,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let error = Error::DeliveryTimeout {
                 topic: b.tp.0.to_string(),
                 partition: b.tp.1,
-                timeout: config.delivery_timeout,
+                timeout: config.producer.delivery_timeout,
                 last_error: b.last_error.clone(),
             };
             b.fail_with(error);
@@ -107,9 +107,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
         }
 
         let (mut ready, mut next_due) = if can_send {
-            shared.acc().drain_ready(now, config.linger, force)
+            shared.acc().drain_ready(now, config.producer.linger, force)
         } else {
-            let soon = now + config.retry_backoff;
+            let soon = now + config.common.retry_backoff;
             (Vec::new(), Some(soon))
         };
         shared.give_back_released();
@@ -139,7 +139,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 shared.with_state(|s| stamp_ready(|tp, n| s.assign(tp, n), ready, transactional));
             ready = stamped;
             if !waiting.is_empty() {
-                let soon = now + config.retry_backoff;
+                let soon = now + config.common.retry_backoff;
                 next_due = Some(next_due.map_or(soon, |n| n.min(soon)));
                 // Back to their places; a completion (or the timer) brings them out again.
                 let mut acc = shared.acc();
@@ -177,14 +177,14 @@ pub(super) async fn run(shared: Arc<Shared>) {
             no_leader.dedup();
             let topics: Vec<&str> = no_leader.iter().map(String::as_str).collect();
             let _ = shared.cluster.refresh_metadata(&topics).await;
-            let soon = Instant::now() + config.retry_backoff;
+            let soon = Instant::now() + config.common.retry_backoff;
             next_due = Some(next_due.map_or(soon, |n| n.min(soon)));
         }
 
         for (leader, mut batches) in by_leader {
             while !batches.is_empty() {
                 let in_flight = in_flight_per_leader.entry(leader).or_default();
-                if *in_flight >= config.max_in_flight_per_connection {
+                if *in_flight >= config.producer.max_in_flight_per_connection {
                     held_back.append(&mut batches);
                     break;
                 }
@@ -194,7 +194,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 let mut chunk = Vec::new();
                 let mut rest = Vec::new();
                 for b in batches.drain(..) {
-                    let fits = chunk.is_empty() || size + b.data.len() <= config.max_request_size;
+                    let fits =
+                        chunk.is_empty() || size + b.data.len() <= config.producer.max_request_size;
                     if fits
                         && rest.is_empty()
                         && !chunk.iter().any(|c: &ProducerBatch| c.tp == b.tp)
@@ -352,7 +353,7 @@ fn fail_settled(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
     let error = error.unwrap_or_else(|| Error::DeliveryTimeout {
         topic: batch.tp.0.to_string(),
         partition: batch.tp.1,
-        timeout: shared.cluster.config().delivery_timeout,
+        timeout: shared.cluster.config().producer.delivery_timeout,
         last_error: batch.last_error.clone(),
     });
     batch.fail_with(error);
@@ -360,13 +361,13 @@ fn fail_settled(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
 
 fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
     let config = shared.cluster.config();
-    if batch.created.elapsed() >= config.delivery_timeout {
+    if batch.created.elapsed() >= config.producer.delivery_timeout {
         batch.last_error = Some(reason);
         finish_failed(shared, batch, None);
         return;
     }
     batch.attempts += 1;
-    batch.retry_at = Some(Instant::now() + config.retry_backoff);
+    batch.retry_at = Some(Instant::now() + config.common.retry_backoff);
     batch.last_error = Some(reason);
     shared.acc().requeue(batch);
 }
@@ -549,8 +550,14 @@ async fn try_send(
                 .as_ref()
                 .map(|t| TransactionalId(StrBytes::from_string(t.transactional_id.clone()))),
         )
-        .with_acks(config.acks.as_i16())
-        .with_timeout_ms(config.request_timeout.as_millis().min(i32::MAX as u128) as i32)
+        .with_acks(config.producer.acks.as_i16())
+        .with_timeout_ms(
+            config
+                .common
+                .request_timeout
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+        )
         .with_topic_data(
             topics
                 .into_iter()
@@ -562,7 +569,7 @@ async fn try_send(
                 })
                 .collect(),
         );
-    if config.acks == Acks::None {
+    if config.producer.acks == Acks::None {
         conn.send_no_response(&request, version).await?;
         return Ok(batches
             .iter()

@@ -174,7 +174,7 @@ impl TxnManager {
         F: FnMut(Connection) -> Fut,
         Fut: std::future::Future<Output = Result<std::result::Result<T, CodeError>>>,
     {
-        let deadline = Instant::now() + shared.cluster.config().max_block;
+        let deadline = Instant::now() + shared.cluster.config().producer.max_block;
         let mut backoff = shared.cluster.retry_backoff();
         loop {
             let outcome = match shared.cluster.coordinator(kind, key).await {

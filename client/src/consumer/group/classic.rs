@@ -83,7 +83,7 @@ pub(super) fn start(group: Arc<Group>) -> (JoinHandle<()>, JoinHandle<()>) {
 }
 
 async fn heartbeats(group: Arc<Group>, beat: Arc<Beat>, tx: mpsc::UnboundedSender<(i32, i16)>) {
-    let interval = group.config().heartbeat_interval;
+    let interval = group.config().consumer.heartbeat_interval;
     loop {
         let changed = beat.changed.notified();
         let Some((generation, member_id)) = beat.get() else {
@@ -159,6 +159,7 @@ impl Driver {
     fn new(g: Arc<Group>, beat: Arc<Beat>, beats: mpsc::UnboundedReceiver<(i32, i16)>) -> Self {
         let assignors: Vec<Box<dyn Assignor>> = g
             .config()
+            .consumer
             .partition_assignment_strategy
             .iter()
             .filter_map(|n| assignor_by_name(n).ok())
@@ -278,8 +279,8 @@ impl Driver {
     /// auto commits and the poll interval; otherwise, a subscription.
     async fn idle(&mut self) -> ClassicAction {
         let config = self.g.config().clone();
-        let mut next_metadata = Instant::now() + config.metadata_max_age;
-        let mut next_commit = Instant::now() + config.auto_commit_interval;
+        let mut next_metadata = Instant::now() + config.common.metadata_max_age;
+        let mut next_commit = Instant::now() + config.consumer.auto_commit_interval;
         loop {
             let g = self.g.clone();
             let wake = g.wake.notified();
@@ -318,8 +319,8 @@ impl Driver {
             let poll_deadline = self
                 .g
                 .poll_deadline()
-                .unwrap_or_else(|| Instant::now() + config.max_poll_interval);
-            let auto_commit = config.enable_auto_commit;
+                .unwrap_or_else(|| Instant::now() + config.consumer.max_poll_interval);
+            let auto_commit = config.consumer.enable_auto_commit;
             tokio::select! {
                 Some((generation, code)) = self.beats.recv() => {
                     if generation == self.generation_id {
@@ -346,13 +347,13 @@ impl Driver {
                 }
                 _ = &mut wake => {}
                 _ = tokio::time::sleep_until(next_metadata) => {
-                    next_metadata = Instant::now() + config.metadata_max_age;
+                    next_metadata = Instant::now() + config.common.metadata_max_age;
                     if self.metadata_changed().await {
                         return self.rebalance("the subscribed topics changed in metadata");
                     }
                 }
                 _ = tokio::time::sleep_until(next_commit), if auto_commit => {
-                    next_commit = Instant::now() + config.auto_commit_interval;
+                    next_commit = Instant::now() + config.consumer.auto_commit_interval;
                     self.g.auto_commit();
                 }
                 _ = tokio::time::sleep_until(poll_deadline) => {
@@ -370,7 +371,7 @@ impl Driver {
         tracing::info!(
             target: log_targets::GROUP,
             group = self.g.group_id.as_str(),
-            max_poll_interval_ms = self.g.config().max_poll_interval.as_millis() as u64,
+            max_poll_interval_ms = self.g.config().consumer.max_poll_interval.as_millis() as u64,
             "poll was not called within max.poll.interval.ms: leaving the group"
         );
         self.beat.set(None);
@@ -424,7 +425,7 @@ impl Driver {
     async fn prepare_join(&mut self) {
         // Heartbeats go on while the listener handles revocations.
         if self.cooperative {
-            if self.g.config().enable_auto_commit {
+            if self.g.config().consumer.enable_auto_commit {
                 let owned = self.g.owned();
                 let _ = self.g.commit_now(self.g.positions_of(&owned)).await;
             }
@@ -520,7 +521,7 @@ impl Driver {
                 a.user_data(self.generation_id),
                 &owned,
                 self.generation_id,
-                config.client_rack.as_deref(),
+                config.common.client_rack.as_deref(),
             )
             .map_err(|source| Error::Protocol {
                 broker: "(subscription)".to_owned(),
@@ -534,8 +535,8 @@ impl Driver {
         }
         let request = JoinGroupRequest::default()
             .with_group_id(GroupId(s(&self.g.group_id)))
-            .with_session_timeout_ms(ms(config.session_timeout))
-            .with_rebalance_timeout_ms(ms(config.max_poll_interval))
+            .with_session_timeout_ms(ms(config.consumer.session_timeout))
+            .with_rebalance_timeout_ms(ms(config.consumer.max_poll_interval))
             .with_member_id(s(self.state.member_id()))
             .with_group_instance_id(self.g.instance_id.as_deref().map(s))
             .with_protocol_type(s(PROTOCOL_TYPE))

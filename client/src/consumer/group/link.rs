@@ -43,7 +43,7 @@ impl CoordinatorLink {
         rebalance_timeout: Duration,
     ) -> Result<Self> {
         let config = cluster.config();
-        let request_timeout = config.request_timeout;
+        let request_timeout = config.common.request_timeout;
         let mut conn_config = ConnectionConfig::from_client_config(config)?;
         conn_config.request_timeout = request_timeout.max(rebalance_timeout + JOIN_GRACE);
         Ok(Self {

@@ -330,7 +330,7 @@ impl Group {
         }
         let list: Vec<TopicPartition> = parts.iter().cloned().collect();
         self.consumer.pause(&list);
-        if self.config().enable_auto_commit {
+        if self.config().consumer.enable_auto_commit {
             let offsets = self.positions_of(parts);
             // A failed commit on revoke is not fatal: the next owner starts at the last
             // committed offset, and the records after it are read again (at least once).
@@ -380,7 +380,7 @@ impl Group {
         let list: Vec<TopicPartition> = parts.iter().cloned().collect();
         let mut backoff = self.cluster().retry_backoff();
         let committed = loop {
-            let deadline = Instant::now() + self.config().request_timeout;
+            let deadline = Instant::now() + self.config().common.request_timeout;
             match offsets::fetch(&self.link, &list, deadline).await {
                 Ok(c) => break c,
                 Err(e) if e.is_retriable() && !self.is_closing() => {
@@ -440,14 +440,14 @@ impl Group {
     /// When the driver must act on the poll interval: `None` while it is not running.
     pub(crate) fn poll_deadline(&self) -> Option<Instant> {
         let st = self.lock();
-        (!st.poll_expired).then(|| st.last_poll + self.config().max_poll_interval)
+        (!st.poll_expired).then(|| st.last_poll + self.config().consumer.max_poll_interval)
     }
 }
 
 /// Sends commits one at a time, in order, with the identity current at sending time.
 async fn run_committer(group: Arc<Group>, mut rx: mpsc::UnboundedReceiver<CommitRequest>) {
     while let Some(request) = rx.recv().await {
-        let deadline = Instant::now() + group.config().request_timeout;
+        let deadline = Instant::now() + group.config().common.request_timeout;
         let result = loop {
             let who = group.committer();
             match offsets::commit(&group.link, &who, &request.offsets, deadline).await {
@@ -522,17 +522,19 @@ impl GroupConsumer {
     /// tokio runtime) but joins only once [`subscribe`](Self::subscribe) is called.
     pub fn new(config: ClientConfig) -> Result<Self> {
         let group_id = config
+            .consumer
             .group_id
             .clone()
             .ok_or_else(|| Error::InvalidProperty {
                 name: "group.id".to_owned(),
                 reason: "a group consumer needs a group id".to_owned(),
             })?;
-        for name in &config.partition_assignment_strategy {
+        for name in &config.consumer.partition_assignment_strategy {
             super::assignor::assignor_by_name(name)?;
         }
-        if config.group_protocol == GroupProtocol::Consumer
-            && config.heartbeat_interval != ClientConfig::default().heartbeat_interval
+        if config.consumer.group_protocol == GroupProtocol::Consumer
+            && config.consumer.heartbeat_interval
+                != ClientConfig::default().consumer.heartbeat_interval
         {
             // As the Java client: the broker decides the interval in this protocol.
             return Err(Error::InvalidProperty {
@@ -541,13 +543,13 @@ impl GroupConsumer {
                     .to_owned(),
             });
         }
-        let rebalance_timeout = config.max_poll_interval;
-        let protocol = config.group_protocol;
+        let rebalance_timeout = config.consumer.max_poll_interval;
+        let protocol = config.consumer.group_protocol;
         let cluster = Cluster::new(config)?;
         let consumer = Consumer::with_cluster(cluster.clone())?;
         let link = CoordinatorLink::new(cluster.clone(), group_id.clone(), rebalance_timeout)?;
         let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-        let instance_id = cluster.config().group_instance_id.clone();
+        let instance_id = cluster.config().consumer.group_instance_id.clone();
         let group = Arc::new(Group {
             consumer,
             link,
@@ -735,7 +737,7 @@ impl GroupConsumer {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>> {
-        let deadline = Instant::now() + self.group.config().request_timeout;
+        let deadline = Instant::now() + self.group.config().common.request_timeout;
         offsets::fetch(&self.group.link, partitions, deadline).await
     }
 
@@ -761,7 +763,7 @@ impl GroupConsumer {
         self.group.wake.notify_one();
         let driver = self.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut driver) = driver {
-            let limit = self.group.config().request_timeout;
+            let limit = self.group.config().common.request_timeout;
             if tokio::time::timeout(limit, &mut driver).await.is_err() {
                 driver.abort();
             }

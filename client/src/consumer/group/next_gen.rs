@@ -158,8 +158,8 @@ impl Member {
     async fn run(&mut self) {
         let config = self.g.config().clone();
         let mut next_at = Instant::now();
-        let mut next_metadata = Instant::now() + config.metadata_max_age;
-        let mut next_commit = Instant::now() + config.auto_commit_interval;
+        let mut next_metadata = Instant::now() + config.common.metadata_max_age;
+        let mut next_commit = Instant::now() + config.consumer.auto_commit_interval;
         loop {
             let g = self.g.clone();
             let wake = g.wake.notified();
@@ -198,13 +198,13 @@ impl Member {
                 let poll_deadline = self
                     .g
                     .poll_deadline()
-                    .unwrap_or_else(|| Instant::now() + config.max_poll_interval);
+                    .unwrap_or_else(|| Instant::now() + config.consumer.max_poll_interval);
                 let member = self.epoch > 0;
                 tokio::select! {
                     _ = tokio::time::sleep_until(next_at) => {}
                     _ = &mut wake => continue,
                     _ = tokio::time::sleep_until(next_metadata) => {
-                        next_metadata = Instant::now() + config.metadata_max_age;
+                        next_metadata = Instant::now() + config.common.metadata_max_age;
                         if let Ok(t) = self.resolve(&sub).await {
                             if t != self.topics {
                                 self.topics = t;
@@ -213,8 +213,8 @@ impl Member {
                         }
                         continue;
                     }
-                    _ = tokio::time::sleep_until(next_commit), if config.enable_auto_commit => {
-                        next_commit = Instant::now() + config.auto_commit_interval;
+                    _ = tokio::time::sleep_until(next_commit), if config.consumer.enable_auto_commit => {
+                        next_commit = Instant::now() + config.consumer.auto_commit_interval;
                         self.g.auto_commit();
                         continue;
                     }
@@ -223,7 +223,7 @@ impl Member {
                             tracing::info!(
                                 target: log_targets::GROUP,
                                 group = self.g.group_id.as_str(),
-                                max_poll_interval_ms = config.max_poll_interval.as_millis() as u64,
+                                max_poll_interval_ms = config.consumer.max_poll_interval.as_millis() as u64,
                                 "poll was not called within max.poll.interval.ms: leaving the group"
                             );
                             self.g.lock().poll_expired = true;
@@ -330,10 +330,11 @@ impl Member {
         if self.full {
             request = request
                 .with_instance_id(self.g.instance_id.as_deref().map(s))
-                .with_rack_id(config.client_rack.as_deref().map(s))
-                .with_server_assignor(config.group_remote_assignor.as_deref().map(s))
+                .with_rack_id(config.common.client_rack.as_deref().map(s))
+                .with_server_assignor(config.consumer.group_remote_assignor.as_deref().map(s))
                 .with_rebalance_timeout_ms(
-                    i32::try_from(config.max_poll_interval.as_millis()).unwrap_or(i32::MAX),
+                    i32::try_from(config.consumer.max_poll_interval.as_millis())
+                        .unwrap_or(i32::MAX),
                 );
         }
         if self.full || self.sent_topics.as_ref() != Some(&self.topics) {

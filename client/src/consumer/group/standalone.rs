@@ -37,7 +37,7 @@ pub struct GroupOffsets {
 impl GroupOffsets {
     /// Offsets of group `group_id` on `cluster`.
     pub fn new(cluster: Cluster, group_id: impl Into<String>) -> Result<Self> {
-        let timeout = cluster.config().request_timeout;
+        let timeout = cluster.config().common.request_timeout;
         Ok(Self {
             link: CoordinatorLink::new(cluster, group_id.into(), timeout)?,
             timeout,
