@@ -28,6 +28,7 @@ use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
 use crate::log_targets;
+use crate::stats::Throttled;
 
 /// How one batch of a request ended.
 enum Settled {
@@ -73,6 +74,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             );
             release(&shared, &b);
             shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
+            shared.stats.failed(b.record_count());
             let error = Error::DeliveryTimeout {
                 topic: b.tp.0.to_string(),
                 partition: b.tp.1,
@@ -294,6 +296,7 @@ fn fail_unsent(shared: &Shared, error: &Error) {
     for b in unsent {
         release(shared, &b);
         shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
+        shared.stats.failed(b.record_count());
         b.fail_with(error.duplicate());
     }
 }
@@ -356,6 +359,7 @@ fn fail_settled(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
         timeout: shared.cluster.config().producer.delivery_timeout,
         last_error: batch.last_error.clone(),
     });
+    shared.stats.failed(batch.record_count());
     batch.fail_with(error);
 }
 
@@ -367,6 +371,7 @@ fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
         return;
     }
     batch.attempts += 1;
+    shared.stats.retried(batch.record_count());
     batch.retry_at = Some(Instant::now() + config.common.retry_backoff);
     batch.last_error = Some(reason);
     shared.acc().requeue(batch);
@@ -383,6 +388,7 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                 release(shared, &batch);
                 shared.with_state(|s| s.on_acked(BatchRef::of(&batch)));
                 shared.acc().done(&batch.tp, batch.order);
+                shared.stats.acked(batch.record_count());
                 batch.succeed(base_offset, log_append_time);
                 continue;
             }
@@ -569,6 +575,11 @@ async fn try_send(
                 })
                 .collect(),
         );
+    shared.stats.request(
+        batches
+            .iter()
+            .map(|b| (&b.tp.0, b.tp.1, b.record_count(), b.data.len())),
+    );
     if config.producer.acks == Acks::None {
         conn.send_no_response(&request, version).await?;
         return Ok(batches
@@ -594,6 +605,7 @@ async fn try_send(
         Poll::Ready(response) => response?,
         Poll::Pending => send.await?,
     };
+    conn.record_throttle(Throttled::Produce, response.throttle_time_ms);
     let mut out = HashMap::new();
     for t in response.responses {
         let name: Arc<str> = if version >= 13 {
