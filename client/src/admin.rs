@@ -125,7 +125,18 @@ pub struct Admin {
     cluster: Cluster,
     /// The statistics task (with `statistics.interval.ms` and a callback) and the handle it
     /// watches: the task ends when the last clone of this client is dropped.
-    reporter: Option<(Arc<Cluster>, Arc<Reporter>)>,
+    reporter: Option<Arc<Reporter>>,
+    /// What the statistics task and [`crate::stats::all`] watch: alive while a clone is.
+    anchor: Arc<AdminAnchor>,
+}
+
+#[derive(Debug)]
+struct AdminAnchor(Cluster);
+
+impl crate::stats::Snapshot for AdminAnchor {
+    fn statistics(&self) -> Statistics {
+        admin_statistics(&self.0)
+    }
 }
 
 fn admin_statistics(cluster: &Cluster) -> Statistics {
@@ -173,14 +184,17 @@ impl Admin {
 
     /// An admin client sharing an existing cluster handle.
     pub fn from_cluster(cluster: Cluster) -> Self {
-        let anchor = Arc::new(cluster.clone());
-        let reporter = Reporter::start(
-            &cluster.config().common,
-            Arc::downgrade(&anchor),
-            admin_statistics,
-        )
-        .map(|r| (anchor, Arc::new(r)));
-        Self { cluster, reporter }
+        let anchor = Arc::new(AdminAnchor(cluster.clone()));
+        crate::stats::register(Arc::downgrade(&anchor) as _);
+        let reporter = Reporter::start(&cluster.config().common, Arc::downgrade(&anchor), |a| {
+            admin_statistics(&a.0)
+        })
+        .map(Arc::new);
+        Self {
+            cluster,
+            reporter,
+            anchor,
+        }
     }
 
     /// A statistics snapshot: the brokers this client talked to (requests, latency, bytes,
@@ -197,7 +211,7 @@ impl Admin {
     /// # Ok(()) }
     /// ```
     pub fn statistics(&self) -> Statistics {
-        admin_statistics(&self.cluster)
+        admin_statistics(&self.anchor.0)
     }
 
     /// The cluster handle.
@@ -696,7 +710,7 @@ impl Admin {
 
     /// Closes the admin client's connections.
     pub async fn close(&self) {
-        if let Some((_, r)) = &self.reporter {
+        if let Some(r) = &self.reporter {
             r.stop();
         }
         self.cluster.close().await;

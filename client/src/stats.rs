@@ -497,6 +497,46 @@ impl ConsumerCounters {
     }
 }
 
+/// A live client whose statistics [`all`] reports.
+pub(crate) trait Snapshot: Send + Sync {
+    fn statistics(&self) -> Statistics;
+}
+
+/// Every live client of the process, held weakly (they register when they are made).
+static REGISTRY: Mutex<Vec<Weak<dyn Snapshot>>> = Mutex::new(Vec::new());
+
+/// Registers a client for [`all`]; entries of dropped clients are cleaned up here.
+pub(crate) fn register(client: Weak<dyn Snapshot>) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    registry.retain(|c| c.strong_count() > 0);
+    registry.push(client);
+}
+
+/// A snapshot of every producer, consumer and admin client alive in this process, in the
+/// order they were made: for exporters (a metrics endpoint) that do not own the clients, as
+/// the Java client's metrics reach JMX.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> laminar_kafka_client::Result<()> {
+/// use laminar_kafka_client::config::ClientConfig;
+/// use laminar_kafka_client::producer::Producer;
+/// use laminar_kafka_client::stats::{self, ClientKind};
+///
+/// let producer = Producer::new(ClientConfig::new("127.0.0.1:9")?)?;
+/// assert!(stats::all().iter().any(|s| s.kind == ClientKind::Producer));
+/// drop(producer);
+/// # Ok(()) }
+/// ```
+pub fn all() -> Vec<Statistics> {
+    let live: Vec<Arc<dyn Snapshot>> = REGISTRY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    live.iter().map(|c| c.statistics()).collect()
+}
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

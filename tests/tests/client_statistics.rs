@@ -316,3 +316,32 @@ async fn an_interval_of_zero_never_calls_back() {
             .any(|b| b.request_total >= 1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_live_client_is_in_the_process_wide_list() {
+    let broker = broker();
+    let admin = Admin::new(plaintext_config(
+        broker,
+        &[("client.id", "stats-listed-admin")],
+    ))
+    .expect("admin");
+    admin.list_topics().await.expect("list topics");
+    let listed = |id: &str| {
+        laminar_kafka_client::stats::all()
+            .into_iter()
+            .filter(|s| s.client_id == id)
+            .count()
+    };
+    assert_eq!(listed("stats-listed-admin"), 1);
+    let listed_stats = laminar_kafka_client::stats::all()
+        .into_iter()
+        .find(|s| s.client_id == "stats-listed-admin")
+        .expect("listed");
+    assert!(listed_stats.brokers.iter().any(|b| b.request_total >= 1));
+    drop(admin);
+    assert_eq!(
+        listed("stats-listed-admin"),
+        0,
+        "a dropped client is not listed"
+    );
+}

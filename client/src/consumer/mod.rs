@@ -176,6 +176,12 @@ pub(crate) struct Shared {
     pub(crate) stats: ConsumerCounters,
 }
 
+impl crate::stats::Snapshot for Shared {
+    fn statistics(&self) -> Statistics {
+        Shared::statistics(self)
+    }
+}
+
 impl Shared {
     fn new(cluster: Cluster) -> Self {
         Self {
@@ -310,6 +316,7 @@ impl Consumer {
         let max_poll_records = cluster.config().consumer.max_poll_records;
         let shared = Arc::new(Shared::new(cluster));
         let fetcher = tokio::spawn(fetcher::run(shared.clone()));
+        crate::stats::register(Arc::downgrade(&shared) as _);
         let reporter = Reporter::start(
             &shared.cluster.config().common,
             Arc::downgrade(&shared),

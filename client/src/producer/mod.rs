@@ -160,6 +160,12 @@ pub(crate) struct Shared {
     pub(crate) stats: ProducerCounters,
 }
 
+impl crate::stats::Snapshot for Shared {
+    fn statistics(&self) -> Statistics {
+        Shared::statistics(self)
+    }
+}
+
 impl Shared {
     pub(crate) fn acc(&self) -> std::sync::MutexGuard<'_, Accumulator> {
         self.acc.lock().unwrap_or_else(|e| e.into_inner())
@@ -277,6 +283,7 @@ impl Producer {
             stats: ProducerCounters::default(),
         });
         let sender = tokio::spawn(sender::run(shared.clone()));
+        crate::stats::register(Arc::downgrade(&shared) as _);
         let reporter = Reporter::start(
             &shared.cluster.config().common,
             Arc::downgrade(&shared),
