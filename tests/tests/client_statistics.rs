@@ -345,3 +345,27 @@ async fn every_live_client_is_in_the_process_wide_list() {
         "a dropped client is not listed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_broker_refuses_counts_as_an_error() {
+    let broker = broker();
+    let topic = support::create_topic("stats-refused", 1, &[("max.message.bytes", "200")]).await;
+    let producer = Producer::new(plaintext_config(broker, &[])).expect("producer");
+    let delivery = producer
+        .send(ProducerRecord::new(topic.clone(), vec![b'x'; 2000]).with_partition(0))
+        .await
+        .expect("queued");
+    let outcome = tokio::time::timeout(support::WAIT, delivery)
+        .await
+        .expect("settled in time");
+    assert!(
+        outcome.is_err(),
+        "the broker refuses a record over max.message.bytes"
+    );
+    let stats = producer.statistics();
+    assert_eq!(stats.totals.record_error_total, 1, "{stats:?}");
+    assert_eq!(stats.totals.record_ack_total, 0, "{stats:?}");
+    assert!(stats.totals.record_send_total >= 1, "{stats:?}");
+    assert_eq!(stats.partitions[0].queued_records, Some(0));
+    producer.close().await.expect("close");
+}
