@@ -369,3 +369,41 @@ async fn a_record_the_broker_refuses_counts_as_an_error() {
     assert_eq!(stats.partitions[0].queued_records, Some(0));
     producer.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_counts_its_rebalances() {
+    use laminar_kafka_client::consumer::group::{GroupConsumer, Subscription};
+    const N: usize = 8;
+    broker();
+    let topic = support::topic("stats-group", 2).await;
+    support::group::produce(&topic, 2, "g", N).await;
+    let group = support::unique_topic("stats-group");
+    let member = GroupConsumer::new(support::group::config(
+        &group,
+        &[("auto.offset.reset", "earliest")],
+    ))
+    .expect("member");
+    member
+        .subscribe(Subscription::topics([topic.clone()]))
+        .expect("subscribe");
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let mut read = 0;
+    while read < N {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{read} of {N} records"
+        );
+        read += member
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("poll")
+            .iter()
+            .count();
+    }
+    let stats = member.statistics();
+    assert_eq!(stats.kind, ClientKind::Consumer);
+    assert!(stats.totals.rebalance_total >= 1, "{stats:?}");
+    assert_eq!(stats.totals.records_consumed_total, N as u64, "{stats:?}");
+    assert_eq!(stats.partitions.len(), 2, "{:?}", stats.partitions);
+    member.close().await;
+}
