@@ -264,6 +264,10 @@ pub(crate) struct ProduceArgs {
     /// acks: 0, 1 or all.
     #[arg(long)]
     pub(crate) acks: Option<String>,
+    /// Print the client's statistics (brokers, partitions, totals) as one JSON line to stderr
+    /// every SECONDS.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) stats: Option<f64>,
 }
 
 /// Where consumption starts.
@@ -366,6 +370,10 @@ pub(crate) struct ConsumeArgs {
     /// isolation.level.
     #[arg(long, value_enum)]
     pub(crate) isolation: Option<Isolation>,
+    /// Print the client's statistics (brokers, partitions, totals) as one JSON line to stderr
+    /// every SECONDS.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) stats: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -239,6 +239,7 @@ pub(crate) async fn run(mut config: ClientConfig, args: ConsumeArgs) -> Result<(
         )?;
     }
     let isolation = config.consumer.isolation_level;
+    crate::stats::print_to_stderr(&mut config, args.stats)?;
     let (reader, mut ends) = match &args.group {
         Some(group) => {
             if args.partition.is_some() {
@@ -254,7 +255,10 @@ pub(crate) async fn run(mut config: ClientConfig, args: ConsumeArgs) -> Result<(
             config.set("group.id", group)?;
             config.set("auto.offset.reset", reset)?;
             config.set("enable.auto.commit", "false")?;
-            let admin = Admin::new(config.clone())?;
+            // The statistics are the consumer's, not this look-up's.
+            let mut lookup = config.clone();
+            lookup.common.statistics_callback = None;
+            let admin = Admin::new(lookup)?;
             let refs: Vec<&str> = args.topic.iter().map(String::as_str).collect();
             admin.describe_topics(&refs).await?;
             admin.close().await;

@@ -18,6 +18,7 @@ mod roundtrip;
 mod run;
 #[cfg(feature = "server")]
 mod serve;
+mod stats;
 mod topics;
 
 use std::io::Write;

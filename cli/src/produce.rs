@@ -100,6 +100,7 @@ pub(crate) async fn run(mut config: ClientConfig, args: ProduceArgs) -> Result<(
         (None, None) => Some(Box::new(tokio::io::stdin())),
         (None, Some(_)) => None,
     };
+    crate::stats::print_to_stderr(&mut config, args.stats)?;
     let producer = Producer::new(config)?;
     if transactional {
         producer.init_transactions().await?;

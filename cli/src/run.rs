@@ -95,7 +95,10 @@ async fn serve_metrics(
             let Ok((mut socket, _)) = listener.accept().await else {
                 continue;
             };
-            let body = prometheus(&stats);
+            let mut body = prometheus(&stats);
+            body.push_str(&laminar_kafka_runner::client_metrics::prometheus(
+                &laminar_kafka_client::stats::all(),
+            ));
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 // The request is not parsed: every path answers with the metrics.

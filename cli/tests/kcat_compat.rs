@@ -650,3 +650,44 @@ fn completions_and_man_page() {
     };
     assert_eq!(code, Some(1));
 }
+
+#[test]
+fn stats_print_a_json_line_to_stderr_every_interval() {
+    let topic = unique_topic("cli-stats");
+    create(&topic, 1);
+    let input: String = (0..20).map(|i| format!("r{i}\n")).collect();
+    ok(laminar(&["produce", "-t", &topic]), input.as_bytes());
+    let out = run(
+        laminar(&[
+            "consume",
+            "-t",
+            &topic,
+            "--idle-timeout-ms",
+            "1500",
+            "--stats",
+            "0.25",
+        ]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 20);
+    let stderr = text(&out.stderr);
+    let snapshots: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(snapshots.len() >= 2, "{stderr}");
+    let last = snapshots.last().unwrap();
+    assert_eq!(last["type"], "consumer", "{last}");
+    assert_eq!(last["totals"]["records-consumed-total"], 20, "{last}");
+    assert_eq!(last["partitions"][0]["records-lag"], 0, "{last}");
+    assert!(
+        last["brokers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["incoming-byte-total"].as_u64().unwrap_or(0) > 0),
+        "{last}"
+    );
+}

@@ -238,6 +238,33 @@ async fn page_event_pipeline_runs_and_stops_gracefully() {
         "laminar_source_partition_lag_records{{pipeline=\"processed_events\",topic=\"{input}\",partition=\"0\"}} 0"
     );
     assert!(text.contains(&partition_lag), "{text}");
+    // The Kafka clients' statistics: the source's consumer read the 41 records, the sink's
+    // producer had its 40 acknowledged, and each broker carried bytes both ways.
+    let value = |prefix: &str| -> Vec<f64> {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect()
+    };
+    assert!(
+        value("laminar_kafka_records_consumed_total ")
+            .iter()
+            .any(|v| *v >= 41.0),
+        "{text}"
+    );
+    assert!(
+        value("laminar_kafka_record_ack_total ")
+            .iter()
+            .any(|v| *v >= 40.0),
+        "{text}"
+    );
+    for family in [
+        "laminar_kafka_incoming_bytes_total{broker=",
+        "laminar_kafka_outgoing_bytes_total{broker=",
+        "laminar_kafka_requests_total{broker=",
+    ] {
+        assert!(value(family).iter().any(|v| *v > 0.0), "{family}: {text}");
+    }
     sigterm(&child);
     let status = tokio::task::spawn_blocking(move || wait(&mut child, Duration::from_secs(30)))
         .await

@@ -29,6 +29,7 @@ use crate::kafka_error::KafkaCode;
 use crate::log_targets;
 use crate::metadata::{BrokerInfo, TopicInfo, TopicState};
 use crate::offsets::{ListedOffset, OffsetSpec, TopicPartition, list_offsets};
+use crate::stats::{ClientKind, Reporter, Statistics};
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,30 @@ pub struct ClusterDescription {
 #[derive(Debug, Clone)]
 pub struct Admin {
     cluster: Cluster,
+    /// The statistics task (with `statistics.interval.ms` and a callback) and the handle it
+    /// watches: the task ends when the last clone of this client is dropped.
+    reporter: Option<Arc<Reporter>>,
+    /// What the statistics task and [`crate::stats::all`] watch: alive while a clone is.
+    anchor: Arc<AdminAnchor>,
+}
+
+#[derive(Debug)]
+struct AdminAnchor(Cluster);
+
+impl crate::stats::Snapshot for AdminAnchor {
+    fn statistics(&self) -> Statistics {
+        admin_statistics(&self.0)
+    }
+}
+
+fn admin_statistics(cluster: &Cluster) -> Statistics {
+    Statistics {
+        client_id: cluster.config().common.client_id.clone(),
+        kind: ClientKind::Admin,
+        time_ms: crate::stats::now_ms(),
+        brokers: cluster.broker_statistics(),
+        ..Statistics::default()
+    }
 }
 
 fn topic_error(
@@ -154,14 +179,39 @@ fn logged<T>(operation: &'static str, result: Result<T>) -> Result<T> {
 impl Admin {
     /// An admin client for `config`.
     pub fn new(config: ClientConfig) -> Result<Self> {
-        Ok(Self {
-            cluster: Cluster::new(config)?,
-        })
+        Ok(Self::from_cluster(Cluster::new(config)?))
     }
 
     /// An admin client sharing an existing cluster handle.
     pub fn from_cluster(cluster: Cluster) -> Self {
-        Self { cluster }
+        let anchor = Arc::new(AdminAnchor(cluster.clone()));
+        crate::stats::register(Arc::downgrade(&anchor) as _);
+        let reporter = Reporter::start(&cluster.config().common, Arc::downgrade(&anchor), |a| {
+            admin_statistics(&a.0)
+        })
+        .map(Arc::new);
+        Self {
+            cluster,
+            reporter,
+            anchor,
+        }
+    }
+
+    /// A statistics snapshot: the brokers this client talked to (requests, latency, bytes,
+    /// connections). See [`crate::stats`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> laminar_kafka_client::Result<()> {
+    /// use laminar_kafka_client::admin::Admin;
+    /// use laminar_kafka_client::config::ClientConfig;
+    ///
+    /// let admin = Admin::new(ClientConfig::new("127.0.0.1:9092")?)?;
+    /// admin.list_topics().await?;
+    /// assert!(admin.statistics().brokers.iter().any(|b| b.request_total > 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn statistics(&self) -> Statistics {
+        admin_statistics(&self.anchor.0)
     }
 
     /// The cluster handle.
@@ -660,6 +710,9 @@ impl Admin {
 
     /// Closes the admin client's connections.
     pub async fn close(&self) {
+        if let Some(r) = &self.reporter {
+            r.stop();
+        }
         self.cluster.close().await;
     }
 }

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
 use crate::log_targets;
 use crate::metadata::{MetadataCache, TopicInfo, TopicState};
+use crate::stats::{BrokerCounters, BrokerStatistics};
 
 /// Which coordinator to look up (FindCoordinator's key type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,8 @@ struct Inner {
     /// holds the old snapshot.
     metadata: RwLock<Arc<MetadataCache>>,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Statistics per broker address, kept across reconnects.
+    stats: Mutex<HashMap<String, Arc<BrokerCounters>>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
@@ -89,6 +92,7 @@ impl Cluster {
                 conn_config,
                 metadata: RwLock::new(Arc::new(MetadataCache::new())),
                 slots: Mutex::new(HashMap::new()),
+                stats: Mutex::new(HashMap::new()),
                 refresh: tokio::sync::Mutex::new(()),
             }),
         })
@@ -166,7 +170,11 @@ impl Cluster {
                 .map_or(-1, |b| b.id)
         );
         let connected = tracing::Instrument::instrument(
-            Connection::connect(address, &self.inner.conn_config),
+            Connection::connect_counted(
+                address,
+                &self.inner.conn_config,
+                self.broker_counters(address),
+            ),
             span,
         )
         .await;
@@ -190,6 +198,52 @@ impl Cluster {
                 Err(e)
             }
         }
+    }
+
+    pub(crate) fn broker_counters(&self, address: &str) -> Arc<BrokerCounters> {
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(address.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Statistics of every broker address this cluster handle has connected to (or tried to),
+    /// ordered by address; the node id comes from metadata (-1 for a bootstrap address that is
+    /// no known broker).
+    ///
+    /// ```
+    /// use laminar_kafka_client::cluster::Cluster;
+    /// use laminar_kafka_client::config::ClientConfig;
+    ///
+    /// let cluster = Cluster::new(ClientConfig::new("127.0.0.1:9092")?)?;
+    /// assert!(cluster.broker_statistics().is_empty(), "no connection yet");
+    /// # Ok::<(), laminar_kafka_client::Error>(())
+    /// ```
+    pub fn broker_statistics(&self) -> Vec<BrokerStatistics> {
+        let counters: Vec<(String, Arc<BrokerCounters>)> = self
+            .inner
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .collect();
+        let metadata = self.metadata();
+        let mut out: Vec<BrokerStatistics> = counters
+            .iter()
+            .map(|(address, c)| {
+                let node_id = metadata
+                    .brokers()
+                    .find(|b| &b.address == address)
+                    .map_or(-1, |b| b.id);
+                c.snapshot(node_id, address)
+            })
+            .collect();
+        out.sort_by(|a, b| a.address.cmp(&b.address));
+        out
     }
 
     /// The connection to broker `node_id`, looked up in metadata.

@@ -243,6 +243,12 @@ pub struct CommonConfig {
     pub retry_backoff_max: Duration,
     /// `receive.message.max.bytes`: the largest response frame accepted.
     pub receive_message_max_bytes: usize,
+    /// `statistics.interval.ms`: how often the statistics callback is called; zero (the
+    /// default) for never.
+    pub statistics_interval: Duration,
+    /// The statistics callback, set with
+    /// [`with_statistics_callback`](ClientConfig::with_statistics_callback).
+    pub statistics_callback: Option<crate::stats::StatisticsCallback>,
 }
 
 /// The producer's part of the configuration (`acks`, `linger.ms`, `enable.idempotence`, …).
@@ -345,6 +351,8 @@ impl Default for CommonConfig {
             retry_backoff_max: Duration::from_secs(1),
             // librdkafka's default; Java has no such limit on the client side.
             receive_message_max_bytes: 100_000_000,
+            statistics_interval: Duration::ZERO,
+            statistics_callback: None,
         }
     }
 }
@@ -422,6 +430,8 @@ impl fmt::Debug for CommonConfig {
                 &self.oauthbearer_token_provider.is_some(),
             )
             .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("statistics_interval", &self.statistics_interval)
+            .field("statistics_callback", &self.statistics_callback.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -634,6 +644,8 @@ static PROPERTIES: &[Property] = &[
     prop!(common "reconnect.backoff.max.ms", [], |c, v| c
         .reconnect_backoff_max =
         parse_ms(v)?),
+    prop!(common "statistics.interval.ms", [], |c, v| c.statistics_interval =
+        parse_ms(v)?),
     prop!(common "retry.backoff.ms", [], |c, v| c.retry_backoff =
         parse_ms(v)?),
     prop!(common "retry.backoff.max.ms", [], |c, v| c.retry_backoff_max =
@@ -815,6 +827,27 @@ impl ClientConfig {
         provider: std::sync::Arc<dyn crate::sasl::oauthbearer::TokenProvider>,
     ) -> Self {
         self.common.oauthbearer_token_provider = Some(provider);
+        self
+    }
+
+    /// Sets the statistics callback, called by the producer, consumer or admin client with a
+    /// [`Statistics`](crate::stats::Statistics) snapshot every `statistics.interval.ms` (when
+    /// that is not zero) from a task of the client, until the client is closed or dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use laminar_kafka_client::config::ClientConfig;
+    ///
+    /// let mut config = ClientConfig::new("127.0.0.1:9092")?
+    ///     .with_statistics_callback(Arc::new(|stats: &laminar_kafka_client::stats::Statistics| {
+    ///         println!("{} records sent", stats.totals.record_send_total);
+    ///     }));
+    /// config.set("statistics.interval.ms", "5000")?;
+    /// assert_eq!(config.common.statistics_interval.as_millis(), 5000);
+    /// # Ok::<(), laminar_kafka_client::Error>(())
+    /// ```
+    pub fn with_statistics_callback(mut self, callback: crate::stats::StatisticsCallback) -> Self {
+        self.common.statistics_callback = Some(callback);
         self
     }
 

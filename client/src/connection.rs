@@ -40,6 +40,7 @@ use crate::kafka_error::KafkaCode;
 use crate::log_targets;
 use crate::sasl::SaslChannel;
 pub use crate::security::Transport;
+use crate::stats::{BrokerCounters, InFlight, Throttled};
 
 /// Settings of a single connection.
 #[derive(Clone)]
@@ -105,6 +106,8 @@ type Pending = Mutex<HashMap<i32, oneshot::Sender<Bytes>>>;
 
 struct Shared {
     broker: String,
+    /// The statistics of the broker's address, shared with the connections before and after.
+    stats: Arc<BrokerCounters>,
     pending: Pending,
     closed: AtomicBool,
     close_reason: Mutex<Option<String>>,
@@ -133,6 +136,7 @@ impl Shared {
                 );
             }
             *r = Some(reason);
+            self.stats.disconnects.fetch_add(1, Ordering::Relaxed);
         }
         drop(r);
         self.closed.store(true, Ordering::Release);
@@ -236,6 +240,16 @@ impl Connection {
     /// Connects to `broker` (`host:port`), performs TLS and SASL as configured, and negotiates
     /// API versions. The whole setup is bounded by `config.common.connect_timeout`.
     pub async fn connect(broker: &str, config: &ConnectionConfig) -> Result<Connection> {
+        Self::connect_counted(broker, config, Arc::default()).await
+    }
+
+    /// Like [`connect`](Self::connect), counting into `stats` (the statistics of the address,
+    /// kept across reconnects).
+    pub(crate) async fn connect_counted(
+        broker: &str,
+        config: &ConnectionConfig,
+        stats: Arc<BrokerCounters>,
+    ) -> Result<Connection> {
         let setup = async {
             let tcp = TcpStream::connect(broker)
                 .await
@@ -291,7 +305,8 @@ impl Connection {
             session_lifetime_ms = authenticated.session_lifetime.map(|l| l.as_millis() as u64),
             "connected"
         );
-        let conn = Self::start(broker, stream, versions, next_cid, config);
+        stats.connects.fetch_add(1, Ordering::Relaxed);
+        let conn = Self::start(broker, stream, versions, next_cid, config, stats);
         if let Some(lifetime) = authenticated.session_lifetime {
             tokio::spawn(reauthenticate_before_expiry(
                 conn.downgrade(),
@@ -327,9 +342,11 @@ impl Connection {
         versions: NegotiatedVersions,
         next_cid: i32,
         config: &ConnectionConfig,
+        stats: Arc<BrokerCounters>,
     ) -> Connection {
         let shared = Arc::new(Shared {
             broker: broker.to_owned(),
+            stats,
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
@@ -359,6 +376,11 @@ impl Connection {
     /// The broker address this connection was made to.
     pub fn broker(&self) -> &str {
         &self.shared.broker
+    }
+
+    /// Records the `throttle_time_ms` of a Produce or Fetch response in the broker's statistics.
+    pub fn record_throttle(&self, api: Throttled, throttle_time_ms: i32) {
+        self.shared.stats.throttle(api, throttle_time_ms);
     }
 
     /// The API versions negotiated with this broker.
@@ -479,14 +501,25 @@ impl Connection {
             shared: &self.shared,
             correlation_id,
         };
+        let stats = &self.shared.stats;
+        let bytes = buf.len() as u64;
+        let sent_at = std::time::Instant::now();
         let queued = self.outbox.send(buf.freeze()).await;
         std::mem::forget(unqueued);
         drop(gate);
         if queued.is_err() {
             return Err(self.shared.closed_error());
         }
-        match tokio::time::timeout(self.request_timeout, rx).await {
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+        let in_flight = InFlight::start(stats);
+        let answered = tokio::time::timeout(self.request_timeout, rx).await;
+        drop(in_flight);
+        match answered {
             Ok(Ok(frame)) => {
+                stats
+                    .latency_us
+                    .record(sent_at.elapsed().as_micros().min(u64::MAX as u128) as u64);
                 tracing::trace!(
                     target: log_targets::CONNECTION,
                     broker = self.shared.broker.as_str(),
@@ -547,10 +580,15 @@ impl Connection {
             "request without response"
         );
         let _gate = self.gate.read().await;
+        let bytes = buf.len() as u64;
         self.outbox
             .send(buf.freeze())
             .await
-            .map_err(|_| self.shared.closed_error())
+            .map_err(|_| self.shared.closed_error())?;
+        let stats = &self.shared.stats;
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Closes the connection; requests in flight fail with [`Error::ConnectionClosed`].
@@ -694,6 +732,11 @@ async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Shared>, decod
     let reason = loop {
         match decoder.decode(&mut buf) {
             Ok(Some(frame)) => {
+                // The frame and its 4-byte size prefix.
+                shared
+                    .stats
+                    .bytes_in
+                    .fetch_add(frame.len() as u64 + 4, Ordering::Relaxed);
                 let Ok(cid) = frame::response_correlation_id(&frame) else {
                     break "a response frame too short for its header".to_owned();
                 };

@@ -21,6 +21,7 @@ pub mod producer;
 pub mod sasl;
 pub mod secret;
 pub mod security;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod client_metrics;
 mod error;
 pub mod functions;
 pub mod pipeline;

@@ -29,6 +29,8 @@ use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
 use crate::log_targets;
 use crate::offsets::{OffsetSpec, TopicPartition, list_offsets};
+use crate::stats::Throttled;
+use std::sync::atomic::Ordering;
 
 /// One partition to fetch from its leader or from the replica the leader named.
 struct FetchTarget {
@@ -481,6 +483,7 @@ async fn fetch_once(
             .with_forgotten_topics_data(forgotten_topics(&plan));
     }
     let response = conn.send_at(&request, version).await?;
+    conn.record_throttle(Throttled::Fetch, response.throttle_time_ms);
     if let Some(code) = KafkaCode::from_code(response.error_code) {
         tracing::debug!(
             target: log_targets::CONSUMER,
@@ -526,6 +529,12 @@ async fn fetch_once(
                 continue;
             };
             let offset = &target.offset;
+            if let Some(records) = &pd.records {
+                shared
+                    .stats
+                    .bytes_consumed
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+            }
             let aborted: Option<Vec<(i64, i64)>> = read_committed.then(|| {
                 pd.aborted_transactions
                     .iter()

@@ -55,6 +55,7 @@ use crate::cluster::Cluster;
 use crate::config::{ClientConfig, OffsetReset};
 use crate::error::{Error, Result};
 use crate::offsets::{OffsetSpec, TopicPartition};
+use crate::stats::{ClientKind, ConsumerCounters, PartitionStatistics, Reporter, Statistics};
 
 /// Fetched responses a partition may have buffered before the fetcher stops fetching it.
 pub(crate) const BUFFERED_PIECES: usize = 2;
@@ -174,9 +175,84 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) data_ready: Notify,
     pub(crate) wake_fetcher: Notify,
+    /// Counters for [`Consumer::statistics`].
+    pub(crate) stats: ConsumerCounters,
+}
+
+impl crate::stats::Snapshot for Shared {
+    fn statistics(&self) -> Statistics {
+        Shared::statistics(self)
+    }
 }
 
 impl Shared {
+    fn new(cluster: Cluster) -> Self {
+        Self {
+            cluster,
+            state: Mutex::new(State::default()),
+            data_ready: Notify::new(),
+            wake_fetcher: Notify::new(),
+            stats: ConsumerCounters::default(),
+        }
+    }
+
+    fn lag(&self) -> BTreeMap<TopicPartition, PartitionLag> {
+        let read_committed = self.cluster.config().consumer.isolation_level
+            == crate::config::IsolationLevel::ReadCommitted;
+        let state = self.lock();
+        state
+            .partitions
+            .iter()
+            .map(|(tp, p)| {
+                let position = p.position.filter(|_| p.pending.is_none());
+                let w = p.watermarks;
+                let end = w.map(|w| {
+                    if read_committed {
+                        w.last_stable_offset
+                    } else {
+                        w.high_watermark
+                    }
+                });
+                let lag = match (position, end) {
+                    (Some(pos), Some(end)) if end >= 0 => Some((end - pos).max(0)),
+                    _ => None,
+                };
+                (
+                    tp.clone(),
+                    PartitionLag {
+                        position,
+                        high_watermark: w.map(|w| w.high_watermark),
+                        last_stable_offset: w.map(|w| w.last_stable_offset),
+                        lag,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn statistics(&self) -> Statistics {
+        let partitions: Vec<PartitionStatistics> = self
+            .lag()
+            .into_iter()
+            .map(|((topic, partition), l)| PartitionStatistics {
+                topic,
+                partition,
+                position: l.position,
+                high_watermark: l.high_watermark,
+                records_lag: l.lag,
+                ..PartitionStatistics::default()
+            })
+            .collect();
+        Statistics {
+            client_id: self.cluster.config().common.client_id.clone(),
+            kind: ClientKind::Consumer,
+            time_ms: crate::stats::now_ms(),
+            brokers: self.cluster.broker_statistics(),
+            totals: self.stats.totals(&partitions),
+            partitions,
+        }
+    }
+
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -214,6 +290,7 @@ pub struct Consumer {
     shared: Arc<Shared>,
     max_poll_records: usize,
     fetcher: JoinHandle<()>,
+    reporter: Option<Reporter>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -240,17 +317,19 @@ impl Consumer {
     /// A consumer on an existing cluster handle.
     pub fn with_cluster(cluster: Cluster) -> Result<Self> {
         let max_poll_records = cluster.config().consumer.max_poll_records;
-        let shared = Arc::new(Shared {
-            cluster,
-            state: Mutex::new(State::default()),
-            data_ready: Notify::new(),
-            wake_fetcher: Notify::new(),
-        });
+        let shared = Arc::new(Shared::new(cluster));
         let fetcher = tokio::spawn(fetcher::run(shared.clone()));
+        crate::stats::register(Arc::downgrade(&shared) as _);
+        let reporter = Reporter::start(
+            &shared.cluster.config().common,
+            Arc::downgrade(&shared),
+            Shared::statistics,
+        );
         Ok(Self {
             shared,
             max_poll_records,
             fetcher,
+            reporter,
         })
     }
 
@@ -260,13 +339,9 @@ impl Consumer {
         let cluster = Cluster::new(config).expect("a valid test configuration");
         Self {
             max_poll_records: cluster.config().consumer.max_poll_records,
-            shared: Arc::new(Shared {
-                cluster,
-                state: Mutex::new(State::default()),
-                data_ready: Notify::new(),
-                wake_fetcher: Notify::new(),
-            }),
+            shared: Arc::new(Shared::new(cluster)),
             fetcher: tokio::spawn(async {}),
+            reporter: None,
         }
     }
 
@@ -357,37 +432,27 @@ impl Consumer {
     /// Position, watermarks and lag of every assigned partition: a snapshot built from the
     /// last fetch responses, without a request.
     pub fn lag(&self) -> BTreeMap<TopicPartition, PartitionLag> {
-        let read_committed = self.shared.cluster.config().consumer.isolation_level
-            == crate::config::IsolationLevel::ReadCommitted;
-        let state = self.shared.lock();
-        state
-            .partitions
-            .iter()
-            .map(|(tp, p)| {
-                let position = p.position.filter(|_| p.pending.is_none());
-                let w = p.watermarks;
-                let end = w.map(|w| {
-                    if read_committed {
-                        w.last_stable_offset
-                    } else {
-                        w.high_watermark
-                    }
-                });
-                let lag = match (position, end) {
-                    (Some(pos), Some(end)) if end >= 0 => Some((end - pos).max(0)),
-                    _ => None,
-                };
-                (
-                    tp.clone(),
-                    PartitionLag {
-                        position,
-                        high_watermark: w.map(|w| w.high_watermark),
-                        last_stable_offset: w.map(|w| w.last_stable_offset),
-                        lag,
-                    },
-                )
-            })
-            .collect()
+        self.shared.lag()
+    }
+
+    /// A statistics snapshot: brokers, every assigned partition's position, high watermark
+    /// and lag, and totals (records and bytes consumed, `records-lag-max`, rebalances). See
+    /// [`crate::stats`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> laminar_kafka_client::Result<()> {
+    /// use std::time::Duration;
+    /// use laminar_kafka_client::config::ClientConfig;
+    /// use laminar_kafka_client::consumer::Consumer;
+    ///
+    /// let consumer = Consumer::new(ClientConfig::new("127.0.0.1:9092")?)?;
+    /// consumer.assign(&[("events".to_owned(), 0)])?;
+    /// consumer.poll(Duration::from_secs(1)).await?;
+    /// println!("lag {}", consumer.statistics().totals.records_lag_max);
+    /// # Ok(()) }
+    /// ```
+    pub fn statistics(&self) -> Statistics {
+        self.shared.statistics()
     }
 
     /// The assigned partitions.
@@ -515,6 +580,11 @@ impl Consumer {
                 last_served = Some(i);
             }
         }
+        let records: usize = parts.iter().map(PartitionRecords::len_hint).sum();
+        self.shared
+            .stats
+            .records_consumed
+            .fetch_add(records as u64, std::sync::atomic::Ordering::Relaxed);
         if let Some(i) = last_served {
             state.poll_start = i + 1;
         }
@@ -530,6 +600,9 @@ impl Consumer {
     /// Stops fetching; later calls return [`Error::Closed`].
     pub async fn close(&self) {
         self.shared.lock().closed = true;
+        if let Some(r) = &self.reporter {
+            r.stop();
+        }
         self.shared.wake_fetcher.notify_one();
         self.fetcher.abort();
         self.shared.cluster.close().await;

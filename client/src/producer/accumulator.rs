@@ -589,6 +589,29 @@ impl Accumulator {
         self.topics.iter().map(|(name, _)| name.clone()).collect()
     }
 
+    /// Records and bytes waiting to be sent (open and closed batches), per partition: for
+    /// statistics snapshots, never on the hot path.
+    pub(crate) fn queued(&self) -> Vec<(Tp, u64, u64)> {
+        let mut out = Vec::new();
+        for (name, queues) in self.topics.iter() {
+            for (p, q) in queues.iter().enumerate() {
+                let (mut records, mut bytes) = (0u64, 0u64);
+                if let Some(open) = &q.open {
+                    records += u64::from(open.records);
+                    bytes += open.builder.uncompressed_size() as u64;
+                }
+                for b in &q.closed {
+                    records += b.record_count().max(0) as u64;
+                    bytes += b.data.len() as u64;
+                }
+                if records > 0 || bytes > 0 {
+                    out.push(((name.clone(), p as i32), records, bytes));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether any record is waiting or in flight.
     pub(crate) fn is_empty(&self) -> bool {
         self.topics

@@ -62,6 +62,7 @@ use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
+use crate::stats::{ClientKind, ProducerCounters, Reporter, Statistics};
 
 /// A record to send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -161,6 +162,14 @@ pub(crate) struct Shared {
     send_open: AtomicBool,
     /// The transaction coordinator's requests (transactional producers only).
     pub(crate) txn: Option<TxnManager>,
+    /// Counters for [`Producer::statistics`].
+    pub(crate) stats: ProducerCounters,
+}
+
+impl crate::stats::Snapshot for Shared {
+    fn statistics(&self) -> Statistics {
+        Shared::statistics(self)
+    }
 }
 
 impl Shared {
@@ -188,6 +197,19 @@ impl Shared {
         let released = self.acc().take_released();
         if released > 0 {
             self.memory.add_permits(released);
+        }
+    }
+
+    fn statistics(&self) -> Statistics {
+        let queued = self.acc().queued();
+        let (totals, partitions) = self.stats.snapshot(queued);
+        Statistics {
+            client_id: self.cluster.config().common.client_id.clone(),
+            kind: ClientKind::Producer,
+            time_ms: crate::stats::now_ms(),
+            brokers: self.cluster.broker_statistics(),
+            partitions,
+            totals,
         }
     }
 
@@ -222,6 +244,7 @@ pub struct Producer {
     sender: Mutex<Option<JoinHandle<()>>>,
     /// The transactional calls that make coordinator requests, for the sender task.
     commands: mpsc::UnboundedSender<(TxnCommand, Reply)>,
+    reporter: Option<Reporter>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -290,14 +313,40 @@ impl Producer {
             flushing: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            stats: ProducerCounters::default(),
         });
         let (commands, command_rx) = mpsc::unbounded_channel();
         let sender = tokio::spawn(sender::run(shared.clone(), command_rx));
+        crate::stats::register(Arc::downgrade(&shared) as _);
+        let reporter = Reporter::start(
+            &shared.cluster.config().common,
+            Arc::downgrade(&shared),
+            Shared::statistics,
+        );
         Ok(Self {
             shared,
             sender: Mutex::new(Some(sender)),
             commands,
+            reporter,
         })
+    }
+
+    /// A statistics snapshot: brokers, partitions (queued records and bytes, batch averages)
+    /// and totals (records sent, acknowledged, failed, retried). See [`crate::stats`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> laminar_kafka_client::Result<()> {
+    /// use laminar_kafka_client::config::ClientConfig;
+    /// use laminar_kafka_client::producer::{Producer, ProducerRecord};
+    ///
+    /// let producer = Producer::new(ClientConfig::new("127.0.0.1:9092")?)?;
+    /// producer.send(ProducerRecord::new("events", "hello")).await?.await?;
+    /// let stats = producer.statistics();
+    /// assert_eq!(stats.totals.record_ack_total, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn statistics(&self) -> Statistics {
+        self.shared.statistics()
     }
 
     /// The cluster handle.
@@ -680,6 +729,9 @@ impl Producer {
     pub async fn close(&self) -> Result<()> {
         let flushed = self.flush().await;
         self.shared.closing.store(true, Ordering::Release);
+        if let Some(r) = &self.reporter {
+            r.stop();
+        }
         self.shared.wake.notify_one();
         let handle = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {

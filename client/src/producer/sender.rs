@@ -39,6 +39,7 @@ use crate::config::Acks;
 use crate::error::{Error, Result};
 use crate::kafka_error::KafkaCode;
 use crate::log_targets;
+use crate::stats::Throttled;
 
 /// How one batch of a request ended.
 enum Settled {
@@ -105,6 +106,7 @@ pub(super) async fn run(
             );
             release(&shared, &b);
             shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
+            shared.stats.failed(b.record_count());
             let error = Error::DeliveryTimeout {
                 topic: b.tp.0.to_string(),
                 partition: b.tp.1,
@@ -338,6 +340,7 @@ fn fail_unsent(shared: &Shared, error: &Error) {
     for b in unsent {
         release(shared, &b);
         shared.with_state(|s| s.on_dropped(BatchRef::of(&b)));
+        shared.stats.failed(b.record_count());
         b.fail_with(error.duplicate());
     }
 }
@@ -400,6 +403,7 @@ fn fail_settled(shared: &Shared, batch: ProducerBatch, error: Option<Error>) {
         timeout: shared.cluster.config().producer.delivery_timeout,
         last_error: batch.last_error.clone(),
     });
+    shared.stats.failed(batch.record_count());
     batch.fail_with(error);
 }
 
@@ -411,6 +415,7 @@ fn retry_later(shared: &Shared, mut batch: ProducerBatch, reason: String) {
         return;
     }
     batch.attempts += 1;
+    shared.stats.retried(batch.record_count());
     batch.retry_at = Some(Instant::now() + config.common.retry_backoff);
     batch.last_error = Some(reason);
     shared.acc().requeue(batch);
@@ -427,6 +432,7 @@ async fn settle(shared: &Arc<Shared>, result: RequestResult) {
                 release(shared, &batch);
                 shared.with_state(|s| s.on_acked(BatchRef::of(&batch)));
                 shared.acc().done(&batch.tp, batch.order);
+                shared.stats.acked(batch.record_count());
                 batch.succeed(base_offset, log_append_time);
                 continue;
             }
@@ -613,6 +619,11 @@ async fn try_send(
                 })
                 .collect(),
         );
+    shared.stats.request(
+        batches
+            .iter()
+            .map(|b| (&b.tp.0, b.tp.1, b.record_count(), b.data.len())),
+    );
     if config.producer.acks == Acks::None {
         conn.send_no_response(&request, version).await?;
         return Ok(batches
@@ -638,6 +649,7 @@ async fn try_send(
         Poll::Ready(response) => response?,
         Poll::Pending => send.await?,
     };
+    conn.record_throttle(Throttled::Produce, response.throttle_time_ms);
     let mut out = HashMap::new();
     for t in response.responses {
         let name: Arc<str> = if version >= 13 {

@@ -85,7 +85,12 @@ impl CoordinatorLink {
             .cluster
             .coordinator(CoordinatorType::Group, &self.group_id)
             .await?;
-        let conn = Connection::connect(found.broker(), &self.conn_config).await?;
+        let conn = Connection::connect_counted(
+            found.broker(),
+            &self.conn_config,
+            self.cluster.broker_counters(found.broker()),
+        )
+        .await?;
         *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
         Ok(conn)
     }

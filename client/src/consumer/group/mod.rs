@@ -408,6 +408,11 @@ impl Group {
 
     /// Moves the owned partitions to `target`: revoke first, then take on.
     pub(crate) async fn reconcile(&self, target: &BTreeSet<TopicPartition>) -> Result<bool> {
+        self.consumer
+            .shared
+            .stats
+            .rebalances
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let owned = self.owned();
         let revoked: BTreeSet<TopicPartition> = owned.difference(target).cloned().collect();
         let added: BTreeSet<TopicPartition> = target.difference(&owned).cloned().collect();
@@ -685,6 +690,24 @@ impl GroupConsumer {
     /// the last fetch responses (no request).
     pub fn lag(&self) -> BTreeMap<TopicPartition, PartitionLag> {
         self.group.consumer.lag()
+    }
+
+    /// A statistics snapshot, as [`Consumer::statistics`], with `rebalance-total` counting the
+    /// assignments this member received.
+    ///
+    /// ```no_run
+    /// # async fn example() -> laminar_kafka_client::Result<()> {
+    /// use laminar_kafka_client::config::ClientConfig;
+    /// use laminar_kafka_client::consumer::group::GroupConsumer;
+    ///
+    /// let mut config = ClientConfig::new("127.0.0.1:9092")?;
+    /// config.set("group.id", "readers")?;
+    /// let consumer = GroupConsumer::new(config)?;
+    /// println!("{} rebalances", consumer.statistics().totals.rebalance_total);
+    /// # Ok(()) }
+    /// ```
+    pub fn statistics(&self) -> crate::stats::Statistics {
+        self.group.consumer.statistics()
     }
 
     /// Commits the positions of every assigned partition and waits for the outcome.
