@@ -102,6 +102,23 @@ fn child(run: impl FnOnce() -> Result<ChildReport>) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // LAMINAR_BENCH_TRACING=info (or error, warn, debug, trace): this process and its children
+    // run with a `tracing` subscriber at that level that formats every event it takes and writes
+    // it nowhere, to measure what the client's events cost against a run without one.
+    if let Ok(level) = std::env::var("LAMINAR_BENCH_TRACING") {
+        match level.parse::<tracing_subscriber::filter::LevelFilter>() {
+            Ok(level) => tracing_subscriber::fmt()
+                .with_max_level(level)
+                .with_writer(std::io::sink)
+                .init(),
+            Err(_) => {
+                eprintln!(
+                    "LAMINAR_BENCH_TRACING: `{level}` is not a level (error, warn, info, debug, trace)"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match cli.command {
         Commands::Run(args) => run::run(*args),
         Commands::InFlight(a) => tokio_runtime().and_then(|rt| rt.block_on(in_flight::run(a))),
