@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use laminar_kafka_client::Error;
 use laminar_kafka_client::config::ClientConfig;
-use laminar_kafka_client::connection::{Connection, ConnectionConfig};
 use laminar_kafka_client::consumer::{GroupConsumer, RebalanceEvent, Subscription};
-use laminar_kafka_client::protocol::messages::messages::ApiKey;
 use laminar_kafka_tests::group::*;
 use laminar_kafka_tests::{Broker, unique_topic};
 
@@ -154,30 +152,6 @@ fn consumer_protocol_config(group: &str) -> ClientConfig {
         c.set(k, v).unwrap();
     }
     c
-}
-
-/// Whether the broker runs the consumer protocol of KIP-848, from its ApiVersions answer: it
-/// lists ConsumerGroupHeartbeat and has finalized `group.version` 1 or more (Kafka 4.0 on). A
-/// 3.7–3.9 broker lists the API as a preview but answers it UNSUPPORTED_VERSION unless its
-/// configuration turns the protocol on, which the harness does not.
-async fn broker_runs_the_consumer_protocol() -> bool {
-    let broker = Broker::from_env();
-    let config = ClientConfig::new(&broker.plaintext).expect("config");
-    let conn = Connection::connect(
-        &broker.plaintext,
-        &ConnectionConfig::from_client_config(&config).expect("connection config"),
-    )
-    .await
-    .expect("connect to the broker");
-    let versions = conn.versions();
-    let runs = versions
-        .broker_range(ApiKey::ConsumerGroupHeartbeat)
-        .is_some()
-        && versions
-            .finalized_feature("group.version")
-            .is_some_and(|level| level.max >= 1);
-    conn.close();
-    runs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
