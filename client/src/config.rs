@@ -216,7 +216,7 @@ pub struct CommonConfig {
     /// `sasl.oauthbearer.method`: `default` (a provider set in code) or `aws_msk_iam`.
     pub sasl_oauthbearer_method: OauthBearerMethod,
     /// The OAUTHBEARER token provider, set with
-    /// [`with_oauthbearer_token_provider`](Self::with_oauthbearer_token_provider).
+    /// [`with_oauthbearer_token_provider`](ClientConfig::with_oauthbearer_token_provider).
     pub oauthbearer_token_provider:
         Option<std::sync::Arc<dyn crate::sasl::oauthbearer::TokenProvider>>,
     /// `ssl.ca.location`: a PEM file of trusted CAs; the system roots when unset.
