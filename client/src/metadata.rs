@@ -303,6 +303,7 @@ impl MetadataCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_targets::events_of;
     use laminar_kafka_protocol::messages::messages::metadata_response::{
         MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
     };
@@ -335,42 +336,6 @@ mod tests {
                             .collect(),
                     ),
             ])
-    }
-
-    /// The events emitted on this thread while `f` runs, one line each: level, target, fields.
-    fn events_of(f: impl FnOnce()) -> Vec<String> {
-        use std::fmt::Write as _;
-        use std::sync::Mutex;
-        use tracing::span::{Attributes, Id, Record};
-
-        struct Collect(Arc<Mutex<Vec<String>>>);
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                let _ = write!(self.0, " {}={value:?}", field.name());
-            }
-        }
-        impl tracing::Subscriber for Collect {
-            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-                true
-            }
-            fn new_span(&self, _: &Attributes<'_>) -> Id {
-                Id::from_u64(1)
-            }
-            fn record(&self, _: &Id, _: &Record<'_>) {}
-            fn record_follows_from(&self, _: &Id, _: &Id) {}
-            fn event(&self, event: &tracing::Event<'_>) {
-                let meta = event.metadata();
-                let mut line = Fields(format!("{} {}", meta.level(), meta.target()));
-                event.record(&mut line);
-                self.0.lock().unwrap().push(line.0);
-            }
-            fn enter(&self, _: &Id) {}
-            fn exit(&self, _: &Id) {}
-        }
-        let events = Arc::new(Mutex::new(Vec::new()));
-        tracing::subscriber::with_default(Collect(events.clone()), f);
-        events.lock().unwrap().clone()
     }
 
     fn with_brokers(response: MetadataResponse, ids: &[i32]) -> MetadataResponse {

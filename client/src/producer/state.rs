@@ -951,6 +951,7 @@ pub(crate) fn outcome_may_be_written(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_targets::events_of;
 
     const ID: ProducerIdentity = ProducerIdentity { id: 5, epoch: 0 };
 
@@ -1450,45 +1451,6 @@ mod tests {
         assert!(!outcome_may_be_written(&produce_error(
             KafkaCode::MESSAGE_TOO_LARGE
         )));
-    }
-
-    /// The events emitted on this thread while `f` runs, one line each: level, target, fields.
-    fn events_of(f: impl FnOnce()) -> Vec<String> {
-        use std::fmt::Write as _;
-        use std::sync::{Arc, Mutex};
-        use tracing::span::{Attributes, Id, Record};
-
-        struct Collect(Arc<Mutex<Vec<String>>>);
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                let _ = write!(self.0, " {}={value:?}", field.name());
-            }
-        }
-        impl tracing::Subscriber for Collect {
-            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-                true
-            }
-            fn new_span(&self, _: &Attributes<'_>) -> Id {
-                Id::from_u64(1)
-            }
-            fn record(&self, _: &Id, _: &Record<'_>) {}
-            fn record_follows_from(&self, _: &Id, _: &Id) {}
-            fn event(&self, event: &tracing::Event<'_>) {
-                let meta = event.metadata();
-                let mut line = Fields(format!("{} {}", meta.level(), meta.target()));
-                event.record(&mut line);
-                self.0
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(line.0);
-            }
-            fn enter(&self, _: &Id) {}
-            fn exit(&self, _: &Id) {}
-        }
-        let events = Arc::new(Mutex::new(Vec::new()));
-        tracing::subscriber::with_default(Collect(events.clone()), f);
-        events.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn has(events: &[String], prefix: &str, parts: &[&str]) -> bool {
