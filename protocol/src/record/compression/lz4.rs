@@ -215,9 +215,7 @@ fn size_bound(mut input: &[u8]) -> Result<usize> {
     Ok(bound)
 }
 
-/// Decompresses `input` into a new buffer (tests and one-off callers; batches use
-/// [`decompress_to`] with a pooled buffer).
-#[cfg(test)]
+/// Decompresses `input` into a new buffer (batches use [`decompress_to`] with a pooled buffer).
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let n = decompress_to(input, limit, &mut out)?;

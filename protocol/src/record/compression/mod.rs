@@ -120,19 +120,9 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], limit: usize) -> Resu
         #[cfg(feature = "compression-snappy")]
         Compression::Snappy => snappy::decompress(input, limit),
         #[cfg(feature = "compression-lz4")]
-        Compression::Lz4 => {
-            let mut out = Vec::new();
-            let n = lz4::decompress_to(input, limit, &mut out)?;
-            out.truncate(n);
-            Ok(out)
-        }
+        Compression::Lz4 => lz4::decompress(input, limit),
         #[cfg(feature = "compression-zstd")]
-        Compression::Zstd => {
-            let mut out = Vec::new();
-            let n = zstd::decompress_to(input, limit, &mut out)?;
-            out.truncate(n);
-            Ok(out)
-        }
+        Compression::Zstd => zstd::decompress(input, limit),
         #[cfg(all(feature = "compression-zstd-pure", not(feature = "compression-zstd")))]
         Compression::Zstd => zstd_pure::decompress(input, limit),
         #[allow(unreachable_patterns)]
@@ -144,23 +134,24 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], limit: usize) -> Resu
 /// decompress into a buffer from the [pool](super::pool), which goes back to the pool once every
 /// view of the returned `Bytes` is dropped: no fresh allocation (and page faults) per batch.
 pub(crate) fn decompress_bytes(codec: Compression, input: &[u8], limit: usize) -> Result<Bytes> {
-    match codec {
-        #[cfg(feature = "compression-lz4")]
-        Compression::Lz4 => {
+    #[cfg(any(feature = "compression-lz4", feature = "compression-zstd"))]
+    {
+        type IntoBuffer = fn(&[u8], usize, &mut Vec<u8>) -> Result<usize>;
+        let into_buffer: Option<IntoBuffer> = match codec {
+            #[cfg(feature = "compression-lz4")]
+            Compression::Lz4 => Some(lz4::decompress_to),
+            #[cfg(feature = "compression-zstd")]
+            Compression::Zstd => Some(zstd::decompress_to),
+            _ => None,
+        };
+        if let Some(into_buffer) = into_buffer {
             let mut buf = super::pool::PooledBuf::take();
-            let n = lz4::decompress_to(input, limit, buf.vec_mut())?;
+            let n = into_buffer(input, limit, buf.vec_mut())?;
             buf.set_len(n);
-            Ok(buf.freeze())
+            return Ok(buf.freeze());
         }
-        #[cfg(feature = "compression-zstd")]
-        Compression::Zstd => {
-            let mut buf = super::pool::PooledBuf::take();
-            let n = zstd::decompress_to(input, limit, buf.vec_mut())?;
-            buf.set_len(n);
-            Ok(buf.freeze())
-        }
-        _ => decompress(codec, input, limit).map(Bytes::from),
     }
+    decompress(codec, input, limit).map(Bytes::from)
 }
 
 /// Reusable compressor state (zstd context, snappy encoder, scratch space), kept by a batch

@@ -26,8 +26,7 @@ fn corrupt(reason: impl ToString) -> RecordError {
     }
 }
 
-/// Decompresses `input` into a new buffer (tests; batches use [`decompress_to`]).
-#[cfg(test)]
+/// Decompresses `input` into a new buffer (batches use [`decompress_to`] with a pooled buffer).
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let n = decompress_to(input, limit, &mut out)?;
